@@ -1,0 +1,278 @@
+/**
+ * evolve(state, event): the only code that changes engine state. The live
+ * processor calls it for each event right after deciding it; recovery calls it
+ * for each journal record. Both therefore reach the same state, and replay
+ * re-applies decisions without re-running the rules that made them.
+ *
+ * Engine thread only. Must never allocate, do I/O or read the clock: time is
+ * the event's atMs. Reads payload words at `at` in `words`/`f64` (see layout.ts).
+ */
+import { EventType, isFinalStatus, isReservingStatus, OrderStatus } from './codes.ts';
+import { highWord, lowWord } from './int-hash.ts';
+import {
+  BuyerBlocked,
+  OrderCreated,
+  OrderForgotten,
+  OrderRefused,
+  OrderStatusChanged,
+  PriceSet,
+  ProductAdded,
+  SaleConfigured,
+  StockRestocked,
+} from './layout.ts';
+import { type EngineState, Scalar, timerUnscheduled } from './state.ts';
+
+export function evolve(
+  state: EngineState,
+  type: number,
+  seq: number,
+  atMs: number,
+  words: Int32Array,
+  f64: Float64Array,
+  at: number,
+): void {
+  const scalars = state.scalars;
+  if (seq !== scalars[Scalar.lastSeq]! + 1) {
+    throw new Error(`evolve: event seq ${seq} does not follow ${scalars[Scalar.lastSeq]}`);
+  }
+  scalars[Scalar.lastSeq] = seq;
+  if (atMs > scalars[Scalar.nowMs]!) scalars[Scalar.nowMs] = atMs;
+
+  switch (type) {
+    case EventType.productAdded: {
+      const skuId = words[at + ProductAdded.skuId]!;
+      const stock = words[at + ProductAdded.stock]!;
+      state.skuExists[skuId] = 1;
+      state.skuPriceMinor[skuId] = words[at + ProductAdded.priceMinor]!;
+      state.skuCurrency[skuId] = words[at + ProductAdded.currency]!;
+      state.skuOnHand[skuId] = stock;
+      state.skuStockInitial[skuId] = stock;
+      publishAvailability(state, skuId);
+      return;
+    }
+    case EventType.stockRestocked: {
+      const skuId = words[at + StockRestocked.skuId]!;
+      const quantity = words[at + StockRestocked.quantity]!;
+      state.skuOnHand[skuId] = state.skuOnHand[skuId]! + quantity;
+      state.skuRestocked[skuId] = state.skuRestocked[skuId]! + quantity;
+      publishAvailability(state, skuId);
+      return;
+    }
+    case EventType.priceSet:
+      state.skuPriceMinor[words[at + PriceSet.skuId]!] = words[at + PriceSet.priceMinor]!;
+      return;
+    case EventType.saleConfigured: {
+      const skuId = words[at + SaleConfigured.skuId]!;
+      state.skuLimitPerBuyer[skuId] = words[at + SaleConfigured.limitPerBuyer]!;
+      state.skuSaleStartsAtMs[skuId] = f64[(at + SaleConfigured.startsAtMs) >> 1]!;
+      state.skuSaleEndsAtMs[skuId] = f64[(at + SaleConfigured.endsAtMs) >> 1]!;
+      return;
+    }
+    case EventType.buyerBlocked: {
+      const slot = buyerSlotFor(state, words[at + BuyerBlocked.buyerId]!);
+      state.buyerBlocked[slot] = words[at + BuyerBlocked.blocked]!;
+      return;
+    }
+    case EventType.orderRefused:
+      rememberRequest(
+        state,
+        words[at + OrderRefused.buyerId]!,
+        f64[(at + OrderRefused.requestId) >> 1]!,
+        -words[at + OrderRefused.code]!,
+      );
+      return;
+    case EventType.orderCreated:
+      createOrder(state, atMs, words, f64, at);
+      return;
+    case EventType.orderStatusChanged:
+      changeStatus(state, atMs, words, f64, at);
+      return;
+    case EventType.orderForgotten:
+      forgetOrder(state, f64[(at + OrderForgotten.orderId) >> 1]!);
+      return;
+    default:
+      throw new Error(`evolve: unknown event type ${type}`);
+  }
+}
+
+function publishAvailability(state: EngineState, skuId: number): void {
+  // A plain store is enough: readers tolerate a stale count (the engine re-checks).
+  state.availability[skuId] = state.skuOnHand[skuId]! - state.skuReserved[skuId]!;
+}
+
+/** The buyer's slot, created on first sight. The processor checks buyersFull before deciding. */
+export function buyerSlotFor(state: EngineState, buyerId: number): number {
+  let slot = state.buyerIndex.get(buyerId, 0, 0);
+  if (slot < 0) {
+    slot = state.scalars[Scalar.buyerCount]!;
+    state.scalars[Scalar.buyerCount] = slot + 1;
+    state.buyerIndex.set(buyerId, 0, 0, slot);
+  }
+  return slot;
+}
+
+export function orderSlotOf(state: EngineState, orderId: number): number {
+  return state.orderIndex.get(highWord(orderId), lowWord(orderId), 0);
+}
+
+function rememberRequest(state: EngineState, buyerId: number, requestId: number, outcome: number): void {
+  const scalars = state.scalars;
+  const capacity = state.limits.requestIdsMax;
+  let head = scalars[Scalar.requestHead]!;
+  let count = scalars[Scalar.requestCount]!;
+  if (count === capacity) {
+    // Forget the oldest request: retries older than the window are new requests.
+    state.requestIndex.delete(
+      state.requestBuyerId[head]!,
+      highWord(state.requestId[head]!),
+      lowWord(state.requestId[head]!),
+    );
+    head = head + 1 === capacity ? 0 : head + 1;
+    count--;
+  }
+  let entry = head + count;
+  if (entry >= capacity) entry -= capacity;
+  state.requestBuyerId[entry] = buyerId;
+  state.requestId[entry] = requestId;
+  state.requestOutcome[entry] = outcome;
+  state.requestIndex.set(buyerId, highWord(requestId), lowWord(requestId), entry);
+  scalars[Scalar.requestHead] = head;
+  scalars[Scalar.requestCount] = count + 1;
+}
+
+function createOrder(
+  state: EngineState,
+  atMs: number,
+  words: Int32Array,
+  f64: Float64Array,
+  at: number,
+): void {
+  const scalars = state.scalars;
+  const freeCount = scalars[Scalar.orderFreeCount]! - 1;
+  if (freeCount < 0) throw new Error('evolve: orderCreated with no free order slot');
+  scalars[Scalar.orderFreeCount] = freeCount;
+  const slot = state.orderFreeSlots[freeCount]!;
+  const orderId = f64[(at + OrderCreated.orderId) >> 1]!;
+  const buyerId = words[at + OrderCreated.buyerId]!;
+  const lineCount = words[at + OrderCreated.lineCount]!;
+  const expiresAtMs = f64[(at + OrderCreated.expiresAtMs) >> 1]!;
+  state.orderIndex.set(highWord(orderId), lowWord(orderId), 0, slot);
+  state.orderId[slot] = orderId;
+  state.orderBuyerId[slot] = buyerId;
+  state.orderStatus[slot] = OrderStatus.created;
+  state.orderLineCount[slot] = lineCount;
+  state.orderTotalMinor[slot] = f64[(at + OrderCreated.totalMinor) >> 1]!;
+  state.orderExpiresAtMs[slot] = expiresAtMs;
+  const base = slot * state.limits.linesPerOrderMax;
+  for (let i = 0; i < lineCount; i++) {
+    const line = at + OrderCreated.lines + i * OrderCreated.lineWords;
+    state.orderLineSkuId[base + i] = words[line + OrderCreated.lineSkuId]!;
+    state.orderLineQuantity[base + i] = words[line + OrderCreated.lineQuantity]!;
+  }
+  if (orderId >= scalars[Scalar.orderSerialNext]!) scalars[Scalar.orderSerialNext] = orderId + 1;
+  rememberRequest(state, buyerId, f64[(at + OrderCreated.requestId) >> 1]!, orderId);
+
+  // Velocity: a fixed window per buyer, opened by the first order in it.
+  const buyer = buyerSlotFor(state, buyerId);
+  if (atMs - state.buyerVelocityWindowStartMs[buyer]! >= state.limits.velocityWindowMs) {
+    state.buyerVelocityWindowStartMs[buyer] = atMs;
+    state.buyerVelocityCount[buyer] = 1;
+  } else {
+    state.buyerVelocityCount[buyer] = state.buyerVelocityCount[buyer]! + 1;
+  }
+  timerSchedule(state, slot, expiresAtMs);
+}
+
+function changeStatus(
+  state: EngineState,
+  atMs: number,
+  words: Int32Array,
+  f64: Float64Array,
+  at: number,
+): void {
+  const orderId = f64[(at + OrderStatusChanged.orderId) >> 1]!;
+  const slot = orderSlotOf(state, orderId);
+  if (slot < 0) throw new Error(`evolve: status change for unknown order ${orderId}`);
+  const previous = state.orderStatus[slot]!;
+  const status = words[at + OrderStatusChanged.status]!;
+  state.orderStatus[slot] = status;
+  const buyerId = state.orderBuyerId[slot]!;
+  const base = slot * state.limits.linesPerOrderMax;
+  const lineCount = state.orderLineCount[slot]!;
+
+  if (status === OrderStatus.checkedInventory) {
+    for (let i = 0; i < lineCount; i++) {
+      const skuId = state.orderLineSkuId[base + i]!;
+      const quantity = state.orderLineQuantity[base + i]!;
+      state.skuReserved[skuId] = state.skuReserved[skuId]! + quantity;
+      addPairUnits(state, buyerId, skuId, quantity);
+      publishAvailability(state, skuId);
+    }
+  } else if (isReservingStatus(previous) && !isReservingStatus(status)) {
+    const sold = status === OrderStatus.checkoutSuccess;
+    for (let i = 0; i < lineCount; i++) {
+      const skuId = state.orderLineSkuId[base + i]!;
+      const quantity = state.orderLineQuantity[base + i]!;
+      state.skuReserved[skuId] = state.skuReserved[skuId]! - quantity;
+      if (sold) {
+        state.skuOnHand[skuId] = state.skuOnHand[skuId]! - quantity;
+        state.skuSold[skuId] = state.skuSold[skuId]! + quantity;
+      } else {
+        addPairUnits(state, buyerId, skuId, -quantity);
+      }
+      publishAvailability(state, skuId);
+    }
+  }
+  if (isFinalStatus(status)) timerSchedule(state, slot, atMs + state.limits.finalOrderRetentionMs);
+}
+
+function addPairUnits(state: EngineState, buyerId: number, skuId: number, units: number): void {
+  let pair = state.pairIndex.get(buyerId, skuId, 0);
+  if (pair < 0) {
+    pair = state.scalars[Scalar.pairCount]!;
+    state.scalars[Scalar.pairCount] = pair + 1;
+    state.pairIndex.set(buyerId, skuId, 0, pair);
+  }
+  state.pairUnits[pair] = state.pairUnits[pair]! + units;
+}
+
+function forgetOrder(state: EngineState, orderId: number): void {
+  const slot = orderSlotOf(state, orderId);
+  if (slot < 0) throw new Error(`evolve: forgetting unknown order ${orderId}`);
+  timerCancel(state, slot);
+  state.orderIndex.delete(highWord(orderId), lowWord(orderId), 0);
+  state.orderStatus[slot] = OrderStatus.none;
+  state.orderId[slot] = 0;
+  const free = state.scalars[Scalar.orderFreeCount]!;
+  state.orderFreeSlots[free] = slot;
+  state.scalars[Scalar.orderFreeCount] = free + 1;
+}
+
+// Timer wheel: one timer per order slot, in the bucket of its deadline tick.
+
+export function timerBucket(state: EngineState, atMs: number): number {
+  return Math.floor(atMs / state.limits.timerSlotMs) & (state.limits.timerSlotCount - 1);
+}
+
+function timerSchedule(state: EngineState, slot: number, atMs: number): void {
+  timerCancel(state, slot);
+  state.orderTimerAtMs[slot] = atMs;
+  // Insert at the head: a walk that re-schedules into the bucket it is walking never revisits the entry.
+  const bucket = timerBucket(state, atMs);
+  const head = state.timerHead[bucket]!;
+  state.orderTimerNext[slot] = head;
+  state.orderTimerPrev[slot] = -1 - bucket; // negative: the head pointer of bucket -1 - prev
+  if (head >= 0) state.orderTimerPrev[head] = slot;
+  state.timerHead[bucket] = slot;
+}
+
+function timerCancel(state: EngineState, slot: number): void {
+  const prev = state.orderTimerPrev[slot]!;
+  if (prev === timerUnscheduled) return;
+  const next = state.orderTimerNext[slot]!;
+  if (prev >= 0) state.orderTimerNext[prev] = next;
+  else state.timerHead[-1 - prev] = next;
+  if (next >= 0) state.orderTimerPrev[next] = prev;
+  state.orderTimerNext[slot] = -1;
+  state.orderTimerPrev[slot] = timerUnscheduled;
+}

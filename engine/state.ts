@@ -1,0 +1,210 @@
+/**
+ * The engine's whole state as struct-of-arrays, preallocated from the limits.
+ * Owned by the engine thread alone; nothing here is shared except
+ * `availability`, which the engine publishes for gateways to read.
+ *
+ * Indexing:
+ *  - SKUs by skuId itself (dense 1..skusMax, the catalog assigns them).
+ *  - orders by slot; `orderIndex` maps orderId -> slot; free slots on a LIFO stack.
+ *  - buyers by slot via `buyerIndex` (buyerId -> slot).
+ *  - (buyerId, skuId) pairs via `pairIndex` -> units reserved or bought.
+ *  - place-order request ids in a FIFO of requestIdsMax entries via `requestIndex`.
+ *
+ * Every array is listed once in `stateArrays`, which snapshots and the state
+ * hash walk, so adding a field cannot silently leave it out of either.
+ */
+import { IntHashIndex } from './int-hash.ts';
+import type { EngineLimits } from './limits.ts';
+
+/** Scalar fields, kept in one Float64Array so snapshots copy them with the arrays. */
+export const Scalar = {
+  /** Sequence number of the last event applied (0 before any). */
+  lastSeq: 0,
+  /** Serial the next order id takes. */
+  orderSerialNext: 1,
+  /** The engine's clock: the largest time any command or event carried. */
+  nowMs: 2,
+  /** Timer wheel: the last tick index walked, -1 before the first Tick. Not part of the state hash. */
+  wheelTick: 3,
+  orderFreeCount: 4,
+  buyerCount: 5,
+  pairCount: 6,
+  requestHead: 7,
+  requestCount: 8,
+  count: 9,
+} as const;
+
+export class EngineState {
+  readonly limits: EngineLimits;
+  readonly scalars = new Float64Array(Scalar.count);
+
+  // SKUs, indexed by skuId (0 unused).
+  readonly skuExists: Uint8Array;
+  readonly skuPriceMinor: Int32Array;
+  readonly skuCurrency: Int32Array;
+  readonly skuOnHand: Int32Array;
+  readonly skuReserved: Int32Array;
+  readonly skuStockInitial: Float64Array;
+  readonly skuRestocked: Float64Array;
+  readonly skuSold: Float64Array;
+  readonly skuLimitPerBuyer: Int32Array;
+  readonly skuSaleStartsAtMs: Float64Array;
+  readonly skuSaleEndsAtMs: Float64Array;
+  /** available = onHand - reserved per skuId, over a SharedArrayBuffer that gateways read. */
+  readonly availability: Int32Array;
+
+  // Orders, indexed by slot.
+  readonly orderIndex: IntHashIndex;
+  readonly orderId: Float64Array;
+  readonly orderBuyerId: Int32Array;
+  readonly orderStatus: Uint8Array;
+  readonly orderLineCount: Uint8Array;
+  /** linesPerOrderMax entries per slot. */
+  readonly orderLineSkuId: Int32Array;
+  readonly orderLineQuantity: Int32Array;
+  readonly orderTotalMinor: Float64Array;
+  readonly orderExpiresAtMs: Float64Array;
+  /** When the order's single timer fires: expiry while it reserves, forgetting once final. */
+  readonly orderTimerAtMs: Float64Array;
+  /**
+   * Doubly linked timer-wheel bucket lists. next: a slot or -1 (end). prev: a
+   * slot, or -1 - bucket for the first entry of a bucket, or timerUnscheduled.
+   */
+  readonly orderTimerNext: Int32Array;
+  readonly orderTimerPrev: Int32Array;
+  readonly orderFreeSlots: Int32Array;
+  /** Head slot of each wheel bucket, -1 when empty. */
+  readonly timerHead: Int32Array;
+
+  // Buyers, indexed by slot.
+  readonly buyerIndex: IntHashIndex;
+  readonly buyerBlocked: Uint8Array;
+  readonly buyerVelocityWindowStartMs: Float64Array;
+  readonly buyerVelocityCount: Int32Array;
+
+  // (buyer, SKU) units reserved or bought, for the per-buyer limit.
+  readonly pairIndex: IntHashIndex;
+  readonly pairUnits: Int32Array;
+
+  // Remembered place-order requests, a FIFO ring.
+  readonly requestIndex: IntHashIndex;
+  readonly requestBuyerId: Int32Array;
+  readonly requestId: Float64Array;
+  /** The answer: an orderId (> 0) or minus a ResultCode of the refusal. */
+  readonly requestOutcome: Float64Array;
+
+  constructor(limits: EngineLimits, availabilityBuffer?: SharedArrayBuffer) {
+    this.limits = limits;
+    const skuSlots = limits.skusMax + 1;
+    this.skuExists = new Uint8Array(skuSlots);
+    this.skuPriceMinor = new Int32Array(skuSlots);
+    this.skuCurrency = new Int32Array(skuSlots);
+    this.skuOnHand = new Int32Array(skuSlots);
+    this.skuReserved = new Int32Array(skuSlots);
+    this.skuStockInitial = new Float64Array(skuSlots);
+    this.skuRestocked = new Float64Array(skuSlots);
+    this.skuSold = new Float64Array(skuSlots);
+    this.skuLimitPerBuyer = new Int32Array(skuSlots);
+    this.skuSaleStartsAtMs = new Float64Array(skuSlots);
+    this.skuSaleEndsAtMs = new Float64Array(skuSlots);
+    const availabilityBytes = availabilityBufferBytes(limits);
+    const buffer = availabilityBuffer ?? new SharedArrayBuffer(availabilityBytes);
+    if (buffer.byteLength < availabilityBytes)
+      throw new RangeError('availability buffer is smaller than skusMax + 1 Int32s');
+    this.availability = new Int32Array(buffer, 0, skuSlots);
+
+    const orders = limits.ordersMax;
+    const lines = orders * limits.linesPerOrderMax;
+    this.orderIndex = new IntHashIndex(orders);
+    this.orderId = new Float64Array(orders);
+    this.orderBuyerId = new Int32Array(orders);
+    this.orderStatus = new Uint8Array(orders);
+    this.orderLineCount = new Uint8Array(orders);
+    this.orderLineSkuId = new Int32Array(lines);
+    this.orderLineQuantity = new Int32Array(lines);
+    this.orderTotalMinor = new Float64Array(orders);
+    this.orderExpiresAtMs = new Float64Array(orders);
+    this.orderTimerAtMs = new Float64Array(orders);
+    this.orderTimerNext = new Int32Array(orders).fill(-1);
+    this.orderTimerPrev = new Int32Array(orders).fill(timerUnscheduled);
+    this.orderFreeSlots = new Int32Array(orders);
+    // Slot 0 on top of the stack: allocation order is deterministic (replay gets the same slots).
+    for (let i = 0; i < orders; i++) this.orderFreeSlots[i] = orders - 1 - i;
+    this.timerHead = new Int32Array(limits.timerSlotCount).fill(-1);
+
+    this.buyerIndex = new IntHashIndex(limits.buyersMax);
+    this.buyerBlocked = new Uint8Array(limits.buyersMax);
+    this.buyerVelocityWindowStartMs = new Float64Array(limits.buyersMax);
+    this.buyerVelocityCount = new Int32Array(limits.buyersMax);
+
+    this.pairIndex = new IntHashIndex(limits.buyerSkuPairsMax);
+    this.pairUnits = new Int32Array(limits.buyerSkuPairsMax);
+
+    this.requestIndex = new IntHashIndex(limits.requestIdsMax);
+    this.requestBuyerId = new Int32Array(limits.requestIdsMax);
+    this.requestId = new Float64Array(limits.requestIdsMax);
+    this.requestOutcome = new Float64Array(limits.requestIdsMax);
+
+    this.scalars[Scalar.orderFreeCount] = orders;
+    this.scalars[Scalar.wheelTick] = -1;
+    this.scalars[Scalar.orderSerialNext] = 1;
+  }
+}
+
+/** orderTimerPrev of a slot with no timer (never a slot: ordersMax is at most 2^28). */
+export const timerUnscheduled = 0x7fffffff;
+
+export const availabilityBufferBytes = (limits: EngineLimits): number => (limits.skusMax + 1) * 4;
+
+/**
+ * Every array of the state in a fixed order, each with whether it belongs in
+ * the state hash. Snapshots copy all of them; the hash skips the ones that
+ * only record how the engine got there (the wheel cursor) or that mirror others.
+ */
+export function stateArrays(state: EngineState): { name: string; array: ArrayBufferView; hashed: boolean }[] {
+  const list: { name: string; array: ArrayBufferView; hashed: boolean }[] = [];
+  const add = (name: string, array: ArrayBufferView, hashed = true): void => {
+    list.push({ name, array, hashed });
+  };
+  const addIndex = (name: string, index: IntHashIndex): void => {
+    for (const [i, array] of index.arrays().entries()) add(`${name}${i}`, array);
+  };
+  add('scalars', state.scalars, false);
+  add('skuExists', state.skuExists);
+  add('skuPriceMinor', state.skuPriceMinor);
+  add('skuCurrency', state.skuCurrency);
+  add('skuOnHand', state.skuOnHand);
+  add('skuReserved', state.skuReserved);
+  add('skuStockInitial', state.skuStockInitial);
+  add('skuRestocked', state.skuRestocked);
+  add('skuSold', state.skuSold);
+  add('skuLimitPerBuyer', state.skuLimitPerBuyer);
+  add('skuSaleStartsAtMs', state.skuSaleStartsAtMs);
+  add('skuSaleEndsAtMs', state.skuSaleEndsAtMs);
+  add('availability', state.availability, false);
+  addIndex('orderIndex', state.orderIndex);
+  add('orderId', state.orderId);
+  add('orderBuyerId', state.orderBuyerId);
+  add('orderStatus', state.orderStatus);
+  add('orderLineCount', state.orderLineCount);
+  add('orderLineSkuId', state.orderLineSkuId);
+  add('orderLineQuantity', state.orderLineQuantity);
+  add('orderTotalMinor', state.orderTotalMinor);
+  add('orderExpiresAtMs', state.orderExpiresAtMs);
+  add('orderTimerAtMs', state.orderTimerAtMs);
+  add('orderTimerNext', state.orderTimerNext);
+  add('orderTimerPrev', state.orderTimerPrev);
+  add('orderFreeSlots', state.orderFreeSlots);
+  add('timerHead', state.timerHead);
+  addIndex('buyerIndex', state.buyerIndex);
+  add('buyerBlocked', state.buyerBlocked);
+  add('buyerVelocityWindowStartMs', state.buyerVelocityWindowStartMs);
+  add('buyerVelocityCount', state.buyerVelocityCount);
+  addIndex('pairIndex', state.pairIndex);
+  add('pairUnits', state.pairUnits);
+  addIndex('requestIndex', state.requestIndex);
+  add('requestBuyerId', state.requestBuyerId);
+  add('requestId', state.requestId);
+  add('requestOutcome', state.requestOutcome);
+  return list;
+}
