@@ -98,6 +98,11 @@ export const ResultCode = {
 } as const;
 export type ResultCode = (typeof ResultCode)[keyof typeof ResultCode];
 
+/** Refusals for want of stock: not remembered for idempotency (a retry is judged afresh). */
+export function isStockRefusal(code: number): boolean {
+  return code === ResultCode.soldOut || code === ResultCode.insufficientStock;
+}
+
 /** Payment outcomes carried by `paymentResult`. */
 export const PaymentOutcome = { succeeded: 1, declined: 2 } as const;
 export type PaymentOutcome = (typeof PaymentOutcome)[keyof typeof PaymentOutcome];

@@ -7,7 +7,7 @@
  * Engine thread only. Must never allocate, do I/O or read the clock: time is
  * the event's atMs. Reads payload words at `at` in `words`/`f64` (see layout.ts).
  */
-import { EventType, isFinalStatus, isReservingStatus, OrderStatus } from './codes.ts';
+import { EventType, isFinalStatus, isReservingStatus, isStockRefusal, OrderStatus } from './codes.ts';
 import { highWord, lowWord } from './int-hash.ts';
 import {
   BuyerBlocked,
@@ -20,7 +20,7 @@ import {
   SaleConfigured,
   StockRestocked,
 } from './layout.ts';
-import { type EngineState, Scalar, timerUnscheduled } from './state.ts';
+import { type EngineState, requestFilterBit, Scalar, timerUnscheduled } from './state.ts';
 
 export function evolve(
   state: EngineState,
@@ -73,14 +73,19 @@ export function evolve(
       state.buyerBlocked[slot] = words[at + BuyerBlocked.blocked]!;
       return;
     }
-    case EventType.orderRefused:
-      rememberRequest(
-        state,
-        words[at + OrderRefused.buyerId]!,
-        f64[(at + OrderRefused.requestId) >> 1]!,
-        -words[at + OrderRefused.code]!,
-      );
+    case EventType.orderRefused: {
+      const code = words[at + OrderRefused.code]!;
+      // A refusal for want of stock is momentary: a retry is judged afresh (as the edge's sold-out answer is).
+      if (!isStockRefusal(code)) {
+        rememberRequest(
+          state,
+          words[at + OrderRefused.buyerId]!,
+          f64[(at + OrderRefused.requestId) >> 1]!,
+          -code,
+        );
+      }
       return;
+    }
     case EventType.orderCreated:
       createOrder(state, atMs, words, f64, at);
       return;
@@ -136,6 +141,8 @@ function rememberRequest(state: EngineState, buyerId: number, requestId: number,
   state.requestId[entry] = requestId;
   state.requestOutcome[entry] = outcome;
   state.requestIndex.set(buyerId, highWord(requestId), lowWord(requestId), entry);
+  const bit = requestFilterBit(state, buyerId, requestId);
+  state.requestFilter[bit >>> 5] = state.requestFilter[bit >>> 5]! | (1 << (bit & 31));
   scalars[Scalar.requestHead] = head;
   scalars[Scalar.requestCount] = count + 1;
 }

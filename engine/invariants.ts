@@ -63,14 +63,5 @@ export function forEachPair(
   state: EngineState,
   visit: (buyerId: number, skuId: number, units: number) => void,
 ): void {
-  const [key0, key1, , valuePlusOne] = state.pairIndex.arrays() as [
-    Int32Array,
-    Int32Array,
-    Int32Array,
-    Int32Array,
-  ];
-  for (let i = 0; i < valuePlusOne.length; i++) {
-    const v = valuePlusOne[i]!;
-    if (v !== 0) visit(key0[i]!, key1[i]!, state.pairUnits[v - 1]!);
-  }
+  state.pairIndex.forEach((buyerId, skuId, _unused, pair) => visit(buyerId, skuId, state.pairUnits[pair]!));
 }

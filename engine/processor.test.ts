@@ -317,19 +317,26 @@ t.test('idempotency: a retried request gets the first answer and no second effec
   t.equal(available(h, 1), 4);
   const other = h.run(start, { ...input, buyerId: 8 });
   t.not(other.orderId, first.orderId, 'request ids are per buyer');
+  const unknownInput = { ...input, requestId: 43, lines: [{ skuId: 9, quantity: 1, unitPriceMinor: 1000 }] };
+  t.equal(h.run(start, unknownInput).result, R.unknownSku);
+  h.run(start, { type: 'addProduct', skuId: 9, priceMinor: 1000, currency: usd, stock: 1 });
+  t.equal(
+    h.run(start, unknownInput).result,
+    R.unknownSku,
+    'the first answer, even though the product exists now',
+  );
+  // Out of stock is momentary: such a refusal is not remembered, so a retry after stock returns can buy.
   const soldOutInput = {
     ...input,
-    requestId: 43,
-    lines: [{ skuId: 1, quantity: 4, unitPriceMinor: 1000 }],
-    totalMinor: 4000,
+    requestId: 44,
+    lines: [{ skuId: 1, quantity: 5, unitPriceMinor: 1000 }],
+    totalMinor: 5000,
   };
   t.equal(h.run(start, soldOutInput).result, R.insufficientStock);
   h.run(start, { type: 'restock', skuId: 1, quantity: 10 });
-  t.equal(
-    h.run(start, soldOutInput).result,
-    R.insufficientStock,
-    'the first answer, even though stock came back',
-  );
+  const retried = h.run(start, soldOutInput);
+  t.equal(retried.result, R.ok, 'judged afresh');
+  t.equal(h.run(start, soldOutInput).orderId, retried.orderId, 'and from then on remembered');
 });
 
 t.test('capacity limits are coded refusals', async (t) => {

@@ -36,7 +36,7 @@ import {
   SaleConfigured,
   StockRestocked,
 } from './layout.ts';
-import { type EngineState, Scalar } from './state.ts';
+import { type EngineState, requestFilterBit, Scalar } from './state.ts';
 
 /** Where fixed-layout slots are written: a ring producer, or an in-memory buffer in tests. */
 export interface SlotSink {
@@ -299,7 +299,9 @@ export class Processor {
     const requestId = cf[(c + C.requestId) >> 1]!;
 
     // A retry of a request we remember gets the first answer and no second effect.
-    const entry = s.requestIndex.get(buyerId, highWord(requestId), lowWord(requestId));
+    const bit = requestFilterBit(s, buyerId, requestId);
+    const maybeRemembered = (s.requestFilter[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+    const entry = maybeRemembered ? s.requestIndex.get(buyerId, highWord(requestId), lowWord(requestId)) : -1;
     if (entry >= 0) {
       const outcome = s.requestOutcome[entry]!;
       if (outcome < 0) return -outcome;

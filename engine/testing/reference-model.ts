@@ -167,7 +167,9 @@ export class ReferenceModel {
       return { result: ResultCode.ok, orderId: previous, status: order ? order.status : 0 };
     }
     const refuse = (code: number): ModelReply => {
-      this.remember(buyerId, requestId, -code);
+      // Out of stock is momentary: such a refusal is not remembered, a retry is judged again.
+      if (code !== ResultCode.soldOut && code !== ResultCode.insufficientStock)
+        this.remember(buyerId, requestId, -code);
       return { result: code, orderId: 0, status: 0 };
     };
     if (command.lines.length < 1 || command.lines.length > this.limits.linesPerOrderMax)
