@@ -63,5 +63,7 @@ export function forEachPair(
   state: EngineState,
   visit: (buyerId: number, skuId: number, units: number) => void,
 ): void {
-  state.pairIndex.forEach((buyerId, skuId, _unused, pair) => visit(buyerId, skuId, state.pairUnits[pair]!));
+  state.pairIndex.forEach((buyerId, skuId, _unused, pair) => {
+    visit(buyerId, skuId, state.pairUnits[pair]!);
+  });
 }
