@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+/**
+ * The `stampede` command. Subcommands:
+ *   serve    run a node (engine + journal threads) with embedded defaults
+ *   replay   rebuild state from snapshot + journal, verify, summarise
+ *   prune    delete journal segments covered by the newest snapshot
+ *   bench    run the benchmarks (bench engine)
+ */
+import { parseArgs } from 'node:util';
+
+const usage = `stampede — flash-sale commerce engine
+
+Usage:
+  stampede serve  [--data DIR]                       run a node with embedded defaults
+  stampede replay [--data DIR] [--from-scratch] [--json]
+                                                     rebuild state from snapshot + journal,
+                                                     check invariants, print a summary and the state hash
+  stampede prune  [--data DIR]                       delete journal segments the newest snapshot covers
+  stampede bench engine [--quick] [--json] [CASE...] engine benchmarks (engine.apply, ring.spsc,
+                                                     pipeline.durable, replay, memory)
+  stampede --help
+
+Environment: STAMPEDE_DATA_DIR (default ./data).
+Exit codes: 0 ok, 1 a check failed (invariants, bench), 2 bad usage or configuration.`;
+
+class UsageError extends Error {}
+
+function dataDirFrom(values: { data?: string | undefined }): string {
+  return values.data ?? process.env.STAMPEDE_DATA_DIR ?? 'data';
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    console.log(usage);
+    return command === undefined ? 2 : 0;
+  }
+  switch (command) {
+    case 'serve': {
+      const { values } = parseArgs({ args: rest, options: { data: { type: 'string' } }, strict: true });
+      const { serve } = await import('./engine/serve.ts');
+      return serve({ dataDir: dataDirFrom(values) });
+    }
+    case 'replay': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { data: { type: 'string' }, 'from-scratch': { type: 'boolean' }, json: { type: 'boolean' } },
+        strict: true,
+      });
+      const { replayDataDir, formatReplaySummary } = await import('./journal/replay-tool.ts');
+      const tty = process.stderr.isTTY;
+      const summary = replayDataDir(dataDirFrom(values), {
+        fromScratch: values['from-scratch'] ?? false,
+        ...(tty
+          ? {
+              progress: (done: number, total: number) => process.stderr.write(`\rreplaying ${done}/${total}`),
+            }
+          : {}),
+      });
+      if (tty) process.stderr.write('\r\x1b[K');
+      console.log(values.json ? JSON.stringify(summary) : formatReplaySummary(summary));
+      return summary.invariantViolations.length === 0 ? 0 : 1;
+    }
+    case 'prune': {
+      const { values } = parseArgs({ args: rest, options: { data: { type: 'string' } }, strict: true });
+      const { pruneDataDir } = await import('./journal/prune.ts');
+      const result = pruneDataDir(dataDirFrom(values));
+      console.log(
+        result.removed.length === 0
+          ? `nothing to prune (newest snapshot covers seq ${result.coveredSeq})`
+          : `removed ${result.removed.length} segment(s) covered by the snapshot at seq ${result.coveredSeq}: ${result.removed.join(', ')}`,
+      );
+      return 0;
+    }
+    case 'bench': {
+      const { positionals, values } = parseArgs({
+        args: rest,
+        options: { quick: { type: 'boolean' }, json: { type: 'boolean' } },
+        allowPositionals: true,
+        strict: true,
+      });
+      const [suite, ...cases] = positionals;
+      if (suite !== 'engine') throw new UsageError(`unknown benchmark suite '${suite ?? ''}' (have: engine)`);
+      const { runEngineBench } = await import('./bench/engine.ts');
+      await runEngineBench({ cases, quick: values.quick ?? false, json: values.json ?? false });
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (
+      error instanceof UsageError ||
+      (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+    ) {
+      console.error(`stampede: ${(error as Error).message}\n\n${usage}`);
+      process.exitCode = 2;
+      return;
+    }
+    const code = (error as { code?: unknown }).code;
+    console.error(
+      `stampede: ${typeof code === 'string' ? `${code}: ` : ''}${error instanceof Error ? error.message : String(error)}`,
+    );
+    process.exitCode = 1;
+  },
+);

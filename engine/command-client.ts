@@ -1,0 +1,108 @@
+/**
+ * The producer side of one inbound ring, for a thread with an event loop (a
+ * gateway, the ticker, the admin API): submit a command with a callback,
+ * get the reply once its events are durable. Bounded: at most one command in
+ * flight per reply-ring slot, so the engine never waits on a reply ring; when
+ * full, submit() returns false and the caller pushes back (stops reading its
+ * socket, or answers `busy`).
+ *
+ * Replies are consumed in order from the reply ring and released only when
+ * control.durableSeq >= durableSeqNeeded: the reply ring itself is the
+ * holding queue, so output commit costs no extra memory or copying.
+ */
+import type { ControlBlock } from './control-block.ts';
+import type { ProducerPort } from './engine-host.ts';
+import { CommandSlot, ReplySlot } from './layout.ts';
+
+/** Reads a reply slot; valid only during the call. */
+export type ReplyHandler = (words: Int32Array, f64: Float64Array, at: number) => void;
+export type CommandWriter = (words: Int32Array, f64: Float64Array, at: number, correlationId: number) => void;
+
+export class CommandClient {
+  private readonly port: ProducerPort;
+  private readonly control: ControlBlock;
+  private readonly handlers: (ReplyHandler | null)[];
+  private readonly mask: number;
+  private correlationNext = 1;
+  private inFlight = 0;
+  private pumping = false;
+  private closed = false;
+
+  constructor(port: ProducerPort, control: ControlBlock) {
+    this.port = port;
+    this.control = control;
+    const slots = port.replies.slotCount;
+    this.handlers = new Array<ReplyHandler | null>(slots).fill(null);
+    this.mask = slots - 1;
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight;
+  }
+
+  /** Room for more commands right now. */
+  get hasRoom(): boolean {
+    return this.inFlight < this.port.replies.slotCount && this.port.inbound.freeSlotCount() > 0;
+  }
+
+  /**
+   * Writes one command and publishes it. Returns false (nothing written) when
+   * the ring or the in-flight window is full.
+   */
+  submit(write: CommandWriter, onReply: ReplyHandler): boolean {
+    if (this.closed || this.inFlight >= this.port.replies.slotCount) return false;
+    const at = this.port.inbound.claim();
+    if (at < 0) return false;
+    const correlationId = this.correlationNext;
+    this.correlationNext = (this.correlationNext + 1) | 0;
+    write(this.port.inbound.words, this.port.inbound.f64, at, correlationId);
+    // Stamped here, after the writer, so no writer can get it wrong.
+    this.port.inbound.words[at + CommandSlot.correlationId] = correlationId;
+    this.handlers[correlationId & this.mask] = onReply;
+    this.inFlight++;
+    this.port.inbound.publish();
+    if (!this.pumping) void this.pump();
+    return true;
+  }
+
+  /** Stops accepting; pending replies still arrive. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Delivers every reply that is durable now; returns how many. */
+  drain(): number {
+    const replies = this.port.replies;
+    const available = replies.available(replies.slotCount);
+    if (available === 0) return 0;
+    const durableSeq = this.control.durableSeq;
+    let delivered = 0;
+    while (delivered < available) {
+      const at = replies.slotOffset(delivered);
+      if (replies.f64[(at + ReplySlot.durableSeqNeeded) >> 1]! > durableSeq) break;
+      const index = replies.words[at + ReplySlot.correlationId]! & this.mask;
+      const handler = this.handlers[index];
+      this.handlers[index] = null;
+      this.inFlight--;
+      delivered++;
+      handler?.(replies.words, replies.f64, at);
+    }
+    if (delivered > 0) replies.release(delivered);
+    return delivered;
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.inFlight > 0) {
+        const epoch = this.control.durableEpoch;
+        if (this.drain() > 0) continue;
+        if (this.control.journalFailed) return;
+        // A reply whose events were already durable brings no new epoch: poll at 1 ms as well.
+        await this.control.waitDurableEpochChange(epoch, 1);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+}

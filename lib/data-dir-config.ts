@@ -1,0 +1,66 @@
+/**
+ * The engine limits a data directory was created with, in `<data>/engine.json`.
+ * Capacities shape the state arrays, the snapshots and the state hash, so a
+ * directory keeps the limits it was created with: a node started with other
+ * limits refuses with DATA_DIR_LIMITS_MISMATCH instead of replaying into a
+ * differently shaped state, and `stampede replay` reads them from here.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type EngineLimits, validateEngineLimits } from '../engine/limits.ts';
+
+export class DataDirConfigError extends Error {
+  readonly code: 'DATA_DIR_LIMITS_MISMATCH' | 'DATA_DIR_CONFIG_INVALID';
+  readonly retriable = false;
+
+  constructor(code: DataDirConfigError['code'], message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const configPath = (dataDir: string): string => join(dataDir, 'engine.json');
+
+/** The limits recorded in the directory, or null for a new directory. */
+export function readDataDirLimits(dataDir: string): EngineLimits | null {
+  const path = configPath(dataDir);
+  if (!existsSync(path)) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new DataDirConfigError(
+      'DATA_DIR_CONFIG_INVALID',
+      `${path} is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  const limits = (parsed as { limits?: unknown }).limits;
+  if (typeof limits !== 'object' || limits === null) {
+    throw new DataDirConfigError('DATA_DIR_CONFIG_INVALID', `${path} has no "limits" object`);
+  }
+  try {
+    return validateEngineLimits(limits as EngineLimits);
+  } catch (error) {
+    throw new DataDirConfigError('DATA_DIR_CONFIG_INVALID', `${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Records the limits in a new directory, or checks they match the recorded ones. */
+export function adoptDataDirLimits(dataDir: string, limits: EngineLimits): void {
+  const recorded = readDataDirLimits(dataDir);
+  if (recorded === null) {
+    writeFileSync(configPath(dataDir), `${JSON.stringify({ limits }, null, 2)}\n`);
+    return;
+  }
+  const differing = (Object.keys(limits) as (keyof EngineLimits)[]).filter(
+    (key) => recorded[key] !== limits[key],
+  );
+  if (differing.length > 0) {
+    throw new DataDirConfigError(
+      'DATA_DIR_LIMITS_MISMATCH',
+      `data directory ${dataDir} was created with other engine limits (${differing
+        .map((key) => `${key} ${recorded[key]} here, ${limits[key]} asked`)
+        .join('; ')}); start with the recorded limits or use a new data directory`,
+    );
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Limits of the protobuf edge in one table, unit last. A command outside them
+ * is answered with BAD_COMMAND before it reaches a ring; anything inside them
+ * that the engine's rules refuse gets a business ResultCode from the engine
+ * instead (unknown SKU, quantity over the per-line limit, price changed...).
+ * The edge checks what the fixed slot layout can carry faithfully, the engine
+ * checks what the business allows.
+ */
+import { linesPerOrderMaxLayout } from '../engine/layout.ts';
+
+export const protoLimits = Object.freeze({
+  /**
+   * Largest encoded Command accepted. A PlaceOrder with the most lines and
+   * every field at its maximum is under 300 bytes (codec.test.ts checks);
+   * the rest is slack for fields a newer client may add.
+   */
+  commandBytesMax: 1024,
+  /** Lines in one PlaceOrder: the command slot has room for this many (engine/layout.ts). */
+  linesPerCommandMax: linesPerOrderMaxLayout,
+  /**
+   * Ids, counts and unit prices that travel in one Int32 slot word. A uint32
+   * above this would wrap to a negative word, and a wrapped unit price could
+   * even match the real one: refuse instead.
+   */
+  wordValueMax: 2 ** 31 - 1,
+  /** order_id, request_id and amounts travel in a Float64 slot field: integers must be exact. */
+  float64IntegerMax: Number.MAX_SAFE_INTEGER,
+  /**
+   * Latest time accepted (now_ms, starts_at_ms, ends_at_ms): 10000-01-01T00:00:00Z.
+   * Later times are garbage, and they are dangerous: the engine's clock only
+   * moves forward, and its timer wheel counts ticks of nowMs / timerSlotMs with
+   * t++, which stops advancing once that passes 2^53 (Tick would never return).
+   */
+  timeMsMax: 253_402_300_800_000,
+} as const);
