@@ -5,6 +5,14 @@
  */
 import { linesPerOrderMaxLayout } from './layout.ts';
 
+/**
+ * Latest time any command may carry (nowMs, sale windows): 10000-01-01T00:00:00Z.
+ * Producers refuse later times with a coded error; the engine asserts it,
+ * because its clock only moves forward and its timer wheel counts ticks of
+ * nowMs / timerSlotMs with t++, which stops advancing past 2^53.
+ */
+export const engineTimeMsMax = 253_402_300_800_000;
+
 export interface EngineLimits {
   /** SKU ids are dense integers 1..skusMax (the catalog assigns them), so availability is an array. */
   skusMax: number;

@@ -36,6 +36,7 @@ import {
   SaleConfigured,
   StockRestocked,
 } from './layout.ts';
+import { engineTimeMsMax } from './limits.ts';
 import { type EngineState, requestFilterBit, Scalar } from './state.ts';
 
 /** Where fixed-layout slots are written: a ring producer, or an in-memory buffer in tests. */
@@ -68,6 +69,10 @@ export class Processor {
   apply(cw: Int32Array, cf: Float64Array, c: number, replies: SlotSink | null): void {
     const scalars = this.state.scalars;
     const commandNowMs = cf[(c + C.nowMs) >> 1]!;
+    // Producers validate time (proto/limits.ts); a bad one here is a bug upstream, and would hang tick().
+    if (!(commandNowMs >= 0 && commandNowMs <= engineTimeMsMax)) {
+      throw new Error(`processor: command time ${commandNowMs} outside 0..${engineTimeMsMax}`);
+    }
     // The engine's clock never goes back, whatever a producer's clock did.
     if (commandNowMs > scalars[Scalar.nowMs]!) scalars[Scalar.nowMs] = commandNowMs;
     const correlationId = cw[c + C.correlationId]!;

@@ -7,6 +7,7 @@
  * checks what the business allows.
  */
 import { linesPerOrderMaxLayout } from '../engine/layout.ts';
+import { engineTimeMsMax } from '../engine/limits.ts';
 
 export const protoLimits = Object.freeze({
   /**
@@ -25,11 +26,6 @@ export const protoLimits = Object.freeze({
   wordValueMax: 2 ** 31 - 1,
   /** order_id, request_id and amounts travel in a Float64 slot field: integers must be exact. */
   float64IntegerMax: Number.MAX_SAFE_INTEGER,
-  /**
-   * Latest time accepted (now_ms, starts_at_ms, ends_at_ms): 10000-01-01T00:00:00Z.
-   * Later times are garbage, and they are dangerous: the engine's clock only
-   * moves forward, and its timer wheel counts ticks of nowMs / timerSlotMs with
-   * t++, which stops advancing once that passes 2^53 (Tick would never return).
-   */
-  timeMsMax: 253_402_300_800_000,
+  /** Latest time accepted (now_ms, starts_at_ms, ends_at_ms): the engine's own bound, see engine/limits.ts. */
+  timeMsMax: engineTimeMsMax,
 } as const);
