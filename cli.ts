@@ -15,6 +15,7 @@ Usage:
   stampede replay [--data DIR] [--from-scratch] [--json]
                                                      rebuild state from snapshot + journal,
                                                      check invariants, print a summary and the state hash
+  stampede replay --events [--from SEQ] [--data DIR] print journal events as protobuf JSON, one a line
   stampede prune  [--data DIR]                       delete journal segments the newest snapshot covers
   stampede bench engine [--quick] [--json] [CASE...] engine benchmarks (engine.apply, ring.spsc,
                                                      pipeline.durable, replay, memory)
@@ -44,9 +45,22 @@ async function main(argv: string[]): Promise<number> {
     case 'replay': {
       const { values } = parseArgs({
         args: rest,
-        options: { data: { type: 'string' }, 'from-scratch': { type: 'boolean' }, json: { type: 'boolean' } },
+        options: {
+          data: { type: 'string' },
+          'from-scratch': { type: 'boolean' },
+          json: { type: 'boolean' },
+          events: { type: 'boolean' },
+          from: { type: 'string' },
+        },
         strict: true,
       });
+      if (values.events) {
+        const fromSeq = Number(values.from ?? 1);
+        if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) throw new UsageError(`--from must be a sequence number >= 1, got '${values.from}'`);
+        const { printEvents } = await import('./journal/replay-tool.ts');
+        await printEvents(dataDirFrom(values), fromSeq, (line) => process.stdout.write(`${line}\n`));
+        return 0;
+      }
       const { replayDataDir, formatReplaySummary } = await import('./journal/replay-tool.ts');
       const tty = process.stderr.isTTY;
       const summary = replayDataDir(dataDirFrom(values), {
