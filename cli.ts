@@ -56,7 +56,8 @@ async function main(argv: string[]): Promise<number> {
       });
       if (values.events) {
         const fromSeq = Number(values.from ?? 1);
-        if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) throw new UsageError(`--from must be a sequence number >= 1, got '${values.from}'`);
+        if (!Number.isSafeInteger(fromSeq) || fromSeq < 1)
+          throw new UsageError(`--from must be a sequence number >= 1, got '${values.from}'`);
         const { printEvents } = await import('./journal/replay-tool.ts');
         await printEvents(dataDirFrom(values), fromSeq, (line) => process.stdout.write(`${line}\n`));
         return 0;

@@ -238,7 +238,10 @@ t.test('stampede replay and prune on a data directory', async (t) => {
     'the late 100 were sold out',
   );
   t.match(run('replay', '--data', dataDir), /state hash: [0-9a-f]{16}/);
-  const events = run('replay', '--data', dataDir, '--events', '--from', '2').trim().split('\n').map((line) => JSON.parse(line));
+  const events = run('replay', '--data', dataDir, '--events', '--from', '2')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   t.equal(events[0].seq, 2, 'events from the asked sequence');
   t.equal(events[0].orderCreated.buyerId, 1, 'as protobuf JSON');
   t.equal(events[1].orderStatusChanged.status, 'ORDER_STATUS_CHECKED_INVENTORY');

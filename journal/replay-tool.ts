@@ -113,7 +113,11 @@ export function formatReplaySummary(summary: ReplaySummary, stockRowsMax = 20): 
 }
 
 /** `replay --events`: every journal record from fromSeq as one protobuf-JSON line (proto/event-codec.ts). */
-export async function printEvents(dataDir: string, fromSeq: number, print: (line: string) => void): Promise<void> {
+export async function printEvents(
+  dataDir: string,
+  fromSeq: number,
+  print: (line: string) => void,
+): Promise<void> {
   const { eventToJson } = await import('../proto/event-codec.ts');
   scanJournal(journalDir(dataDir), fromSeq, (seq, type, atMs, bytes, offset, length) => {
     print(JSON.stringify(eventToJson(seq, type, atMs, bytes, offset, length)));
