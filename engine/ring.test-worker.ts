@@ -4,7 +4,10 @@
  * Runs only when started as a worker with a `RingTestWorkerData` (importing it elsewhere runs nothing).
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { seededRandom } from '../lib/seeded-random.ts';
 import { Doorbell, IdleStrategy, RingConsumer, RingProducer } from './ring.ts';
+
+export { seededRandom };
 
 /** Notices when a counter stops moving for too long; reads the clock only when asked (on idle rounds). */
 class StallWatch {
@@ -24,17 +27,6 @@ class StallWatch {
     }
     return nowMs - this.#sinceMs > this.stallMsMax;
   }
-}
-
-/** Small seeded PRNG (mulberry32): deterministic per seed, so a failure replays from SEED=… */
-export function seededRandom(seed: number): () => number {
-  let state = seed | 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Integer in [min, max]. */

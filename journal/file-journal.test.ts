@@ -7,6 +7,7 @@ import * as nodeFs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { seededRandom, seedFromEnv } from '../lib/seeded-random.ts';
 import { isJournalError, JournalError, JournalErrorCode, journalErrorCatalogue } from './errors.ts';
 import {
   describeJournal,
@@ -19,16 +20,6 @@ import {
 import { journalLimits, journalLimitsDefault } from './limits.ts';
 import { frameBytes, RecordFrame, writeFrame } from './record-frame.ts';
 
-/** mulberry32: deterministic per seed, so a failure replays with SEED=… */
-function seededRandom(seed: number): () => number {
-  let state = seed | 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randomInt = (random: () => number, min: number, max: number): number =>
   min + Math.floor(random() * (max - min + 1));
 
@@ -524,7 +515,7 @@ t.test('a failed fdatasync is JOURNAL_IO and the journal refuses to go on', asyn
  * record before the damage delivered intact and nothing after it — never a record skipped in the middle.
  */
 t.test('randomised corruption against a model of recovery', async (t) => {
-  const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const seed = seedFromEnv();
   const random = seededRandom(seed);
   t.comment(`SEED=${seed}`);
   const iterations = Number(process.env.ITERATIONS ?? 120);

@@ -45,3 +45,9 @@ export function seedFromEnv(): number {
   }
   return Math.floor(Math.random() * 2 ** 32);
 }
+
+/** The same generator as a plain function, for code that only needs numbers in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  const random = new SeededRandom(seed);
+  return () => random.next();
+}
