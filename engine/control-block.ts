@@ -12,13 +12,14 @@
  *   5 journalFailed                      104 fsyncMicrosTotal (Float64, journal)
  *   6 journalStopRequested               112 fsyncMicrosMax (Float64, journal)
  *                                        120 journalRecordCount (Float64, journal)
+ *                                        128 notifyDroppedCount (Float64, journal)
  *
  * durableEpoch lets a thread with an event loop `Atomics.waitAsync` for the
  * next commit instead of polling durableSeq (a BigInt64 cannot be waited on
  * portably). Float64 counters are written by one thread and read loosely: a
  * metric read may be one batch stale, never torn in a way that matters.
  */
-export const controlBlockBytes = 128;
+export const controlBlockBytes = 192;
 
 const I = {
   engineRunning: 0,
@@ -37,6 +38,7 @@ const F = {
   fsyncMicrosTotal: 13,
   fsyncMicrosMax: 14,
   journalRecordCount: 15,
+  notifyDroppedCount: 16,
 } as const; // Float64 indices (byte / 8)
 
 export class ControlBlock {
@@ -157,6 +159,13 @@ export class ControlBlock {
   }
   get journalRecordCount(): number {
     return this.f64[F.journalRecordCount]!;
+  }
+  /** Durable events the gateways' notify ring had no room for (their pushes were not sent). */
+  get notifyDroppedCount(): number {
+    return this.f64[F.notifyDroppedCount]!;
+  }
+  addNotifyDropped(count: number): void {
+    this.f64[F.notifyDroppedCount] = this.f64[F.notifyDroppedCount]! + count;
   }
   addJournalCommit(records: number, micros: number): void {
     this.f64[F.fsyncCount] = this.f64[F.fsyncCount]! + 1;

@@ -10,43 +10,31 @@ import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { type EngineAnswer, EngineCommands } from '../gateways/engine-commands.ts';
 import { journalDir, recoverState } from '../journal/recovery.ts';
 import { snapshotsDir } from '../journal/snapshot-store.ts';
 import { OrderStatus, ResultCode } from './codes.ts';
 import { CommandClient } from './command-client.ts';
-import { type CommandInput, writeCommand } from './commands.ts';
+import type { CommandInput } from './commands.ts';
 import { EngineHost } from './engine-host.ts';
 import { orderSlotOf } from './evolve.ts';
 import { checkInvariants } from './invariants.ts';
-import { packCurrency, ReplySlot } from './layout.ts';
+import { packCurrency } from './layout.ts';
 import { engineLimits } from './limits.ts';
 import { stateHash } from './state-hash.ts';
 
 const limits = engineLimits({ skusMax: 100, ordersMax: 10_000, buyersMax: 10_000, requestIdsMax: 20_000 });
 
-interface Answer {
-  result: number;
-  orderId: number;
-  status: number;
+interface Answer extends EngineAnswer {
   durableAtRelease: number;
-  durableSeqNeeded: number;
 }
 
-function send(client: CommandClient, host: EngineHost, input: CommandInput): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const accepted = client.submit(
-      (w, f, at, correlationId) => writeCommand(w, f, at, correlationId, Date.now(), input),
-      (w, f, at) =>
-        resolve({
-          result: w[at + ReplySlot.result]!,
-          orderId: f[(at + ReplySlot.orderId) >> 1]!,
-          status: w[at + ReplySlot.status]!,
-          durableSeqNeeded: f[(at + ReplySlot.durableSeqNeeded) >> 1]!,
-          durableAtRelease: host.control.durableSeq,
-        }),
-    );
-    if (!accepted) reject(new Error('ring full'));
-  });
+/** One command through the gateway's path into the engine; notes how durable the journal was at release. */
+async function send(client: CommandClient, host: EngineHost, input: CommandInput): Promise<Answer> {
+  const pending = new EngineCommands(client).submit(input);
+  if (pending === null) throw new Error('ring full');
+  const answer = await pending;
+  return { ...answer, durableAtRelease: host.control.durableSeq };
 }
 
 const place = (buyerId: number, requestId: number): CommandInput => ({

@@ -38,6 +38,8 @@ export interface EngineHostOptions {
   producerCount?: number;
   inboundRingSlots?: number;
   eventRingSlots?: number;
+  /** Slots of the ring of durable events for gateways (0: none). */
+  notifyRingSlots?: number;
   batchCommandsMax?: number;
   batchEventsMax?: number;
   spinCountMax?: number;
@@ -51,6 +53,7 @@ export const engineHostDefaults = {
   producerCount: 1,
   inboundRingSlots: 8192,
   eventRingSlots: 65536,
+  notifyRingSlots: 0,
   batchCommandsMax: 4096,
   batchEventsMax: 16384,
   // Spin briefly: on 2 cores a spinning thread steals the producer's core (ARCHITECTURE.md, Ring buffer).
@@ -71,6 +74,8 @@ export class EngineHost {
   readonly control: ControlBlock;
   readonly availability: Int32Array;
   readonly producers: ProducerPort[];
+  /** Durable events in order (EventSlot layout), when notifyRingSlots > 0. */
+  readonly notify: RingConsumer | null;
   readonly limits: EngineLimits;
   readonly ready: Extract<EngineThreadMessage, { type: 'ready' }>;
   private readonly engine: Worker;
@@ -89,6 +94,7 @@ export class EngineHost {
     control: ControlBlock;
     availability: Int32Array;
     producers: ProducerPort[];
+    notify: RingConsumer | null;
     limits: EngineLimits;
     ready: Extract<EngineThreadMessage, { type: 'ready' }>;
     engine: Worker;
@@ -101,6 +107,7 @@ export class EngineHost {
     this.control = parts.control;
     this.availability = parts.availability;
     this.producers = parts.producers;
+    this.notify = parts.notify;
     this.limits = parts.limits;
     this.ready = parts.ready;
     this.engine = parts.engine;
@@ -130,6 +137,7 @@ export class EngineHost {
       const engineDoorbell = createDoorbell();
       const journalDoorbell = createDoorbell();
       const eventRing = createRing(o.eventRingSlots, EventSlot.words);
+      const notifyRing = o.notifyRingSlots > 0 ? createRing(o.notifyRingSlots, EventSlot.words) : null;
       const producers: ProducerPort[] = [];
       for (let i = 0; i < o.producerCount; i++) {
         const inboundRing = createRing(o.inboundRingSlots, CommandSlot.words);
@@ -153,6 +161,7 @@ export class EngineHost {
         parkTimeoutMs: o.parkTimeoutMs,
         ...(options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax }),
         ...(options.batchBytesMax === undefined ? {} : { batchBytesMax: options.batchBytesMax }),
+        ...(notifyRing === null ? {} : { notifyRing }),
       };
       const journal = startWorker(import.meta.url, '../journal/journal-thread', {
         workerData: journalConfig,
@@ -191,6 +200,7 @@ export class EngineHost {
         control,
         availability: new Int32Array(availabilityBuffer),
         producers,
+        notify: notifyRing === null ? null : new RingConsumer(notifyRing),
         limits,
         ready,
         engine,

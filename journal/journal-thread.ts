@@ -12,7 +12,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ControlBlock } from '../engine/control-block.ts';
 import { EventSlot } from '../engine/layout.ts';
-import { Doorbell, IdleStrategy, RingConsumer } from '../engine/ring.ts';
+import { Doorbell, IdleStrategy, RingConsumer, RingProducer } from '../engine/ring.ts';
 import { FileJournal } from './file-journal.ts';
 import { journalDir } from './recovery.ts';
 
@@ -26,6 +26,13 @@ export interface JournalThreadConfig {
   parkTimeoutMs: number;
   segmentBytesMax?: number;
   batchBytesMax?: number;
+  /**
+   * Optional ring of durable events for the gateways (pushes, embedded read
+   * models): each event is copied in as it is appended and published after
+   * the commit, so readers only ever see durable events. The journal never
+   * waits for it: when full, events are counted in control.notifyDroppedCount.
+   */
+  notifyRing?: SharedArrayBuffer;
 }
 
 export type JournalThreadMessage =
@@ -57,6 +64,8 @@ function run(config: JournalThreadConfig): void {
 
   const words = ring.words;
   const f64 = ring.f64;
+  const notify = config.notifyRing === undefined ? null : new RingProducer(config.notifyRing);
+  let notifyDropped = 0;
   for (;;) {
     const count = ring.available(config.batchEventsMax);
     if (count > 0) {
@@ -68,12 +77,24 @@ function run(config: JournalThreadConfig): void {
         const payloadBytes = words[at + EventSlot.payloadWords]! * 4;
         const payloadOffset = (at + EventSlot.payload) * 4;
         if (!journal.append(seq, type, atMs, bytes, payloadOffset, payloadBytes)) {
-          commit(journal, control); // the batch buffer is full: commit it and go on
+          commit(journal, control, notify); // the batch buffer is full: commit it and go on
           journal.append(seq, type, atMs, bytes, payloadOffset, payloadBytes);
+        }
+        if (notify !== null) {
+          const n = notify.claim();
+          if (n < 0) notifyDropped++;
+          else {
+            const slotWords = EventSlot.payload + (payloadBytes >> 2);
+            for (let w = 0; w < slotWords; w++) notify.words[n + w] = words[at + w]!;
+          }
         }
       }
       ring.release(count);
-      commit(journal, control);
+      commit(journal, control, notify);
+      if (notifyDropped > 0) {
+        control.addNotifyDropped(notifyDropped);
+        notifyDropped = 0;
+      }
     } else if (control.journalStopRequested) {
       break;
     }
@@ -84,12 +105,18 @@ function run(config: JournalThreadConfig): void {
   port.postMessage({ type: 'stopped', durableSeq: journal.durableSeq } satisfies JournalThreadMessage);
 }
 
-function commit(journal: FileJournal, control: ControlBlock): void {
+/**
+ * Group commit, then make it visible: the notify ring is published after the
+ * fsync (readers only see durable events) and before the durable cursor moves,
+ * so a gateway woken by the cursor finds the events already there.
+ */
+function commit(journal: FileJournal, control: ControlBlock, notify: RingProducer | null): void {
   const pending = journal.pendingRecordCount;
   if (pending === 0) return;
   const started = process.hrtime.bigint();
   const durableSeq = journal.commit();
   const micros = Number(process.hrtime.bigint() - started) / 1000;
+  notify?.publish();
   control.addJournalCommit(pending, micros);
   control.setDurableSeq(durableSeq);
 }

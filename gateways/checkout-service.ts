@@ -1,0 +1,424 @@
+/**
+ * What the checkout WebSocket means, apart from sockets: a session
+ * authenticates, places orders, pays (through the payment provider), cancels,
+ * subscribes and pings; every answer is a value, every refusal coded. The
+ * transport (checkout-socket.ts) decodes frames into ClientRequests and
+ * encodes the ServerOut values this returns.
+ *
+ * Rules enforced here, at the edge:
+ *  - nothing but authenticate and ping before authentication;
+ *  - a buyer connection acts for its own buyer only; a service connection
+ *    names the buyer on every command and may batch;
+ *  - a buyer sees and touches only their own orders;
+ *  - rate limits per buyer and per IP (token buckets);
+ *  - sold out at the edge: when every SKU of an order has zero available in
+ *    the engine's shared array, and the request is not a retry of an order
+ *    the read model knows, the answer is soldOut without the engine;
+ *  - a full ring or in-flight window is BUSY with a retry-after, never a drop.
+ */
+import { OrderStatus, ResultCode } from '../engine/codes.ts';
+import type { EmbeddedReadModel, OrderChange } from '../projections/embedded-read-model.ts';
+import type { EngineAnswer, EngineCommands } from './engine-commands.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import type { SandboxPayments } from './payments-sandbox.ts';
+
+export type ClientRequest =
+  | { kind: 'authenticate'; requestId: number; token: string }
+  | {
+      kind: 'placeOrder';
+      requestId: number;
+      buyerId?: number | undefined;
+      totalMinor: number;
+      lines: { skuId: number; quantity: number; unitPriceMinor: number }[];
+    }
+  | { kind: 'pay'; requestId: number; orderId: number; buyerId?: number | undefined }
+  | { kind: 'cancel'; requestId: number; orderId: number; buyerId?: number | undefined }
+  | { kind: 'subscribe'; requestId: number; orderId: number; buyerId?: number | undefined }
+  | { kind: 'ping'; requestId: number; clientTimeMs: number }
+  | { kind: 'batch'; requestId: number; messages: ClientRequest[] };
+
+export type ServerOut =
+  | { kind: 'authenticated'; requestId: number; role: string; buyerId: number; expiresAtMs: number }
+  | {
+      kind: 'order';
+      requestId: number;
+      result: number;
+      orderId: number;
+      status: number;
+      expiresAtMs: number;
+      totalMinor: number;
+      skuId: number;
+      message: string;
+      mayReturn: boolean;
+    }
+  | {
+      kind: 'update';
+      requestId: 0;
+      orderId: number;
+      buyerId: number;
+      status: number;
+      previous: number;
+      code: number;
+      atMs: number;
+      seq: number;
+    }
+  | { kind: 'error'; requestId: number; code: string; message: string; retryAfterMs: number }
+  | { kind: 'pong'; requestId: number; clientTimeMs: number; serverTimeMs: number }
+  | { kind: 'batch'; requestId: number; answers: ServerOut[] }
+  | { kind: 'subscribed'; requestId: number; orderId: number; status: number };
+
+export interface Session {
+  role: 'none' | 'buyer' | 'service';
+  buyerId: number;
+  ip: string;
+  expiresAtMs: number;
+  subscriptions: Set<number>;
+  /** Sends a push (order update) to this session's client. */
+  push: (out: ServerOut) => void;
+}
+
+export type TokenCheck =
+  | { ok: true; role: 'buyer' | 'service' | 'admin'; buyerId: number; expiresAtMs: number }
+  | { ok: false; code: string; message: string };
+
+export interface RateLimiter {
+  take(key: string | number, nowMs: number): boolean;
+  retryAfterMs(key: string | number, nowMs: number): number;
+}
+
+export interface CheckoutDeps {
+  commands: EngineCommands;
+  model: EmbeddedReadModel;
+  availability: Int32Array;
+  skusMax: number;
+  payments: SandboxPayments;
+  metrics: GatewayMetrics;
+  verifyToken: (token: string, nowMs: number) => TokenCheck;
+  buyerLimiter: RateLimiter;
+  ipLimiter: RateLimiter;
+  batchMessagesMax: number;
+  busyRetryAfterMs: number;
+  /**
+   * Applies the durable events not yet in the read model. The notify ring is
+   * published before the durable cursor moves, so after this the model holds
+   * every order whose answer a client has received (read your writes).
+   */
+  catchUp: () => void;
+  now?: () => number;
+}
+
+export const error = (requestId: number, code: string, message: string, retryAfterMs = 0): ServerOut => ({
+  kind: 'error',
+  requestId,
+  code,
+  message,
+  retryAfterMs,
+});
+
+export class CheckoutService {
+  private readonly deps: CheckoutDeps;
+  private readonly now: () => number;
+  /** Sessions to push a buyer's order changes to. */
+  private readonly byBuyer = new Map<number, Set<Session>>();
+  /** Sessions subscribed to one order (service connections). */
+  private readonly byOrder = new Map<number, Set<Session>>();
+
+  constructor(deps: CheckoutDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Forgets a closed session's registrations. */
+  close(session: Session): void {
+    if (session.role === 'buyer') this.byBuyer.get(session.buyerId)?.delete(session);
+    for (const orderId of session.subscriptions) {
+      const set = this.byOrder.get(orderId);
+      set?.delete(session);
+      if (set?.size === 0) this.byOrder.delete(orderId);
+    }
+    session.subscriptions.clear();
+  }
+
+  /** A durable order change: push it to the buyer's sessions and the order's subscribers. */
+  onOrderChange(change: OrderChange): void {
+    const update: ServerOut = { kind: 'update', requestId: 0, ...change };
+    const targets = new Set<Session>();
+    for (const session of this.byBuyer.get(change.buyerId) ?? []) targets.add(session);
+    for (const session of this.byOrder.get(change.orderId) ?? []) targets.add(session);
+    for (const session of targets) {
+      session.push(update);
+      this.deps.metrics.pushesSent++;
+    }
+  }
+
+  async handle(session: Session, request: ClientRequest): Promise<ServerOut> {
+    const nowMs = this.now();
+    if (request.kind === 'ping') {
+      return {
+        kind: 'pong',
+        requestId: request.requestId,
+        clientTimeMs: request.clientTimeMs,
+        serverTimeMs: nowMs,
+      };
+    }
+    if (request.kind === 'authenticate') return this.authenticate(session, request, nowMs);
+    if (session.role === 'none') return error(request.requestId, 'AUTH_REQUIRED', 'authenticate first');
+    if (nowMs >= session.expiresAtMs)
+      return error(request.requestId, 'TOKEN_EXPIRED', 'the token expired: authenticate again');
+    if (request.kind === 'batch') {
+      if (session.role !== 'service')
+        return error(request.requestId, 'FORBIDDEN', 'only a service connection may batch');
+      if (request.messages.length > this.deps.batchMessagesMax) {
+        return error(
+          request.requestId,
+          'TOO_MANY_COMMANDS',
+          `at most ${this.deps.batchMessagesMax} commands per batch`,
+        );
+      }
+      const answers = await Promise.all(request.messages.map((message) => this.handle(session, message)));
+      return { kind: 'batch', requestId: request.requestId, answers };
+    }
+    // Which buyer this command is for.
+    let buyerId: number;
+    if (session.role === 'buyer') {
+      if (request.buyerId !== undefined && request.buyerId !== 0 && request.buyerId !== session.buyerId) {
+        return error(request.requestId, 'FORBIDDEN', 'a buyer connection acts for its own buyer only');
+      }
+      buyerId = session.buyerId;
+    } else {
+      if (request.buyerId === undefined || request.buyerId < 1) {
+        return error(
+          request.requestId,
+          'BAD_COMMAND',
+          'a service connection must name buyer_id on every command',
+        );
+      }
+      buyerId = request.buyerId;
+    }
+    if (!this.deps.ipLimiter.take(session.ip, nowMs)) {
+      return error(
+        request.requestId,
+        'RATE_LIMITED',
+        'too many requests from this address',
+        this.deps.ipLimiter.retryAfterMs(session.ip, nowMs),
+      );
+    }
+    if (!this.deps.buyerLimiter.take(buyerId, nowMs)) {
+      return error(
+        request.requestId,
+        'RATE_LIMITED',
+        'too many requests for this buyer',
+        this.deps.buyerLimiter.retryAfterMs(buyerId, nowMs),
+      );
+    }
+    switch (request.kind) {
+      case 'placeOrder':
+        return this.place(request, buyerId, nowMs);
+      case 'pay':
+        return this.pay(request, buyerId);
+      case 'cancel':
+        return this.engineAnswer(
+          request.requestId,
+          this.deps.commands.submit(
+            {
+              type: 'cancelOrder',
+              buyerId,
+              requestId: request.requestId,
+              orderId: request.orderId,
+            },
+            nowMs,
+          ),
+        );
+      case 'subscribe':
+        return this.subscribe(session, request, buyerId);
+      default: {
+        const unreachable: never = request;
+        return error(0, 'UNKNOWN_MESSAGE', `unknown message ${JSON.stringify(unreachable)}`);
+      }
+    }
+  }
+
+  private authenticate(
+    session: Session,
+    request: Extract<ClientRequest, { kind: 'authenticate' }>,
+    nowMs: number,
+  ): ServerOut {
+    const check = this.deps.verifyToken(request.token, nowMs);
+    if (!check.ok) return error(request.requestId, check.code, check.message);
+    if (check.role === 'admin')
+      return error(request.requestId, 'TOKEN_WRONG_ROLE', 'admin tokens are for the HTTP admin API');
+    if (session.role === 'buyer') this.byBuyer.get(session.buyerId)?.delete(session);
+    session.role = check.role;
+    session.buyerId = check.role === 'buyer' ? check.buyerId : 0;
+    session.expiresAtMs = check.expiresAtMs;
+    if (check.role === 'buyer') {
+      let set = this.byBuyer.get(check.buyerId);
+      if (set === undefined) {
+        set = new Set();
+        this.byBuyer.set(check.buyerId, set);
+      }
+      set.add(session);
+    }
+    return {
+      kind: 'authenticated',
+      requestId: request.requestId,
+      role: check.role,
+      buyerId: session.buyerId,
+      expiresAtMs: check.expiresAtMs,
+    };
+  }
+
+  private place(
+    request: Extract<ClientRequest, { kind: 'placeOrder' }>,
+    buyerId: number,
+    nowMs: number,
+  ): Promise<ServerOut> | ServerOut {
+    const { availability, skusMax, model } = this.deps;
+    const soldOutEverywhere =
+      request.lines.length > 0 &&
+      request.lines.every(
+        (line) =>
+          line.skuId >= 1 &&
+          line.skuId <= skusMax &&
+          model.products.has(line.skuId) &&
+          availability[line.skuId]! <= 0,
+      );
+    if (soldOutEverywhere && model.orderForRequest(buyerId, request.requestId) === undefined) {
+      this.deps.metrics.edgeSoldOut++;
+      return {
+        kind: 'order',
+        requestId: request.requestId,
+        result: ResultCode.soldOut,
+        orderId: 0,
+        status: OrderStatus.none,
+        expiresAtMs: 0,
+        totalMinor: 0,
+        skuId: request.lines[0]!.skuId,
+        message: 'sold out; stock may come back when reservations expire',
+        mayReturn: true,
+      };
+    }
+    return this.engineAnswer(
+      request.requestId,
+      this.deps.commands.submit(
+        {
+          type: 'placeOrder',
+          buyerId,
+          requestId: request.requestId,
+          totalMinor: request.totalMinor,
+          lines: request.lines,
+        },
+        nowMs,
+      ),
+    );
+  }
+
+  private async pay(request: Extract<ClientRequest, { kind: 'pay' }>, buyerId: number): Promise<ServerOut> {
+    this.deps.catchUp();
+    const order = this.deps.model.orders.get(request.orderId);
+    if (order === undefined || order.buyerId !== buyerId) {
+      return error(request.requestId, 'NOT_FOUND', `no order ${request.orderId} for this buyer`);
+    }
+    if (order.status !== OrderStatus.readyForCheckout) {
+      return this.orderOut(
+        request.requestId,
+        ResultCode.invalidTransition,
+        order.orderId,
+        order.status,
+        order.expiresAtMs,
+        order.totalMinor,
+        0,
+        'the order is not awaiting payment',
+      );
+    }
+    const started = this.deps.payments.start(order.orderId, order.totalMinor);
+    if (started === 'busy')
+      return error(request.requestId, 'BUSY', 'too many payments in flight', this.deps.busyRetryAfterMs);
+    const message =
+      started === 'started'
+        ? 'payment started: the outcome is pushed as an order update'
+        : 'a payment for this order is already in flight';
+    return this.orderOut(
+      request.requestId,
+      ResultCode.ok,
+      order.orderId,
+      order.status,
+      order.expiresAtMs,
+      order.totalMinor,
+      0,
+      message,
+    );
+  }
+
+  private subscribe(
+    session: Session,
+    request: Extract<ClientRequest, { kind: 'subscribe' }>,
+    buyerId: number,
+  ): ServerOut {
+    this.deps.catchUp();
+    const order = this.deps.model.orders.get(request.orderId);
+    if (order === undefined || order.buyerId !== buyerId) {
+      return error(request.requestId, 'NOT_FOUND', `no order ${request.orderId} for this buyer`);
+    }
+    if (session.role === 'service' && !session.subscriptions.has(order.orderId)) {
+      session.subscriptions.add(order.orderId);
+      let set = this.byOrder.get(order.orderId);
+      if (set === undefined) {
+        set = new Set();
+        this.byOrder.set(order.orderId, set);
+      }
+      set.add(session);
+    }
+    // A buyer connection already receives every change of its buyer's orders.
+    return { kind: 'subscribed', requestId: request.requestId, orderId: order.orderId, status: order.status };
+  }
+
+  private async engineAnswer(requestId: number, pending: Promise<EngineAnswer> | null): Promise<ServerOut> {
+    if (pending === null) {
+      this.deps.metrics.busy++;
+      return error(
+        requestId,
+        'BUSY',
+        'the engine is at capacity: retry after the given delay',
+        this.deps.busyRetryAfterMs,
+      );
+    }
+    const a = await pending;
+    const message =
+      a.result === ResultCode.soldOut ? 'sold out; stock may come back when reservations expire' : '';
+    return this.orderOut(
+      requestId,
+      a.result,
+      a.orderId,
+      a.status,
+      a.expiresAtMs,
+      a.totalMinor,
+      a.skuId,
+      message,
+    );
+  }
+
+  private orderOut(
+    requestId: number,
+    result: number,
+    orderId: number,
+    status: number,
+    expiresAtMs: number,
+    totalMinor: number,
+    skuId: number,
+    message: string,
+  ): ServerOut {
+    return {
+      kind: 'order',
+      requestId,
+      result,
+      orderId,
+      status,
+      expiresAtMs,
+      totalMinor,
+      skuId,
+      message,
+      mayReturn: result === ResultCode.soldOut || result === ResultCode.insufficientStock,
+    };
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * The HTTP API on uWebSockets.js: reads (products, catalog listing with
+ * cursor paging, stock, orders), admin commands (admin token), health,
+ * readiness, Prometheus metrics. Reads come from the embedded read model and
+ * the engine's shared availability array, never from the engine thread;
+ * admin commands go through the engine like any other command, and answer
+ * only once durable. Routes and their errors are listed in docs/http-api.md.
+ */
+import type { TemplatedApp } from 'uWebSockets.js';
+import { resultName, statusName } from '../engine/codes.ts';
+import type { CommandInput } from '../engine/commands.ts';
+import { packCurrency } from '../engine/layout.ts';
+import { engineTimeMsMax } from '../engine/limits.ts';
+import type { EmbeddedReadModel, OrderView, ProductView } from '../projections/embedded-read-model.ts';
+import type { EngineCommands } from './engine-commands.ts';
+import { Reply, readBody } from './http-io.ts';
+
+export interface Principal {
+  role: 'buyer' | 'service' | 'admin';
+  /** The buyer a buyer token speaks for (0 for other roles). */
+  buyerId: number;
+}
+
+export type AuthCheck = { ok: true; principal: Principal } | { ok: false; code: string; message: string };
+
+export interface HttpApiDeps {
+  model: EmbeddedReadModel;
+  availability: Int32Array;
+  skusMax: number;
+  commands: EngineCommands;
+  /** Checks an Authorization header ("Bearer <token>"). */
+  authorize: (authorization: string, nowMs: number) => AuthCheck;
+  /** The edge error catalogue: HTTP status of a code. */
+  httpStatusOf: (code: string) => number;
+  metricsText: () => string;
+  ready: () => { ready: boolean; reason: string };
+  bodyBytesMax: number;
+  pageSizeMax: number;
+  /** Extra routes (payments webhook, dashboard) register themselves here too. */
+}
+
+export function sendError(
+  reply: Reply,
+  deps: Pick<HttpApiDeps, 'httpStatusOf'>,
+  code: string,
+  message: string,
+  extra: object = {},
+): void {
+  reply.json(deps.httpStatusOf(code), { error: { code, message, ...extra } });
+}
+
+const productJson = (p: ProductView, available: number) => ({
+  skuId: p.skuId,
+  priceMinor: p.priceMinor,
+  currency: p.currency,
+  available,
+  sold: p.sold,
+  limitPerBuyer: p.limitPerBuyer,
+  saleStartsAtMs: p.saleStartsAtMs,
+  saleEndsAtMs: p.saleEndsAtMs,
+});
+
+export const orderJson = (o: OrderView) => ({
+  orderId: o.orderId,
+  buyerId: o.buyerId,
+  status: statusName(o.status),
+  code: resultName(o.code),
+  lines: o.lines,
+  totalMinor: o.totalMinor,
+  createdAtMs: o.createdAtMs,
+  expiresAtMs: o.expiresAtMs,
+  updatedAtMs: o.updatedAtMs,
+  history: o.history.map((h) => ({
+    status: statusName(h.status),
+    code: resultName(h.code),
+    atMs: h.atMs,
+    seq: h.seq,
+  })),
+});
+
+/** A non-negative integer from a path or query string, or null. */
+function intParam(text: string, max = Number.MAX_SAFE_INTEGER): number | null {
+  if (!/^\d{1,16}$/.test(text)) return null;
+  const value = Number(text);
+  return value <= max ? value : null;
+}
+
+export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
+  const availableOf = (skuId: number): number =>
+    skuId >= 1 && skuId <= deps.skusMax ? deps.availability[skuId]! : 0;
+
+  app.get('/health', (res) => new Reply(res).json(200, { status: 'ok' }));
+  app.get('/ready', (res) => {
+    const { ready, reason } = deps.ready();
+    new Reply(res).json(ready ? 200 : 503, { ready, reason });
+  });
+  app.get('/metrics', (res) => new Reply(res).send(200, deps.metricsText(), 'text/plain; version=0.0.4'));
+
+  app.get('/v1/products', (res, req) => {
+    const reply = new Reply(res);
+    const after = intParam(req.getQuery('after') ?? '0') ?? -1;
+    const limit = intParam(req.getQuery('limit') ?? '50') ?? -1;
+    if (after < 0 || limit < 1 || limit > deps.pageSizeMax) {
+      return sendError(reply, deps, 'BAD_REQUEST', `after must be a SKU id and limit 1..${deps.pageSizeMax}`);
+    }
+    const page = deps.model.productsPage(after, limit);
+    const last = page[page.length - 1];
+    reply.json(200, {
+      products: page.map((p) => productJson(p, availableOf(p.skuId))),
+      nextCursor: page.length === limit && last !== undefined ? String(last.skuId) : null,
+    });
+  });
+
+  app.get('/v1/products/:skuId', (res, req) => {
+    const reply = new Reply(res);
+    const skuId = intParam(req.getParameter(0) ?? '');
+    const product = skuId === null ? undefined : deps.model.products.get(skuId);
+    if (product === undefined)
+      return sendError(reply, deps, 'NOT_FOUND', `no product with SKU ${req.getParameter(0)}`);
+    reply.json(200, productJson(product, availableOf(product.skuId)));
+  });
+
+  app.get('/v1/stock/:skuId', (res, req) => {
+    const reply = new Reply(res);
+    const skuId = intParam(req.getParameter(0) ?? '');
+    if (skuId === null || !deps.model.products.has(skuId)) {
+      return sendError(reply, deps, 'NOT_FOUND', `no product with SKU ${req.getParameter(0)}`);
+    }
+    reply.json(200, { skuId, available: availableOf(skuId) });
+  });
+
+  app.get('/v1/orders/:orderId', (res, req) => {
+    const reply = new Reply(res);
+    const auth = deps.authorize(req.getHeader('authorization'), Date.now());
+    const orderId = intParam(req.getParameter(0) ?? '');
+    if (!auth.ok) return sendError(reply, deps, auth.code, auth.message);
+    const order = orderId === null ? undefined : deps.model.orders.get(orderId);
+    // Another buyer's order answers like a missing one: ids reveal nothing.
+    if (
+      order === undefined ||
+      (auth.principal.role === 'buyer' && order.buyerId !== auth.principal.buyerId)
+    ) {
+      return sendError(reply, deps, 'NOT_FOUND', `no order ${req.getParameter(0)} for this caller`);
+    }
+    reply.json(200, orderJson(order));
+  });
+
+  const buyerOrders = (reply: Reply, buyerId: number, before: string, limitText: string): void => {
+    const limit = intParam(limitText || '50') ?? -1;
+    const beforeId = before === '' ? Number.POSITIVE_INFINITY : intParam(before);
+    if (limit < 1 || limit > deps.pageSizeMax || beforeId === null) {
+      sendError(reply, deps, 'BAD_REQUEST', `before must be an order id and limit 1..${deps.pageSizeMax}`);
+      return;
+    }
+    const orders = deps.model.ordersOfBuyer(buyerId, limit, beforeId);
+    const last = orders[orders.length - 1];
+    reply.json(200, {
+      orders: orders.map(orderJson),
+      nextCursor: orders.length === limit && last !== undefined ? String(last.orderId) : null,
+    });
+  };
+
+  app.get('/v1/buyers/me/orders', (res, req) => {
+    const reply = new Reply(res);
+    const auth = deps.authorize(req.getHeader('authorization'), Date.now());
+    const before = req.getQuery('before') ?? '';
+    const limit = req.getQuery('limit') ?? '';
+    if (!auth.ok) return sendError(reply, deps, auth.code, auth.message);
+    if (auth.principal.role !== 'buyer')
+      return sendError(reply, deps, 'FORBIDDEN', 'a buyer token is needed for /me');
+    buyerOrders(reply, auth.principal.buyerId, before, limit);
+  });
+
+  app.get('/v1/buyers/:buyerId/orders', (res, req) => {
+    const reply = new Reply(res);
+    const auth = deps.authorize(req.getHeader('authorization'), Date.now());
+    const buyerId = intParam(req.getParameter(0) ?? '', 2 ** 31 - 1);
+    const before = req.getQuery('before') ?? '';
+    const limit = req.getQuery('limit') ?? '';
+    if (!auth.ok) return sendError(reply, deps, auth.code, auth.message);
+    if (buyerId === null)
+      return sendError(reply, deps, 'BAD_REQUEST', 'buyer id must be an integer from 1 to 2^31 - 1');
+    const allowed = auth.principal.role !== 'buyer' || auth.principal.buyerId === buyerId;
+    if (!allowed) return sendError(reply, deps, 'FORBIDDEN', 'a buyer sees only their own orders');
+    buyerOrders(reply, buyerId, before, limit);
+  });
+
+  registerAdminRoutes(app, deps);
+}
+
+/** Admin commands: JSON in, the engine's coded answer out (after it is durable). */
+function registerAdminRoutes(app: TemplatedApp, deps: HttpApiDeps): void {
+  const admin = (
+    path: string,
+    toCommand: (body: Record<string, unknown>, params: string[]) => CommandInput | string,
+  ): void => {
+    app.post(path, (res, req) => {
+      const reply = new Reply(res);
+      const auth = deps.authorize(req.getHeader('authorization'), Date.now());
+      const params = [req.getParameter(0) ?? '', req.getParameter(1) ?? ''];
+      void (async () => {
+        const body = await readBody(reply, deps.bodyBytesMax);
+        if (body === null) return;
+        if (!auth.ok) return sendError(reply, deps, auth.code, auth.message);
+        if (auth.principal.role !== 'admin')
+          return sendError(reply, deps, 'FORBIDDEN', 'an admin token is needed');
+        if (body === 'tooLarge')
+          return sendError(reply, deps, 'FRAME_TOO_LARGE', `body over ${deps.bodyBytesMax} bytes`);
+        let parsed: unknown;
+        try {
+          parsed = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+        } catch {
+          return sendError(reply, deps, 'BAD_REQUEST', 'body is not JSON');
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+          return sendError(reply, deps, 'BAD_REQUEST', 'body must be a JSON object');
+        }
+        const command = toCommand(parsed as Record<string, unknown>, params);
+        if (typeof command === 'string') return sendError(reply, deps, 'BAD_REQUEST', command);
+        const answer = deps.commands.submit(command);
+        if (answer === null)
+          return sendError(reply, deps, 'BUSY', 'the engine is busy, retry', { retryAfterMs: 50 });
+        const { result } = await answer;
+        reply.json(result === 0 ? 200 : 422, { result: resultName(result) });
+      })();
+    });
+  };
+  const int = (body: Record<string, unknown>, key: string, min: number, max: number): number | string => {
+    const value = body[key];
+    return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
+      ? value
+      : `${key} must be an integer from ${min} to ${max}`;
+  };
+  const all = (...values: (number | string)[]): string | null =>
+    values.find((v) => typeof v === 'string') as string | null;
+
+  admin('/v1/admin/products', (body) => {
+    const skuId = int(body, 'skuId', 1, deps.skusMax);
+    const priceMinor = int(body, 'priceMinor', 0, 2 ** 31 - 1);
+    const stock = int(body, 'stock', 0, 2 ** 30);
+    const currency =
+      typeof body.currency === 'string' && /^[A-Z]{3}$/.test(body.currency) ? body.currency : null;
+    const problem =
+      all(skuId, priceMinor, stock) ?? (currency === null ? 'currency must be three capital letters' : null);
+    if (problem !== null) return problem;
+    return {
+      type: 'addProduct',
+      skuId: skuId as number,
+      priceMinor: priceMinor as number,
+      stock: stock as number,
+      currency: packCurrency(currency as string),
+    };
+  });
+  admin('/v1/admin/products/:skuId/restock', (body, [sku]) => {
+    const skuId = intParam(sku ?? '');
+    const quantity = int(body, 'quantity', 1, 2 ** 30);
+    if (skuId === null) return 'SKU id must be an integer';
+    return all(quantity) ?? { type: 'restock', skuId, quantity: quantity as number };
+  });
+  admin('/v1/admin/products/:skuId/price', (body, [sku]) => {
+    const skuId = intParam(sku ?? '');
+    const priceMinor = int(body, 'priceMinor', 0, 2 ** 31 - 1);
+    if (skuId === null) return 'SKU id must be an integer';
+    return all(priceMinor) ?? { type: 'setPrice', skuId, priceMinor: priceMinor as number };
+  });
+  admin('/v1/admin/products/:skuId/sale', (body, [sku]) => {
+    const skuId = intParam(sku ?? '');
+    const limitPerBuyer = int(body, 'limitPerBuyer', 0, 2 ** 30);
+    const startsAtMs = int(body, 'startsAtMs', 0, engineTimeMsMax);
+    const endsAtMs = int(body, 'endsAtMs', 0, engineTimeMsMax);
+    if (skuId === null) return 'SKU id must be an integer';
+    return (
+      all(limitPerBuyer, startsAtMs, endsAtMs) ?? {
+        type: 'configureSale',
+        skuId,
+        limitPerBuyer: limitPerBuyer as number,
+        startsAtMs: startsAtMs as number,
+        endsAtMs: endsAtMs as number,
+      }
+    );
+  });
+  admin('/v1/admin/buyers/:buyerId/block', (body, [buyer]) => {
+    const buyerId = intParam(buyer ?? '', 2 ** 31 - 1);
+    if (buyerId === null || buyerId < 1) return 'buyer id must be an integer from 1 to 2^31 - 1';
+    if (typeof body.blocked !== 'boolean') return 'blocked must be true or false';
+    return { type: 'blockBuyer', buyerId, blocked: body.blocked };
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * Prometheus text exposition of the node's counters and gauges: ring depth,
+ * engine batch size, journal fsync latency, answers by code, connections.
+ * Gauges are read at scrape time from their owners; counters live here.
+ */
+import type { ControlBlock } from '../engine/control-block.ts';
+
+export class GatewayMetrics {
+  readonly answersByCode = new Map<string, number>();
+  connectionsOpened = 0;
+  connectionsClosed = 0;
+  edgeSoldOut = 0;
+  framesRejected = 0;
+  busy = 0;
+  pushesSent = 0;
+  slowReadersClosed = 0;
+
+  countAnswer(code: string): void {
+    this.answersByCode.set(code, (this.answersByCode.get(code) ?? 0) + 1);
+  }
+
+  render(control: ControlBlock, gauges: Record<string, number>): string {
+    const lines: string[] = [];
+    const metric = (
+      name: string,
+      type: 'counter' | 'gauge',
+      help: string,
+      value: number,
+      labels = '',
+    ): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${labels} ${value}`);
+    };
+    metric(
+      'stampede_engine_commands_total',
+      'counter',
+      'Commands applied by the engine.',
+      control.commandCount,
+    );
+    metric(
+      'stampede_engine_batches_total',
+      'counter',
+      'Engine batches (commands per batch = commands / batches).',
+      control.engineBatchCount,
+    );
+    metric(
+      'stampede_engine_last_seq',
+      'gauge',
+      'Sequence of the last event the engine emitted.',
+      control.engineLastSeq,
+    );
+    metric('stampede_journal_durable_seq', 'gauge', 'Sequence the journal has fsynced.', control.durableSeq);
+    metric(
+      'stampede_journal_fsyncs_total',
+      'counter',
+      'Group commits (one write + one fdatasync each).',
+      control.fsyncCount,
+    );
+    metric(
+      'stampede_journal_records_total',
+      'counter',
+      'Events written to the journal.',
+      control.journalRecordCount,
+    );
+    metric(
+      'stampede_journal_fsync_seconds_total',
+      'counter',
+      'Time spent in commits.',
+      control.fsyncMicrosTotal / 1e6,
+    );
+    metric('stampede_journal_fsync_seconds_max', 'gauge', 'Longest commit.', control.fsyncMicrosMax / 1e6);
+    metric(
+      'stampede_journal_failed',
+      'gauge',
+      '1 when the journal failed and the node stopped taking commands.',
+      control.journalFailed ? 1 : 0,
+    );
+    metric(
+      'stampede_notify_dropped_total',
+      'counter',
+      'Durable events gateways had no room for (pushes not sent).',
+      control.notifyDroppedCount,
+    );
+    for (const [name, value] of Object.entries(gauges))
+      metric(`stampede_${name}`, 'gauge', name.replaceAll('_', ' '), value);
+    metric(
+      'stampede_ws_connections_opened_total',
+      'counter',
+      'WebSocket connections opened.',
+      this.connectionsOpened,
+    );
+    metric(
+      'stampede_ws_connections_closed_total',
+      'counter',
+      'WebSocket connections closed.',
+      this.connectionsClosed,
+    );
+    metric(
+      'stampede_edge_sold_out_total',
+      'counter',
+      'Orders answered soldOut at the edge without the engine.',
+      this.edgeSoldOut,
+    );
+    metric(
+      'stampede_frames_rejected_total',
+      'counter',
+      'Client frames answered with a coded error.',
+      this.framesRejected,
+    );
+    metric(
+      'stampede_busy_total',
+      'counter',
+      'Commands refused with BUSY (ring or in-flight window full).',
+      this.busy,
+    );
+    metric('stampede_pushes_total', 'counter', 'Order updates pushed to clients.', this.pushesSent);
+    metric(
+      'stampede_slow_readers_closed_total',
+      'counter',
+      'Connections closed for not reading.',
+      this.slowReadersClosed,
+    );
+    lines.push(
+      '# HELP stampede_answers_total Answers sent, by code.',
+      '# TYPE stampede_answers_total counter',
+    );
+    for (const [code, count] of this.answersByCode)
+      lines.push(`stampede_answers_total{code="${code}"} ${count}`);
+    return `${lines.join('\n')}\n`;
+  }
+}
