@@ -11,12 +11,16 @@ import { parseArgs } from 'node:util';
 const usage = `stampede — flash-sale commerce engine
 
 Usage:
-  stampede serve  [--data DIR]                       run a node with embedded defaults
+  stampede serve  [--data DIR] [--port N] [--host H] [--config FILE] [--demo]
+                                                     run a node: engine, journal, checkout WebSocket
+                                                     (/v1/checkout) and HTTP API; --demo seeds a catalog
   stampede replay [--data DIR] [--from-scratch] [--json]
                                                      rebuild state from snapshot + journal,
                                                      check invariants, print a summary and the state hash
   stampede replay --events [--from SEQ] [--data DIR] print journal events as protobuf JSON, one a line
   stampede prune  [--data DIR]                       delete journal segments the newest snapshot covers
+  stampede token  --buyer ID | --service NAME | --admin [--ttl 24h] [--data DIR]
+                                                     print a token signed with the node's secret
   stampede bench engine [--quick] [--json] [CASE...] engine benchmarks (engine.apply, ring.spsc,
                                                      pipeline.durable, replay, memory)
   stampede --help
@@ -38,9 +42,28 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'serve': {
-      const { values } = parseArgs({ args: rest, options: { data: { type: 'string' } }, strict: true });
-      const { serve } = await import('./engine/serve.ts');
-      return serve({ dataDir: dataDirFrom(values) });
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          data: { type: 'string' },
+          config: { type: 'string' },
+          port: { type: 'string' },
+          host: { type: 'string' },
+          demo: { type: 'boolean' },
+        },
+        strict: true,
+      });
+      const { serve } = await import('./gateways/serve.ts');
+      const port = values.port === undefined ? undefined : Number(values.port);
+      return serve({
+        configFile: values.config,
+        overrides: {
+          ...(values.data === undefined ? {} : { dataDir: values.data }),
+          ...(port === undefined ? {} : { httpPort: port }),
+          ...(values.host === undefined ? {} : { host: values.host }),
+          ...(values.demo === undefined ? {} : { demoCatalog: values.demo }),
+        },
+      });
     }
     case 'replay': {
       const { values } = parseArgs({
@@ -86,6 +109,10 @@ async function main(argv: string[]): Promise<number> {
           : `removed ${result.removed.length} segment(s) covered by the snapshot at seq ${result.coveredSeq}: ${result.removed.join(', ')}`,
       );
       return 0;
+    }
+    case 'token': {
+      const { runTokenCommand } = await import('./gateways/token-command.ts');
+      return runTokenCommand(rest);
     }
     case 'bench': {
       const { positionals, values } = parseArgs({

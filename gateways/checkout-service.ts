@@ -18,54 +18,19 @@
  */
 import { OrderStatus, ResultCode } from '../engine/codes.ts';
 import type { EmbeddedReadModel, OrderChange } from '../projections/embedded-read-model.ts';
+import type {
+  DecodedBatchableMessage,
+  DecodedClientMessage,
+  ServerMessageInput,
+} from '../proto/client-codec.ts';
 import type { EngineAnswer, EngineCommands } from './engine-commands.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { SandboxPayments } from './payments-sandbox.ts';
 
-export type ClientRequest =
-  | { kind: 'authenticate'; requestId: number; token: string }
-  | {
-      kind: 'placeOrder';
-      requestId: number;
-      buyerId?: number | undefined;
-      totalMinor: number;
-      lines: { skuId: number; quantity: number; unitPriceMinor: number }[];
-    }
-  | { kind: 'pay'; requestId: number; orderId: number; buyerId?: number | undefined }
-  | { kind: 'cancel'; requestId: number; orderId: number; buyerId?: number | undefined }
-  | { kind: 'subscribe'; requestId: number; orderId: number; buyerId?: number | undefined }
-  | { kind: 'ping'; requestId: number; clientTimeMs: number }
-  | { kind: 'batch'; requestId: number; messages: ClientRequest[] };
-
-export type ServerOut =
-  | { kind: 'authenticated'; requestId: number; role: string; buyerId: number; expiresAtMs: number }
-  | {
-      kind: 'order';
-      requestId: number;
-      result: number;
-      orderId: number;
-      status: number;
-      expiresAtMs: number;
-      totalMinor: number;
-      skuId: number;
-      message: string;
-      mayReturn: boolean;
-    }
-  | {
-      kind: 'update';
-      requestId: 0;
-      orderId: number;
-      buyerId: number;
-      status: number;
-      previous: number;
-      code: number;
-      atMs: number;
-      seq: number;
-    }
-  | { kind: 'error'; requestId: number; code: string; message: string; retryAfterMs: number }
-  | { kind: 'pong'; requestId: number; clientTimeMs: number; serverTimeMs: number }
-  | { kind: 'batch'; requestId: number; answers: ServerOut[] }
-  | { kind: 'subscribed'; requestId: number; orderId: number; status: number };
+/** A decoded client frame (proto/client-codec.ts narrows and range-checks it). */
+export type ClientRequest = DecodedClientMessage | DecodedBatchableMessage;
+/** An answer or push, encoded by proto/client-codec.ts in the client's frame kind. */
+export type ServerOut = ServerMessageInput;
 
 export interface Session {
   role: 'none' | 'buyer' | 'service';
@@ -141,7 +106,7 @@ export class CheckoutService {
 
   /** A durable order change: push it to the buyer's sessions and the order's subscribers. */
   onOrderChange(change: OrderChange): void {
-    const update: ServerOut = { kind: 'update', requestId: 0, ...change };
+    const update: ServerOut = { kind: 'update', ...change, requestId: 0 };
     const targets = new Set<Session>();
     for (const session of this.byBuyer.get(change.buyerId) ?? []) targets.add(session);
     for (const session of this.byOrder.get(change.orderId) ?? []) targets.add(session);
@@ -195,7 +160,8 @@ export class CheckoutService {
       }
       buyerId = request.buyerId;
     }
-    if (!this.deps.ipLimiter.take(session.ip, nowMs)) {
+    // A service connection is a trusted backend speaking for many buyers from one address: only per-buyer limits apply.
+    if (session.role === 'buyer' && !this.deps.ipLimiter.take(session.ip, nowMs)) {
       return error(
         request.requestId,
         'RATE_LIMITED',

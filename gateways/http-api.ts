@@ -14,6 +14,7 @@ import { engineTimeMsMax } from '../engine/limits.ts';
 import type { EmbeddedReadModel, OrderView, ProductView } from '../projections/embedded-read-model.ts';
 import type { EngineCommands } from './engine-commands.ts';
 import { Reply, readBody } from './http-io.ts';
+import { openApiDocument } from './openapi.ts';
 
 export interface Principal {
   role: 'buyer' | 'service' | 'admin';
@@ -95,6 +96,8 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     new Reply(res).json(ready ? 200 : 503, { ready, reason });
   });
   app.get('/metrics', (res) => new Reply(res).send(200, deps.metricsText(), 'text/plain; version=0.0.4'));
+  const openApi = JSON.stringify(openApiDocument());
+  app.get('/openapi.json', (res) => new Reply(res).send(200, openApi, 'application/json'));
 
   app.get('/v1/products', (res, req) => {
     const reply = new Reply(res);

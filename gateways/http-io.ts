@@ -13,6 +13,7 @@ const statusText: Record<number, string> = {
   202: '202 Accepted',
   400: '400 Bad Request',
   401: '401 Unauthorized',
+  402: '402 Payment Required',
   403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',

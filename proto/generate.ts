@@ -22,6 +22,13 @@ const require = createRequire(import.meta.url);
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const protoSourceDir = 'proto/stampede';
+/**
+ * The import root: a .proto file imports another by its path below this
+ * directory (`import "stampede/v1/engine.proto";`), as protoc -I proto and
+ * buf would resolve it. Every file under protoSourceDir goes into the one
+ * generated module, so an import only resolves names; nothing is generated twice.
+ */
+export const protoImportRoot = 'proto';
 export const generatedDir = path.join(repoRoot, 'proto', 'generated');
 export const generatedFiles = ['stampede.d.ts', 'stampede.js'] as const;
 
@@ -135,6 +142,8 @@ export async function generate(outDir: string): Promise<void> {
         // Keep the `//` comments of the .proto files as doc comments in the code and types.
         '--alt-comment',
         '--no-typeurl',
+        '--path',
+        protoImportRoot,
         '--out',
         jsPath,
         ...sources,

@@ -28,4 +28,17 @@ export const protoLimits = Object.freeze({
   float64IntegerMax: Number.MAX_SAFE_INTEGER,
   /** Latest time accepted (now_ms, starts_at_ms, ends_at_ms): the engine's own bound, see engine/limits.ts. */
   timeMsMax: engineTimeMsMax,
+  /**
+   * Largest checkout WebSocket frame (client.proto, either kind) decoded by
+   * default; larger is FRAME_TOO_LARGE before any parsing. A deployment sets
+   * its own through clientFrameLimits (client-codec.ts). Sized for a service
+   * connection's full Batch: batchMessagesMax place orders with every line
+   * and every field at its maximum are under 50 KiB in binary, and
+   * batchMessagesMax single-line orders with realistic ids under 38 KiB in
+   * JSON (client-codec.test.ts measures both). A buyer device needs under
+   * 1 KiB.
+   */
+  clientFrameBytesMax: 64 * 1024,
+  /** Commands in one Batch by default (service connections); one BatchAnswer holds as many answers. */
+  batchMessagesMax: 256,
 } as const);

@@ -7,6 +7,1680 @@ export namespace stampede {
     /** Namespace v1. */
     namespace v1 {
 
+        /** Properties of a ClientMessage. */
+        interface IClientMessage {
+
+            /** 1 .. 2^53-1, chosen by the client; 0 is reserved for pushes and for errors about unreadable frames. */
+            requestId?: (number|null);
+
+            /** ClientMessage authenticate */
+            authenticate?: (stampede.v1.IAuthenticate|null);
+
+            /** ClientMessage placeOrder */
+            placeOrder?: (stampede.v1.IClientPlaceOrder|null);
+
+            /** ClientMessage pay */
+            pay?: (stampede.v1.IPay|null);
+
+            /** ClientMessage cancel */
+            cancel?: (stampede.v1.ICancel|null);
+
+            /** ClientMessage subscribe */
+            subscribe?: (stampede.v1.ISubscribe|null);
+
+            /** ClientMessage ping */
+            ping?: (stampede.v1.IPing|null);
+
+            /** ClientMessage batch */
+            batch?: (stampede.v1.IBatch|null);
+        }
+
+        /** One client request; request_id is echoed in its answer, and for place_order it is also the idempotency key (per buyer). */
+        class ClientMessage implements IClientMessage {
+
+            /**
+             * Constructs a new ClientMessage.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IClientMessage);
+
+            /** 1 .. 2^53-1, chosen by the client; 0 is reserved for pushes and for errors about unreadable frames. */
+            public requestId?: (number|null);
+
+            /** ClientMessage authenticate. */
+            public authenticate?: (stampede.v1.IAuthenticate|null);
+
+            /** ClientMessage placeOrder. */
+            public placeOrder?: (stampede.v1.IClientPlaceOrder|null);
+
+            /** ClientMessage pay. */
+            public pay?: (stampede.v1.IPay|null);
+
+            /** ClientMessage cancel. */
+            public cancel?: (stampede.v1.ICancel|null);
+
+            /** ClientMessage subscribe. */
+            public subscribe?: (stampede.v1.ISubscribe|null);
+
+            /** ClientMessage ping. */
+            public ping?: (stampede.v1.IPing|null);
+
+            /** ClientMessage batch. */
+            public batch?: (stampede.v1.IBatch|null);
+
+            /** ClientMessage body. */
+            public body?: ("authenticate"|"placeOrder"|"pay"|"cancel"|"subscribe"|"ping"|"batch");
+
+            /**
+             * Creates a new ClientMessage instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ClientMessage instance
+             */
+            public static create(properties?: stampede.v1.IClientMessage): stampede.v1.ClientMessage;
+
+            /**
+             * Encodes the specified ClientMessage message. Does not implicitly {@link stampede.v1.ClientMessage.verify|verify} messages.
+             * @param message ClientMessage message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IClientMessage, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified ClientMessage message, length delimited. Does not implicitly {@link stampede.v1.ClientMessage.verify|verify} messages.
+             * @param message ClientMessage message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IClientMessage, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ClientMessage message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns ClientMessage
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.ClientMessage;
+
+            /**
+             * Decodes a ClientMessage message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns ClientMessage
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.ClientMessage;
+
+            /**
+             * Verifies a ClientMessage message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a ClientMessage message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ClientMessage
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.ClientMessage;
+
+            /**
+             * Creates a plain object from a ClientMessage message. Also converts values to other types if specified.
+             * @param message ClientMessage
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.ClientMessage, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ClientMessage to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of an Authenticate. */
+        interface IAuthenticate {
+
+            /** Authenticate token */
+            token?: (string|null);
+        }
+
+        /** Present a buyer token (buyer device) or a service token (checkout backend); the first command of a connection. */
+        class Authenticate implements IAuthenticate {
+
+            /**
+             * Constructs a new Authenticate.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IAuthenticate);
+
+            /** Authenticate token. */
+            public token?: (string|null);
+
+            /**
+             * Creates a new Authenticate instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Authenticate instance
+             */
+            public static create(properties?: stampede.v1.IAuthenticate): stampede.v1.Authenticate;
+
+            /**
+             * Encodes the specified Authenticate message. Does not implicitly {@link stampede.v1.Authenticate.verify|verify} messages.
+             * @param message Authenticate message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IAuthenticate, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified Authenticate message, length delimited. Does not implicitly {@link stampede.v1.Authenticate.verify|verify} messages.
+             * @param message Authenticate message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IAuthenticate, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an Authenticate message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns Authenticate
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.Authenticate;
+
+            /**
+             * Decodes an Authenticate message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns Authenticate
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.Authenticate;
+
+            /**
+             * Verifies an Authenticate message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates an Authenticate message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Authenticate
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.Authenticate;
+
+            /**
+             * Creates a plain object from an Authenticate message. Also converts values to other types if specified.
+             * @param message Authenticate
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.Authenticate, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Authenticate to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of a ClientPlaceOrder. */
+        interface IClientPlaceOrder {
+
+            /** 0 to 8 lines (the engine refuses 0 as LINES_INVALID). */
+            lines?: (stampede.v1.IOrderLine[]|null);
+
+            /** The total the buyer saw; a different engine total refuses the order (TOTAL_MISMATCH). */
+            totalMinor?: (number|null);
+
+            /** The buyer the order is for: required from a service connection, absent (or the connection's own) from a buyer. */
+            buyerId?: (number|null);
+        }
+
+        /** Buy these lines at the unit prices and total the buyer saw (lines are engine.proto's OrderLine); buyer_id only from a service connection. */
+        class ClientPlaceOrder implements IClientPlaceOrder {
+
+            /**
+             * Constructs a new ClientPlaceOrder.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IClientPlaceOrder);
+
+            /** 0 to 8 lines (the engine refuses 0 as LINES_INVALID). */
+            public lines: stampede.v1.IOrderLine[];
+
+            /** The total the buyer saw; a different engine total refuses the order (TOTAL_MISMATCH). */
+            public totalMinor?: (number|null);
+
+            /** The buyer the order is for: required from a service connection, absent (or the connection's own) from a buyer. */
+            public buyerId?: (number|null);
+
+            /**
+             * Creates a new ClientPlaceOrder instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ClientPlaceOrder instance
+             */
+            public static create(properties?: stampede.v1.IClientPlaceOrder): stampede.v1.ClientPlaceOrder;
+
+            /**
+             * Encodes the specified ClientPlaceOrder message. Does not implicitly {@link stampede.v1.ClientPlaceOrder.verify|verify} messages.
+             * @param message ClientPlaceOrder message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IClientPlaceOrder, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified ClientPlaceOrder message, length delimited. Does not implicitly {@link stampede.v1.ClientPlaceOrder.verify|verify} messages.
+             * @param message ClientPlaceOrder message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IClientPlaceOrder, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ClientPlaceOrder message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns ClientPlaceOrder
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.ClientPlaceOrder;
+
+            /**
+             * Decodes a ClientPlaceOrder message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns ClientPlaceOrder
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.ClientPlaceOrder;
+
+            /**
+             * Verifies a ClientPlaceOrder message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a ClientPlaceOrder message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ClientPlaceOrder
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.ClientPlaceOrder;
+
+            /**
+             * Creates a plain object from a ClientPlaceOrder message. Also converts values to other types if specified.
+             * @param message ClientPlaceOrder
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.ClientPlaceOrder, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ClientPlaceOrder to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of a Pay. */
+        interface IPay {
+
+            /** Pay orderId */
+            orderId?: (number|null);
+
+            /** Pay buyerId */
+            buyerId?: (number|null);
+        }
+
+        /** Pay an order that is ready for checkout through the configured payment provider (sandbox). */
+        class Pay implements IPay {
+
+            /**
+             * Constructs a new Pay.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IPay);
+
+            /** Pay orderId. */
+            public orderId?: (number|null);
+
+            /** Pay buyerId. */
+            public buyerId?: (number|null);
+
+            /**
+             * Creates a new Pay instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Pay instance
+             */
+            public static create(properties?: stampede.v1.IPay): stampede.v1.Pay;
+
+            /**
+             * Encodes the specified Pay message. Does not implicitly {@link stampede.v1.Pay.verify|verify} messages.
+             * @param message Pay message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IPay, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified Pay message, length delimited. Does not implicitly {@link stampede.v1.Pay.verify|verify} messages.
+             * @param message Pay message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IPay, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Pay message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns Pay
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.Pay;
+
+            /**
+             * Decodes a Pay message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns Pay
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.Pay;
+
+            /**
+             * Verifies a Pay message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a Pay message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Pay
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.Pay;
+
+            /**
+             * Creates a plain object from a Pay message. Also converts values to other types if specified.
+             * @param message Pay
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.Pay, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Pay to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of a Cancel. */
+        interface ICancel {
+
+            /** Cancel orderId */
+            orderId?: (number|null);
+
+            /** Cancel buyerId */
+            buyerId?: (number|null);
+        }
+
+        /** Cancel an unpaid order, releasing its reservation. */
+        class Cancel implements ICancel {
+
+            /**
+             * Constructs a new Cancel.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.ICancel);
+
+            /** Cancel orderId. */
+            public orderId?: (number|null);
+
+            /** Cancel buyerId. */
+            public buyerId?: (number|null);
+
+            /**
+             * Creates a new Cancel instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Cancel instance
+             */
+            public static create(properties?: stampede.v1.ICancel): stampede.v1.Cancel;
+
+            /**
+             * Encodes the specified Cancel message. Does not implicitly {@link stampede.v1.Cancel.verify|verify} messages.
+             * @param message Cancel message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.ICancel, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified Cancel message, length delimited. Does not implicitly {@link stampede.v1.Cancel.verify|verify} messages.
+             * @param message Cancel message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.ICancel, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Cancel message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns Cancel
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.Cancel;
+
+            /**
+             * Decodes a Cancel message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns Cancel
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.Cancel;
+
+            /**
+             * Verifies a Cancel message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a Cancel message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Cancel
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.Cancel;
+
+            /**
+             * Creates a plain object from a Cancel message. Also converts values to other types if specified.
+             * @param message Cancel
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.Cancel, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Cancel to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of a Subscribe. */
+        interface ISubscribe {
+
+            /** Subscribe orderId */
+            orderId?: (number|null);
+
+            /** Subscribe buyerId */
+            buyerId?: (number|null);
+        }
+
+        /** Receive an OrderUpdate for every later status change of this order (service connections; a buyer gets their own orders' updates anyway). */
+        class Subscribe implements ISubscribe {
+
+            /**
+             * Constructs a new Subscribe.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.ISubscribe);
+
+            /** Subscribe orderId. */
+            public orderId?: (number|null);
+
+            /** Subscribe buyerId. */
+            public buyerId?: (number|null);
+
+            /**
+             * Creates a new Subscribe instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Subscribe instance
+             */
+            public static create(properties?: stampede.v1.ISubscribe): stampede.v1.Subscribe;
+
+            /**
+             * Encodes the specified Subscribe message. Does not implicitly {@link stampede.v1.Subscribe.verify|verify} messages.
+             * @param message Subscribe message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.ISubscribe, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified Subscribe message, length delimited. Does not implicitly {@link stampede.v1.Subscribe.verify|verify} messages.
+             * @param message Subscribe message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.ISubscribe, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Subscribe message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns Subscribe
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.Subscribe;
+
+            /**
+             * Decodes a Subscribe message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns Subscribe
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.Subscribe;
+
+            /**
+             * Verifies a Subscribe message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a Subscribe message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Subscribe
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.Subscribe;
+
+            /**
+             * Creates a plain object from a Subscribe message. Also converts values to other types if specified.
+             * @param message Subscribe
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.Subscribe, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Subscribe to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of a Ping. */
+        interface IPing {
+
+            /** Ping clientTimeMs */
+            clientTimeMs?: (number|null);
+        }
+
+        /** Measure the round trip; the answer is a Pong echoing client_time_ms. */
+        class Ping implements IPing {
+
+            /**
+             * Constructs a new Ping.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IPing);
+
+            /** Ping clientTimeMs. */
+            public clientTimeMs?: (number|null);
+
+            /**
+             * Creates a new Ping instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Ping instance
+             */
+            public static create(properties?: stampede.v1.IPing): stampede.v1.Ping;
+
+            /**
+             * Encodes the specified Ping message. Does not implicitly {@link stampede.v1.Ping.verify|verify} messages.
+             * @param message Ping message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IPing, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified Ping message, length delimited. Does not implicitly {@link stampede.v1.Ping.verify|verify} messages.
+             * @param message Ping message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IPing, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Ping message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns Ping
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.Ping;
+
+            /**
+             * Decodes a Ping message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns Ping
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.Ping;
+
+            /**
+             * Verifies a Ping message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a Ping message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Ping
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.Ping;
+
+            /**
+             * Creates a plain object from a Ping message. Also converts values to other types if specified.
+             * @param message Ping
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.Ping, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Ping to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of a Batch. */
+        interface IBatch {
+
+            /** Batch messages */
+            messages?: (stampede.v1.IClientMessage[]|null);
+        }
+
+        /** Up to batchMessagesMax (256) commands in one frame, answered by one BatchAnswer in the same order; service connections only, no Batch inside a Batch. */
+        class Batch implements IBatch {
+
+            /**
+             * Constructs a new Batch.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IBatch);
+
+            /** Batch messages. */
+            public messages: stampede.v1.IClientMessage[];
+
+            /**
+             * Creates a new Batch instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Batch instance
+             */
+            public static create(properties?: stampede.v1.IBatch): stampede.v1.Batch;
+
+            /**
+             * Encodes the specified Batch message. Does not implicitly {@link stampede.v1.Batch.verify|verify} messages.
+             * @param message Batch message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IBatch, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified Batch message, length delimited. Does not implicitly {@link stampede.v1.Batch.verify|verify} messages.
+             * @param message Batch message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IBatch, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Batch message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns Batch
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.Batch;
+
+            /**
+             * Decodes a Batch message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns Batch
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.Batch;
+
+            /**
+             * Verifies a Batch message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a Batch message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Batch
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.Batch;
+
+            /**
+             * Creates a plain object from a Batch message. Also converts values to other types if specified.
+             * @param message Batch
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.Batch, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Batch to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of a ServerMessage. */
+        interface IServerMessage {
+
+            /** ServerMessage requestId */
+            requestId?: (number|null);
+
+            /** ServerMessage authenticated */
+            authenticated?: (stampede.v1.IAuthenticated|null);
+
+            /** ServerMessage order */
+            order?: (stampede.v1.IOrderAnswer|null);
+
+            /** ServerMessage update */
+            update?: (stampede.v1.IOrderUpdate|null);
+
+            /** ServerMessage error */
+            error?: (stampede.v1.IErrorAnswer|null);
+
+            /** ServerMessage pong */
+            pong?: (stampede.v1.IPong|null);
+
+            /** ServerMessage batch */
+            batch?: (stampede.v1.IBatchAnswer|null);
+
+            /** ServerMessage subscribed */
+            subscribed?: (stampede.v1.ISubscribed|null);
+        }
+
+        /** An answer (request_id of its request) or a push (request_id 0). */
+        class ServerMessage implements IServerMessage {
+
+            /**
+             * Constructs a new ServerMessage.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IServerMessage);
+
+            /** ServerMessage requestId. */
+            public requestId: number;
+
+            /** ServerMessage authenticated. */
+            public authenticated?: (stampede.v1.IAuthenticated|null);
+
+            /** ServerMessage order. */
+            public order?: (stampede.v1.IOrderAnswer|null);
+
+            /** ServerMessage update. */
+            public update?: (stampede.v1.IOrderUpdate|null);
+
+            /** ServerMessage error. */
+            public error?: (stampede.v1.IErrorAnswer|null);
+
+            /** ServerMessage pong. */
+            public pong?: (stampede.v1.IPong|null);
+
+            /** ServerMessage batch. */
+            public batch?: (stampede.v1.IBatchAnswer|null);
+
+            /** ServerMessage subscribed. */
+            public subscribed?: (stampede.v1.ISubscribed|null);
+
+            /** ServerMessage body. */
+            public body?: ("authenticated"|"order"|"update"|"error"|"pong"|"batch"|"subscribed");
+
+            /**
+             * Creates a new ServerMessage instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ServerMessage instance
+             */
+            public static create(properties?: stampede.v1.IServerMessage): stampede.v1.ServerMessage;
+
+            /**
+             * Encodes the specified ServerMessage message. Does not implicitly {@link stampede.v1.ServerMessage.verify|verify} messages.
+             * @param message ServerMessage message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IServerMessage, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified ServerMessage message, length delimited. Does not implicitly {@link stampede.v1.ServerMessage.verify|verify} messages.
+             * @param message ServerMessage message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IServerMessage, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ServerMessage message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns ServerMessage
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.ServerMessage;
+
+            /**
+             * Decodes a ServerMessage message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns ServerMessage
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.ServerMessage;
+
+            /**
+             * Verifies a ServerMessage message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a ServerMessage message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ServerMessage
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.ServerMessage;
+
+            /**
+             * Creates a plain object from a ServerMessage message. Also converts values to other types if specified.
+             * @param message ServerMessage
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.ServerMessage, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ServerMessage to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of an Authenticated. */
+        interface IAuthenticated {
+
+            /** Authenticated role */
+            role?: (string|null);
+
+            /** The buyer of a buyer connection; 0 for a service connection. */
+            buyerId?: (number|null);
+
+            /** Authenticated expiresAtMs */
+            expiresAtMs?: (number|null);
+        }
+
+        /** The token was accepted: who this connection acts as ("buyer" or "service") until expires_at_ms. */
+        class Authenticated implements IAuthenticated {
+
+            /**
+             * Constructs a new Authenticated.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IAuthenticated);
+
+            /** Authenticated role. */
+            public role: string;
+
+            /** The buyer of a buyer connection; 0 for a service connection. */
+            public buyerId: number;
+
+            /** Authenticated expiresAtMs. */
+            public expiresAtMs: number;
+
+            /**
+             * Creates a new Authenticated instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Authenticated instance
+             */
+            public static create(properties?: stampede.v1.IAuthenticated): stampede.v1.Authenticated;
+
+            /**
+             * Encodes the specified Authenticated message. Does not implicitly {@link stampede.v1.Authenticated.verify|verify} messages.
+             * @param message Authenticated message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IAuthenticated, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified Authenticated message, length delimited. Does not implicitly {@link stampede.v1.Authenticated.verify|verify} messages.
+             * @param message Authenticated message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IAuthenticated, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an Authenticated message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns Authenticated
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.Authenticated;
+
+            /**
+             * Decodes an Authenticated message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns Authenticated
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.Authenticated;
+
+            /**
+             * Verifies an Authenticated message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates an Authenticated message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Authenticated
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.Authenticated;
+
+            /**
+             * Creates a plain object from an Authenticated message. Also converts values to other types if specified.
+             * @param message Authenticated
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.Authenticated, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Authenticated to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of an OrderAnswer. */
+        interface IOrderAnswer {
+
+            /** OrderAnswer result */
+            result?: (stampede.v1.ResultCode|null);
+
+            /** The order, or 0 when none was created (a refusal). */
+            orderId?: (number|null);
+
+            /** OrderAnswer status */
+            status?: (stampede.v1.OrderStatus|null);
+
+            /** An unpaid order's reservation ends then. */
+            expiresAtMs?: (number|null);
+
+            /** OrderAnswer totalMinor */
+            totalMinor?: (number|null);
+
+            /** The SKU a refusal is about, or 0. */
+            skuId?: (number|null);
+
+            /** A human-readable explanation of result, for logs and support; match on result, never on this. */
+            message?: (string|null);
+
+            /** OrderAnswer mayReturn */
+            mayReturn?: (boolean|null);
+        }
+
+        /** The engine's answer to place_order, pay or cancel; may_return: sold out now, stock may come back when reservations expire. */
+        class OrderAnswer implements IOrderAnswer {
+
+            /**
+             * Constructs a new OrderAnswer.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IOrderAnswer);
+
+            /** OrderAnswer result. */
+            public result: stampede.v1.ResultCode;
+
+            /** The order, or 0 when none was created (a refusal). */
+            public orderId: number;
+
+            /** OrderAnswer status. */
+            public status: stampede.v1.OrderStatus;
+
+            /** An unpaid order's reservation ends then. */
+            public expiresAtMs: number;
+
+            /** OrderAnswer totalMinor. */
+            public totalMinor: number;
+
+            /** The SKU a refusal is about, or 0. */
+            public skuId: number;
+
+            /** A human-readable explanation of result, for logs and support; match on result, never on this. */
+            public message: string;
+
+            /** OrderAnswer mayReturn. */
+            public mayReturn: boolean;
+
+            /**
+             * Creates a new OrderAnswer instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns OrderAnswer instance
+             */
+            public static create(properties?: stampede.v1.IOrderAnswer): stampede.v1.OrderAnswer;
+
+            /**
+             * Encodes the specified OrderAnswer message. Does not implicitly {@link stampede.v1.OrderAnswer.verify|verify} messages.
+             * @param message OrderAnswer message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IOrderAnswer, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified OrderAnswer message, length delimited. Does not implicitly {@link stampede.v1.OrderAnswer.verify|verify} messages.
+             * @param message OrderAnswer message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IOrderAnswer, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an OrderAnswer message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns OrderAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.OrderAnswer;
+
+            /**
+             * Decodes an OrderAnswer message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns OrderAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.OrderAnswer;
+
+            /**
+             * Verifies an OrderAnswer message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates an OrderAnswer message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns OrderAnswer
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.OrderAnswer;
+
+            /**
+             * Creates a plain object from an OrderAnswer message. Also converts values to other types if specified.
+             * @param message OrderAnswer
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.OrderAnswer, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this OrderAnswer to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of an OrderUpdate. */
+        interface IOrderUpdate {
+
+            /** OrderUpdate orderId */
+            orderId?: (number|null);
+
+            /** OrderUpdate buyerId */
+            buyerId?: (number|null);
+
+            /** OrderUpdate status */
+            status?: (stampede.v1.OrderStatus|null);
+
+            /** OrderUpdate previous */
+            previous?: (stampede.v1.OrderStatus|null);
+
+            /** Why a failed status was reached (RESULT_CODE_OK otherwise). */
+            code?: (stampede.v1.ResultCode|null);
+
+            /** The engine's clock when the change happened. */
+            atMs?: (number|null);
+
+            /** The journal sequence number of the change: increases, so a client can drop an update it has seen. */
+            seq?: (number|null);
+        }
+
+        /** Pushed on every status change of an order the connection follows (request_id 0). */
+        class OrderUpdate implements IOrderUpdate {
+
+            /**
+             * Constructs a new OrderUpdate.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IOrderUpdate);
+
+            /** OrderUpdate orderId. */
+            public orderId: number;
+
+            /** OrderUpdate buyerId. */
+            public buyerId: number;
+
+            /** OrderUpdate status. */
+            public status: stampede.v1.OrderStatus;
+
+            /** OrderUpdate previous. */
+            public previous: stampede.v1.OrderStatus;
+
+            /** Why a failed status was reached (RESULT_CODE_OK otherwise). */
+            public code: stampede.v1.ResultCode;
+
+            /** The engine's clock when the change happened. */
+            public atMs: number;
+
+            /** The journal sequence number of the change: increases, so a client can drop an update it has seen. */
+            public seq: number;
+
+            /**
+             * Creates a new OrderUpdate instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns OrderUpdate instance
+             */
+            public static create(properties?: stampede.v1.IOrderUpdate): stampede.v1.OrderUpdate;
+
+            /**
+             * Encodes the specified OrderUpdate message. Does not implicitly {@link stampede.v1.OrderUpdate.verify|verify} messages.
+             * @param message OrderUpdate message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IOrderUpdate, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified OrderUpdate message, length delimited. Does not implicitly {@link stampede.v1.OrderUpdate.verify|verify} messages.
+             * @param message OrderUpdate message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IOrderUpdate, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an OrderUpdate message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns OrderUpdate
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.OrderUpdate;
+
+            /**
+             * Decodes an OrderUpdate message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns OrderUpdate
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.OrderUpdate;
+
+            /**
+             * Verifies an OrderUpdate message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates an OrderUpdate message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns OrderUpdate
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.OrderUpdate;
+
+            /**
+             * Creates a plain object from an OrderUpdate message. Also converts values to other types if specified.
+             * @param message OrderUpdate
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.OrderUpdate, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this OrderUpdate to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of an ErrorAnswer. */
+        interface IErrorAnswer {
+
+            /** ErrorAnswer code */
+            code?: (string|null);
+
+            /** ErrorAnswer message */
+            message?: (string|null);
+
+            /** When non-zero, wait at least this long before retrying (RATE_LIMITED, BUSY). */
+            retryAfterMs?: (number|null);
+        }
+
+        /** A refusal by the gateway itself, with a code from the edge error catalogue (BAD_FRAME, AUTH_REQUIRED, RATE_LIMITED, BUSY, ...; see docs/errors.md). */
+        class ErrorAnswer implements IErrorAnswer {
+
+            /**
+             * Constructs a new ErrorAnswer.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IErrorAnswer);
+
+            /** ErrorAnswer code. */
+            public code: string;
+
+            /** ErrorAnswer message. */
+            public message: string;
+
+            /** When non-zero, wait at least this long before retrying (RATE_LIMITED, BUSY). */
+            public retryAfterMs: number;
+
+            /**
+             * Creates a new ErrorAnswer instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ErrorAnswer instance
+             */
+            public static create(properties?: stampede.v1.IErrorAnswer): stampede.v1.ErrorAnswer;
+
+            /**
+             * Encodes the specified ErrorAnswer message. Does not implicitly {@link stampede.v1.ErrorAnswer.verify|verify} messages.
+             * @param message ErrorAnswer message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IErrorAnswer, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified ErrorAnswer message, length delimited. Does not implicitly {@link stampede.v1.ErrorAnswer.verify|verify} messages.
+             * @param message ErrorAnswer message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IErrorAnswer, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an ErrorAnswer message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns ErrorAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.ErrorAnswer;
+
+            /**
+             * Decodes an ErrorAnswer message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns ErrorAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.ErrorAnswer;
+
+            /**
+             * Verifies an ErrorAnswer message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates an ErrorAnswer message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ErrorAnswer
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.ErrorAnswer;
+
+            /**
+             * Creates a plain object from an ErrorAnswer message. Also converts values to other types if specified.
+             * @param message ErrorAnswer
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.ErrorAnswer, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ErrorAnswer to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of a Pong. */
+        interface IPong {
+
+            /** Pong clientTimeMs */
+            clientTimeMs?: (number|null);
+
+            /** Pong serverTimeMs */
+            serverTimeMs?: (number|null);
+        }
+
+        /** The answer to a Ping: the client's time echoed and the gateway's clock. */
+        class Pong implements IPong {
+
+            /**
+             * Constructs a new Pong.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IPong);
+
+            /** Pong clientTimeMs. */
+            public clientTimeMs: number;
+
+            /** Pong serverTimeMs. */
+            public serverTimeMs: number;
+
+            /**
+             * Creates a new Pong instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Pong instance
+             */
+            public static create(properties?: stampede.v1.IPong): stampede.v1.Pong;
+
+            /**
+             * Encodes the specified Pong message. Does not implicitly {@link stampede.v1.Pong.verify|verify} messages.
+             * @param message Pong message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IPong, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified Pong message, length delimited. Does not implicitly {@link stampede.v1.Pong.verify|verify} messages.
+             * @param message Pong message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IPong, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Pong message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns Pong
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.Pong;
+
+            /**
+             * Decodes a Pong message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns Pong
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.Pong;
+
+            /**
+             * Verifies a Pong message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a Pong message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Pong
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.Pong;
+
+            /**
+             * Creates a plain object from a Pong message. Also converts values to other types if specified.
+             * @param message Pong
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.Pong, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Pong to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of a BatchAnswer. */
+        interface IBatchAnswer {
+
+            /** BatchAnswer answers */
+            answers?: (stampede.v1.IServerMessage[]|null);
+        }
+
+        /** One answer per command of a Batch, in the order of the commands. */
+        class BatchAnswer implements IBatchAnswer {
+
+            /**
+             * Constructs a new BatchAnswer.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IBatchAnswer);
+
+            /** BatchAnswer answers. */
+            public answers: stampede.v1.IServerMessage[];
+
+            /**
+             * Creates a new BatchAnswer instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns BatchAnswer instance
+             */
+            public static create(properties?: stampede.v1.IBatchAnswer): stampede.v1.BatchAnswer;
+
+            /**
+             * Encodes the specified BatchAnswer message. Does not implicitly {@link stampede.v1.BatchAnswer.verify|verify} messages.
+             * @param message BatchAnswer message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IBatchAnswer, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified BatchAnswer message, length delimited. Does not implicitly {@link stampede.v1.BatchAnswer.verify|verify} messages.
+             * @param message BatchAnswer message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IBatchAnswer, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a BatchAnswer message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns BatchAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.BatchAnswer;
+
+            /**
+             * Decodes a BatchAnswer message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns BatchAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.BatchAnswer;
+
+            /**
+             * Verifies a BatchAnswer message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a BatchAnswer message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns BatchAnswer
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.BatchAnswer;
+
+            /**
+             * Creates a plain object from a BatchAnswer message. Also converts values to other types if specified.
+             * @param message BatchAnswer
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.BatchAnswer, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this BatchAnswer to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of a Subscribed. */
+        interface ISubscribed {
+
+            /** Subscribed orderId */
+            orderId?: (number|null);
+
+            /** Subscribed status */
+            status?: (stampede.v1.OrderStatus|null);
+        }
+
+        /** The subscription is in place; status is the order's status now (later changes come as OrderUpdate). */
+        class Subscribed implements ISubscribed {
+
+            /**
+             * Constructs a new Subscribed.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.ISubscribed);
+
+            /** Subscribed orderId. */
+            public orderId: number;
+
+            /** Subscribed status. */
+            public status: stampede.v1.OrderStatus;
+
+            /**
+             * Creates a new Subscribed instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Subscribed instance
+             */
+            public static create(properties?: stampede.v1.ISubscribed): stampede.v1.Subscribed;
+
+            /**
+             * Encodes the specified Subscribed message. Does not implicitly {@link stampede.v1.Subscribed.verify|verify} messages.
+             * @param message Subscribed message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.ISubscribed, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified Subscribed message, length delimited. Does not implicitly {@link stampede.v1.Subscribed.verify|verify} messages.
+             * @param message Subscribed message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.ISubscribed, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Subscribed message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns Subscribed
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.Subscribed;
+
+            /**
+             * Decodes a Subscribed message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns Subscribed
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.Subscribed;
+
+            /**
+             * Verifies a Subscribed message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a Subscribed message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Subscribed
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.Subscribed;
+
+            /**
+             * Creates a plain object from a Subscribed message. Also converts values to other types if specified.
+             * @param message Subscribed
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.Subscribed, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Subscribed to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
         /** Where an order is in its life; mirrors OrderStatus in engine/codes.ts. */
         enum OrderStatus {
             ORDER_STATUS_NONE = 0,

@@ -30,6 +30,5603 @@ export const stampede = $root.stampede = (() => {
          */
         const v1 = {};
 
+        v1.ClientMessage = (function() {
+
+            /**
+             * Properties of a ClientMessage.
+             * @memberof stampede.v1
+             * @interface IClientMessage
+             * @property {number|null} [requestId] 1 .. 2^53-1, chosen by the client; 0 is reserved for pushes and for errors about unreadable frames.
+             * @property {stampede.v1.IAuthenticate|null} [authenticate] ClientMessage authenticate
+             * @property {stampede.v1.IClientPlaceOrder|null} [placeOrder] ClientMessage placeOrder
+             * @property {stampede.v1.IPay|null} [pay] ClientMessage pay
+             * @property {stampede.v1.ICancel|null} [cancel] ClientMessage cancel
+             * @property {stampede.v1.ISubscribe|null} [subscribe] ClientMessage subscribe
+             * @property {stampede.v1.IPing|null} [ping] ClientMessage ping
+             * @property {stampede.v1.IBatch|null} [batch] ClientMessage batch
+             */
+
+            /**
+             * Constructs a new ClientMessage.
+             * @memberof stampede.v1
+             * @classdesc One client request; request_id is echoed in its answer, and for place_order it is also the idempotency key (per buyer).
+             * @implements IClientMessage
+             * @constructor
+             * @param {stampede.v1.IClientMessage=} [properties] Properties to set
+             */
+            function ClientMessage(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * 1 .. 2^53-1, chosen by the client; 0 is reserved for pushes and for errors about unreadable frames.
+             * @member {number|null|undefined} requestId
+             * @memberof stampede.v1.ClientMessage
+             * @instance
+             */
+            ClientMessage.prototype.requestId = null;
+
+            /**
+             * ClientMessage authenticate.
+             * @member {stampede.v1.IAuthenticate|null|undefined} authenticate
+             * @memberof stampede.v1.ClientMessage
+             * @instance
+             */
+            ClientMessage.prototype.authenticate = null;
+
+            /**
+             * ClientMessage placeOrder.
+             * @member {stampede.v1.IClientPlaceOrder|null|undefined} placeOrder
+             * @memberof stampede.v1.ClientMessage
+             * @instance
+             */
+            ClientMessage.prototype.placeOrder = null;
+
+            /**
+             * ClientMessage pay.
+             * @member {stampede.v1.IPay|null|undefined} pay
+             * @memberof stampede.v1.ClientMessage
+             * @instance
+             */
+            ClientMessage.prototype.pay = null;
+
+            /**
+             * ClientMessage cancel.
+             * @member {stampede.v1.ICancel|null|undefined} cancel
+             * @memberof stampede.v1.ClientMessage
+             * @instance
+             */
+            ClientMessage.prototype.cancel = null;
+
+            /**
+             * ClientMessage subscribe.
+             * @member {stampede.v1.ISubscribe|null|undefined} subscribe
+             * @memberof stampede.v1.ClientMessage
+             * @instance
+             */
+            ClientMessage.prototype.subscribe = null;
+
+            /**
+             * ClientMessage ping.
+             * @member {stampede.v1.IPing|null|undefined} ping
+             * @memberof stampede.v1.ClientMessage
+             * @instance
+             */
+            ClientMessage.prototype.ping = null;
+
+            /**
+             * ClientMessage batch.
+             * @member {stampede.v1.IBatch|null|undefined} batch
+             * @memberof stampede.v1.ClientMessage
+             * @instance
+             */
+            ClientMessage.prototype.batch = null;
+
+            // OneOf field names bound to virtual getters and setters
+            let $oneOfFields;
+
+            // Virtual OneOf for proto3 optional field
+            Object.defineProperty(ClientMessage.prototype, "_requestId", {
+                get: $util.oneOfGetter($oneOfFields = ["requestId"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            /**
+             * ClientMessage body.
+             * @member {"authenticate"|"placeOrder"|"pay"|"cancel"|"subscribe"|"ping"|"batch"|undefined} body
+             * @memberof stampede.v1.ClientMessage
+             * @instance
+             */
+            Object.defineProperty(ClientMessage.prototype, "body", {
+                get: $util.oneOfGetter($oneOfFields = ["authenticate", "placeOrder", "pay", "cancel", "subscribe", "ping", "batch"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            /**
+             * Creates a new ClientMessage instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.ClientMessage
+             * @static
+             * @param {stampede.v1.IClientMessage=} [properties] Properties to set
+             * @returns {stampede.v1.ClientMessage} ClientMessage instance
+             */
+            ClientMessage.create = function create(properties) {
+                return new ClientMessage(properties);
+            };
+
+            /**
+             * Encodes the specified ClientMessage message. Does not implicitly {@link stampede.v1.ClientMessage.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.ClientMessage
+             * @static
+             * @param {stampede.v1.IClientMessage} message ClientMessage message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ClientMessage.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.requestId != null && Object.hasOwnProperty.call(message, "requestId"))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.requestId);
+                if (message.authenticate != null && Object.hasOwnProperty.call(message, "authenticate"))
+                    $root.stampede.v1.Authenticate.encode(message.authenticate, writer.uint32(/* id 10, wireType 2 =*/82).fork(), q + 1).ldelim();
+                if (message.placeOrder != null && Object.hasOwnProperty.call(message, "placeOrder"))
+                    $root.stampede.v1.ClientPlaceOrder.encode(message.placeOrder, writer.uint32(/* id 11, wireType 2 =*/90).fork(), q + 1).ldelim();
+                if (message.pay != null && Object.hasOwnProperty.call(message, "pay"))
+                    $root.stampede.v1.Pay.encode(message.pay, writer.uint32(/* id 12, wireType 2 =*/98).fork(), q + 1).ldelim();
+                if (message.cancel != null && Object.hasOwnProperty.call(message, "cancel"))
+                    $root.stampede.v1.Cancel.encode(message.cancel, writer.uint32(/* id 13, wireType 2 =*/106).fork(), q + 1).ldelim();
+                if (message.subscribe != null && Object.hasOwnProperty.call(message, "subscribe"))
+                    $root.stampede.v1.Subscribe.encode(message.subscribe, writer.uint32(/* id 14, wireType 2 =*/114).fork(), q + 1).ldelim();
+                if (message.ping != null && Object.hasOwnProperty.call(message, "ping"))
+                    $root.stampede.v1.Ping.encode(message.ping, writer.uint32(/* id 15, wireType 2 =*/122).fork(), q + 1).ldelim();
+                if (message.batch != null && Object.hasOwnProperty.call(message, "batch"))
+                    $root.stampede.v1.Batch.encode(message.batch, writer.uint32(/* id 16, wireType 2 =*/130).fork(), q + 1).ldelim();
+                return writer;
+            };
+
+            /**
+             * Encodes the specified ClientMessage message, length delimited. Does not implicitly {@link stampede.v1.ClientMessage.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.ClientMessage
+             * @static
+             * @param {stampede.v1.IClientMessage} message ClientMessage message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ClientMessage.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a ClientMessage message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.ClientMessage
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.ClientMessage} ClientMessage
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ClientMessage.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.ClientMessage();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.requestId = reader.uint64();
+                            break;
+                        }
+                    case 10: {
+                            message.authenticate = $root.stampede.v1.Authenticate.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 11: {
+                            message.placeOrder = $root.stampede.v1.ClientPlaceOrder.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 12: {
+                            message.pay = $root.stampede.v1.Pay.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 13: {
+                            message.cancel = $root.stampede.v1.Cancel.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 14: {
+                            message.subscribe = $root.stampede.v1.Subscribe.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 15: {
+                            message.ping = $root.stampede.v1.Ping.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 16: {
+                            message.batch = $root.stampede.v1.Batch.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a ClientMessage message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.ClientMessage
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.ClientMessage} ClientMessage
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ClientMessage.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies a ClientMessage message.
+             * @function verify
+             * @memberof stampede.v1.ClientMessage
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            ClientMessage.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                let properties = {};
+                if (message.requestId != null && Object.hasOwnProperty.call(message, "requestId")) {
+                    properties._requestId = 1;
+                    if (!$util.isInteger(message.requestId) && !(message.requestId && $util.isInteger(message.requestId.low) && $util.isInteger(message.requestId.high)))
+                        return "requestId: integer|Long expected";
+                }
+                if (message.authenticate != null && Object.hasOwnProperty.call(message, "authenticate")) {
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.Authenticate.verify(message.authenticate, long + 1);
+                        if (error)
+                            return "authenticate." + error;
+                    }
+                }
+                if (message.placeOrder != null && Object.hasOwnProperty.call(message, "placeOrder")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.ClientPlaceOrder.verify(message.placeOrder, long + 1);
+                        if (error)
+                            return "placeOrder." + error;
+                    }
+                }
+                if (message.pay != null && Object.hasOwnProperty.call(message, "pay")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.Pay.verify(message.pay, long + 1);
+                        if (error)
+                            return "pay." + error;
+                    }
+                }
+                if (message.cancel != null && Object.hasOwnProperty.call(message, "cancel")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.Cancel.verify(message.cancel, long + 1);
+                        if (error)
+                            return "cancel." + error;
+                    }
+                }
+                if (message.subscribe != null && Object.hasOwnProperty.call(message, "subscribe")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.Subscribe.verify(message.subscribe, long + 1);
+                        if (error)
+                            return "subscribe." + error;
+                    }
+                }
+                if (message.ping != null && Object.hasOwnProperty.call(message, "ping")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.Ping.verify(message.ping, long + 1);
+                        if (error)
+                            return "ping." + error;
+                    }
+                }
+                if (message.batch != null && Object.hasOwnProperty.call(message, "batch")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.Batch.verify(message.batch, long + 1);
+                        if (error)
+                            return "batch." + error;
+                    }
+                }
+                return null;
+            };
+
+            /**
+             * Creates a ClientMessage message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.ClientMessage
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.ClientMessage} ClientMessage
+             */
+            ClientMessage.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.ClientMessage)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.ClientMessage: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.ClientMessage();
+                if (object.requestId != null)
+                    if ($util.Long)
+                        message.requestId = $util.Long.fromValue(object.requestId, true);
+                    else if (typeof object.requestId === "string")
+                        message.requestId = parseInt(object.requestId, 10);
+                    else if (typeof object.requestId === "number")
+                        message.requestId = object.requestId;
+                    else if (typeof object.requestId === "object")
+                        message.requestId = new $util.LongBits(object.requestId.low >>> 0, object.requestId.high >>> 0).toNumber(true);
+                if (object.authenticate != null) {
+                    if (!$util.isObject(object.authenticate))
+                        throw TypeError(".stampede.v1.ClientMessage.authenticate: object expected");
+                    message.authenticate = $root.stampede.v1.Authenticate.fromObject(object.authenticate, long + 1);
+                }
+                if (object.placeOrder != null) {
+                    if (!$util.isObject(object.placeOrder))
+                        throw TypeError(".stampede.v1.ClientMessage.placeOrder: object expected");
+                    message.placeOrder = $root.stampede.v1.ClientPlaceOrder.fromObject(object.placeOrder, long + 1);
+                }
+                if (object.pay != null) {
+                    if (!$util.isObject(object.pay))
+                        throw TypeError(".stampede.v1.ClientMessage.pay: object expected");
+                    message.pay = $root.stampede.v1.Pay.fromObject(object.pay, long + 1);
+                }
+                if (object.cancel != null) {
+                    if (!$util.isObject(object.cancel))
+                        throw TypeError(".stampede.v1.ClientMessage.cancel: object expected");
+                    message.cancel = $root.stampede.v1.Cancel.fromObject(object.cancel, long + 1);
+                }
+                if (object.subscribe != null) {
+                    if (!$util.isObject(object.subscribe))
+                        throw TypeError(".stampede.v1.ClientMessage.subscribe: object expected");
+                    message.subscribe = $root.stampede.v1.Subscribe.fromObject(object.subscribe, long + 1);
+                }
+                if (object.ping != null) {
+                    if (!$util.isObject(object.ping))
+                        throw TypeError(".stampede.v1.ClientMessage.ping: object expected");
+                    message.ping = $root.stampede.v1.Ping.fromObject(object.ping, long + 1);
+                }
+                if (object.batch != null) {
+                    if (!$util.isObject(object.batch))
+                        throw TypeError(".stampede.v1.ClientMessage.batch: object expected");
+                    message.batch = $root.stampede.v1.Batch.fromObject(object.batch, long + 1);
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a ClientMessage message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.ClientMessage
+             * @static
+             * @param {stampede.v1.ClientMessage} message ClientMessage
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ClientMessage.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (message.requestId != null && Object.hasOwnProperty.call(message, "requestId")) {
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.requestId = typeof message.requestId === "number" ? BigInt(message.requestId) : $util.Long.fromBits(message.requestId.low >>> 0, message.requestId.high >>> 0, true).toBigInt();
+                    else if (typeof message.requestId === "number")
+                        object.requestId = options.longs === String ? String(message.requestId) : message.requestId;
+                    else
+                        object.requestId = options.longs === String ? $util.Long.prototype.toString.call(message.requestId) : options.longs === Number ? new $util.LongBits(message.requestId.low >>> 0, message.requestId.high >>> 0).toNumber(true) : message.requestId;
+                    if (options.oneofs)
+                        object._requestId = "requestId";
+                }
+                if (message.authenticate != null && Object.hasOwnProperty.call(message, "authenticate")) {
+                    object.authenticate = $root.stampede.v1.Authenticate.toObject(message.authenticate, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "authenticate";
+                }
+                if (message.placeOrder != null && Object.hasOwnProperty.call(message, "placeOrder")) {
+                    object.placeOrder = $root.stampede.v1.ClientPlaceOrder.toObject(message.placeOrder, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "placeOrder";
+                }
+                if (message.pay != null && Object.hasOwnProperty.call(message, "pay")) {
+                    object.pay = $root.stampede.v1.Pay.toObject(message.pay, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "pay";
+                }
+                if (message.cancel != null && Object.hasOwnProperty.call(message, "cancel")) {
+                    object.cancel = $root.stampede.v1.Cancel.toObject(message.cancel, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "cancel";
+                }
+                if (message.subscribe != null && Object.hasOwnProperty.call(message, "subscribe")) {
+                    object.subscribe = $root.stampede.v1.Subscribe.toObject(message.subscribe, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "subscribe";
+                }
+                if (message.ping != null && Object.hasOwnProperty.call(message, "ping")) {
+                    object.ping = $root.stampede.v1.Ping.toObject(message.ping, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "ping";
+                }
+                if (message.batch != null && Object.hasOwnProperty.call(message, "batch")) {
+                    object.batch = $root.stampede.v1.Batch.toObject(message.batch, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "batch";
+                }
+                return object;
+            };
+
+            /**
+             * Converts this ClientMessage to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.ClientMessage
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ClientMessage.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ClientMessage;
+        })();
+
+        v1.Authenticate = (function() {
+
+            /**
+             * Properties of an Authenticate.
+             * @memberof stampede.v1
+             * @interface IAuthenticate
+             * @property {string|null} [token] Authenticate token
+             */
+
+            /**
+             * Constructs a new Authenticate.
+             * @memberof stampede.v1
+             * @classdesc Present a buyer token (buyer device) or a service token (checkout backend); the first command of a connection.
+             * @implements IAuthenticate
+             * @constructor
+             * @param {stampede.v1.IAuthenticate=} [properties] Properties to set
+             */
+            function Authenticate(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * Authenticate token.
+             * @member {string|null|undefined} token
+             * @memberof stampede.v1.Authenticate
+             * @instance
+             */
+            Authenticate.prototype.token = null;
+
+            // OneOf field names bound to virtual getters and setters
+            let $oneOfFields;
+
+            // Virtual OneOf for proto3 optional field
+            Object.defineProperty(Authenticate.prototype, "_token", {
+                get: $util.oneOfGetter($oneOfFields = ["token"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            /**
+             * Creates a new Authenticate instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.Authenticate
+             * @static
+             * @param {stampede.v1.IAuthenticate=} [properties] Properties to set
+             * @returns {stampede.v1.Authenticate} Authenticate instance
+             */
+            Authenticate.create = function create(properties) {
+                return new Authenticate(properties);
+            };
+
+            /**
+             * Encodes the specified Authenticate message. Does not implicitly {@link stampede.v1.Authenticate.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.Authenticate
+             * @static
+             * @param {stampede.v1.IAuthenticate} message Authenticate message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Authenticate.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.token != null && Object.hasOwnProperty.call(message, "token"))
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.token);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified Authenticate message, length delimited. Does not implicitly {@link stampede.v1.Authenticate.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.Authenticate
+             * @static
+             * @param {stampede.v1.IAuthenticate} message Authenticate message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Authenticate.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes an Authenticate message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.Authenticate
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.Authenticate} Authenticate
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Authenticate.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.Authenticate();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.token = reader.string();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes an Authenticate message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.Authenticate
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.Authenticate} Authenticate
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Authenticate.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies an Authenticate message.
+             * @function verify
+             * @memberof stampede.v1.Authenticate
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            Authenticate.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                let properties = {};
+                if (message.token != null && Object.hasOwnProperty.call(message, "token")) {
+                    properties._token = 1;
+                    if (!$util.isString(message.token))
+                        return "token: string expected";
+                }
+                return null;
+            };
+
+            /**
+             * Creates an Authenticate message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.Authenticate
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.Authenticate} Authenticate
+             */
+            Authenticate.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.Authenticate)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.Authenticate: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.Authenticate();
+                if (object.token != null)
+                    message.token = String(object.token);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an Authenticate message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.Authenticate
+             * @static
+             * @param {stampede.v1.Authenticate} message Authenticate
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Authenticate.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (message.token != null && Object.hasOwnProperty.call(message, "token")) {
+                    object.token = message.token;
+                    if (options.oneofs)
+                        object._token = "token";
+                }
+                return object;
+            };
+
+            /**
+             * Converts this Authenticate to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.Authenticate
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Authenticate.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Authenticate;
+        })();
+
+        v1.ClientPlaceOrder = (function() {
+
+            /**
+             * Properties of a ClientPlaceOrder.
+             * @memberof stampede.v1
+             * @interface IClientPlaceOrder
+             * @property {Array.<stampede.v1.IOrderLine>|null} [lines] 0 to 8 lines (the engine refuses 0 as LINES_INVALID).
+             * @property {number|null} [totalMinor] The total the buyer saw; a different engine total refuses the order (TOTAL_MISMATCH).
+             * @property {number|null} [buyerId] The buyer the order is for: required from a service connection, absent (or the connection's own) from a buyer.
+             */
+
+            /**
+             * Constructs a new ClientPlaceOrder.
+             * @memberof stampede.v1
+             * @classdesc Buy these lines at the unit prices and total the buyer saw (lines are engine.proto's OrderLine); buyer_id only from a service connection.
+             * @implements IClientPlaceOrder
+             * @constructor
+             * @param {stampede.v1.IClientPlaceOrder=} [properties] Properties to set
+             */
+            function ClientPlaceOrder(properties) {
+                this.lines = [];
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * 0 to 8 lines (the engine refuses 0 as LINES_INVALID).
+             * @member {Array.<stampede.v1.IOrderLine>} lines
+             * @memberof stampede.v1.ClientPlaceOrder
+             * @instance
+             */
+            ClientPlaceOrder.prototype.lines = $util.emptyArray;
+
+            /**
+             * The total the buyer saw; a different engine total refuses the order (TOTAL_MISMATCH).
+             * @member {number|null|undefined} totalMinor
+             * @memberof stampede.v1.ClientPlaceOrder
+             * @instance
+             */
+            ClientPlaceOrder.prototype.totalMinor = null;
+
+            /**
+             * The buyer the order is for: required from a service connection, absent (or the connection's own) from a buyer.
+             * @member {number|null|undefined} buyerId
+             * @memberof stampede.v1.ClientPlaceOrder
+             * @instance
+             */
+            ClientPlaceOrder.prototype.buyerId = null;
+
+            // OneOf field names bound to virtual getters and setters
+            let $oneOfFields;
+
+            // Virtual OneOf for proto3 optional field
+            Object.defineProperty(ClientPlaceOrder.prototype, "_totalMinor", {
+                get: $util.oneOfGetter($oneOfFields = ["totalMinor"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            // Virtual OneOf for proto3 optional field
+            Object.defineProperty(ClientPlaceOrder.prototype, "_buyerId", {
+                get: $util.oneOfGetter($oneOfFields = ["buyerId"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            /**
+             * Creates a new ClientPlaceOrder instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.ClientPlaceOrder
+             * @static
+             * @param {stampede.v1.IClientPlaceOrder=} [properties] Properties to set
+             * @returns {stampede.v1.ClientPlaceOrder} ClientPlaceOrder instance
+             */
+            ClientPlaceOrder.create = function create(properties) {
+                return new ClientPlaceOrder(properties);
+            };
+
+            /**
+             * Encodes the specified ClientPlaceOrder message. Does not implicitly {@link stampede.v1.ClientPlaceOrder.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.ClientPlaceOrder
+             * @static
+             * @param {stampede.v1.IClientPlaceOrder} message ClientPlaceOrder message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ClientPlaceOrder.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.lines != null && message.lines.length)
+                    for (let i = 0; i < message.lines.length; ++i)
+                        $root.stampede.v1.OrderLine.encode(message.lines[i], writer.uint32(/* id 1, wireType 2 =*/10).fork(), q + 1).ldelim();
+                if (message.totalMinor != null && Object.hasOwnProperty.call(message, "totalMinor"))
+                    writer.uint32(/* id 2, wireType 0 =*/16).int64(message.totalMinor);
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.buyerId);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified ClientPlaceOrder message, length delimited. Does not implicitly {@link stampede.v1.ClientPlaceOrder.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.ClientPlaceOrder
+             * @static
+             * @param {stampede.v1.IClientPlaceOrder} message ClientPlaceOrder message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ClientPlaceOrder.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a ClientPlaceOrder message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.ClientPlaceOrder
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.ClientPlaceOrder} ClientPlaceOrder
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ClientPlaceOrder.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.ClientPlaceOrder();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            if (!(message.lines && message.lines.length))
+                                message.lines = [];
+                            message.lines.push($root.stampede.v1.OrderLine.decode(reader, reader.uint32(), undefined, long + 1));
+                            break;
+                        }
+                    case 2: {
+                            message.totalMinor = reader.int64();
+                            break;
+                        }
+                    case 3: {
+                            message.buyerId = reader.uint32();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a ClientPlaceOrder message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.ClientPlaceOrder
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.ClientPlaceOrder} ClientPlaceOrder
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ClientPlaceOrder.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies a ClientPlaceOrder message.
+             * @function verify
+             * @memberof stampede.v1.ClientPlaceOrder
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            ClientPlaceOrder.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                let properties = {};
+                if (message.lines != null && Object.hasOwnProperty.call(message, "lines")) {
+                    if (!Array.isArray(message.lines))
+                        return "lines: array expected";
+                    for (let i = 0; i < message.lines.length; ++i) {
+                        let error = $root.stampede.v1.OrderLine.verify(message.lines[i], long + 1);
+                        if (error)
+                            return "lines." + error;
+                    }
+                }
+                if (message.totalMinor != null && Object.hasOwnProperty.call(message, "totalMinor")) {
+                    properties._totalMinor = 1;
+                    if (!$util.isInteger(message.totalMinor) && !(message.totalMinor && $util.isInteger(message.totalMinor.low) && $util.isInteger(message.totalMinor.high)))
+                        return "totalMinor: integer|Long expected";
+                }
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId")) {
+                    properties._buyerId = 1;
+                    if (!$util.isInteger(message.buyerId))
+                        return "buyerId: integer expected";
+                }
+                return null;
+            };
+
+            /**
+             * Creates a ClientPlaceOrder message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.ClientPlaceOrder
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.ClientPlaceOrder} ClientPlaceOrder
+             */
+            ClientPlaceOrder.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.ClientPlaceOrder)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.ClientPlaceOrder: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.ClientPlaceOrder();
+                if (object.lines) {
+                    if (!Array.isArray(object.lines))
+                        throw TypeError(".stampede.v1.ClientPlaceOrder.lines: array expected");
+                    message.lines = [];
+                    for (let i = 0; i < object.lines.length; ++i) {
+                        if (!$util.isObject(object.lines[i]))
+                            throw TypeError(".stampede.v1.ClientPlaceOrder.lines: object expected");
+                        message.lines[i] = $root.stampede.v1.OrderLine.fromObject(object.lines[i], long + 1);
+                    }
+                }
+                if (object.totalMinor != null)
+                    if ($util.Long)
+                        message.totalMinor = $util.Long.fromValue(object.totalMinor, false);
+                    else if (typeof object.totalMinor === "string")
+                        message.totalMinor = parseInt(object.totalMinor, 10);
+                    else if (typeof object.totalMinor === "number")
+                        message.totalMinor = object.totalMinor;
+                    else if (typeof object.totalMinor === "object")
+                        message.totalMinor = new $util.LongBits(object.totalMinor.low >>> 0, object.totalMinor.high >>> 0).toNumber();
+                if (object.buyerId != null)
+                    message.buyerId = object.buyerId >>> 0;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a ClientPlaceOrder message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.ClientPlaceOrder
+             * @static
+             * @param {stampede.v1.ClientPlaceOrder} message ClientPlaceOrder
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ClientPlaceOrder.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.lines = [];
+                if (message.lines && message.lines.length) {
+                    object.lines = [];
+                    for (let j = 0; j < message.lines.length; ++j)
+                        object.lines[j] = $root.stampede.v1.OrderLine.toObject(message.lines[j], options, q + 1);
+                }
+                if (message.totalMinor != null && Object.hasOwnProperty.call(message, "totalMinor")) {
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.totalMinor = typeof message.totalMinor === "number" ? BigInt(message.totalMinor) : $util.Long.fromBits(message.totalMinor.low >>> 0, message.totalMinor.high >>> 0, false).toBigInt();
+                    else if (typeof message.totalMinor === "number")
+                        object.totalMinor = options.longs === String ? String(message.totalMinor) : message.totalMinor;
+                    else
+                        object.totalMinor = options.longs === String ? $util.Long.prototype.toString.call(message.totalMinor) : options.longs === Number ? new $util.LongBits(message.totalMinor.low >>> 0, message.totalMinor.high >>> 0).toNumber() : message.totalMinor;
+                    if (options.oneofs)
+                        object._totalMinor = "totalMinor";
+                }
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId")) {
+                    object.buyerId = message.buyerId;
+                    if (options.oneofs)
+                        object._buyerId = "buyerId";
+                }
+                return object;
+            };
+
+            /**
+             * Converts this ClientPlaceOrder to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.ClientPlaceOrder
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ClientPlaceOrder.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ClientPlaceOrder;
+        })();
+
+        v1.Pay = (function() {
+
+            /**
+             * Properties of a Pay.
+             * @memberof stampede.v1
+             * @interface IPay
+             * @property {number|null} [orderId] Pay orderId
+             * @property {number|null} [buyerId] Pay buyerId
+             */
+
+            /**
+             * Constructs a new Pay.
+             * @memberof stampede.v1
+             * @classdesc Pay an order that is ready for checkout through the configured payment provider (sandbox).
+             * @implements IPay
+             * @constructor
+             * @param {stampede.v1.IPay=} [properties] Properties to set
+             */
+            function Pay(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * Pay orderId.
+             * @member {number|null|undefined} orderId
+             * @memberof stampede.v1.Pay
+             * @instance
+             */
+            Pay.prototype.orderId = null;
+
+            /**
+             * Pay buyerId.
+             * @member {number|null|undefined} buyerId
+             * @memberof stampede.v1.Pay
+             * @instance
+             */
+            Pay.prototype.buyerId = null;
+
+            // OneOf field names bound to virtual getters and setters
+            let $oneOfFields;
+
+            // Virtual OneOf for proto3 optional field
+            Object.defineProperty(Pay.prototype, "_orderId", {
+                get: $util.oneOfGetter($oneOfFields = ["orderId"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            // Virtual OneOf for proto3 optional field
+            Object.defineProperty(Pay.prototype, "_buyerId", {
+                get: $util.oneOfGetter($oneOfFields = ["buyerId"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            /**
+             * Creates a new Pay instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.Pay
+             * @static
+             * @param {stampede.v1.IPay=} [properties] Properties to set
+             * @returns {stampede.v1.Pay} Pay instance
+             */
+            Pay.create = function create(properties) {
+                return new Pay(properties);
+            };
+
+            /**
+             * Encodes the specified Pay message. Does not implicitly {@link stampede.v1.Pay.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.Pay
+             * @static
+             * @param {stampede.v1.IPay} message Pay message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Pay.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.orderId);
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.buyerId);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified Pay message, length delimited. Does not implicitly {@link stampede.v1.Pay.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.Pay
+             * @static
+             * @param {stampede.v1.IPay} message Pay message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Pay.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a Pay message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.Pay
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.Pay} Pay
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Pay.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.Pay();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.orderId = reader.uint64();
+                            break;
+                        }
+                    case 2: {
+                            message.buyerId = reader.uint32();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a Pay message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.Pay
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.Pay} Pay
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Pay.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies a Pay message.
+             * @function verify
+             * @memberof stampede.v1.Pay
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            Pay.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                let properties = {};
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId")) {
+                    properties._orderId = 1;
+                    if (!$util.isInteger(message.orderId) && !(message.orderId && $util.isInteger(message.orderId.low) && $util.isInteger(message.orderId.high)))
+                        return "orderId: integer|Long expected";
+                }
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId")) {
+                    properties._buyerId = 1;
+                    if (!$util.isInteger(message.buyerId))
+                        return "buyerId: integer expected";
+                }
+                return null;
+            };
+
+            /**
+             * Creates a Pay message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.Pay
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.Pay} Pay
+             */
+            Pay.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.Pay)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.Pay: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.Pay();
+                if (object.orderId != null)
+                    if ($util.Long)
+                        message.orderId = $util.Long.fromValue(object.orderId, true);
+                    else if (typeof object.orderId === "string")
+                        message.orderId = parseInt(object.orderId, 10);
+                    else if (typeof object.orderId === "number")
+                        message.orderId = object.orderId;
+                    else if (typeof object.orderId === "object")
+                        message.orderId = new $util.LongBits(object.orderId.low >>> 0, object.orderId.high >>> 0).toNumber(true);
+                if (object.buyerId != null)
+                    message.buyerId = object.buyerId >>> 0;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Pay message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.Pay
+             * @static
+             * @param {stampede.v1.Pay} message Pay
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Pay.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId")) {
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.orderId = typeof message.orderId === "number" ? BigInt(message.orderId) : $util.Long.fromBits(message.orderId.low >>> 0, message.orderId.high >>> 0, true).toBigInt();
+                    else if (typeof message.orderId === "number")
+                        object.orderId = options.longs === String ? String(message.orderId) : message.orderId;
+                    else
+                        object.orderId = options.longs === String ? $util.Long.prototype.toString.call(message.orderId) : options.longs === Number ? new $util.LongBits(message.orderId.low >>> 0, message.orderId.high >>> 0).toNumber(true) : message.orderId;
+                    if (options.oneofs)
+                        object._orderId = "orderId";
+                }
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId")) {
+                    object.buyerId = message.buyerId;
+                    if (options.oneofs)
+                        object._buyerId = "buyerId";
+                }
+                return object;
+            };
+
+            /**
+             * Converts this Pay to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.Pay
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Pay.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Pay;
+        })();
+
+        v1.Cancel = (function() {
+
+            /**
+             * Properties of a Cancel.
+             * @memberof stampede.v1
+             * @interface ICancel
+             * @property {number|null} [orderId] Cancel orderId
+             * @property {number|null} [buyerId] Cancel buyerId
+             */
+
+            /**
+             * Constructs a new Cancel.
+             * @memberof stampede.v1
+             * @classdesc Cancel an unpaid order, releasing its reservation.
+             * @implements ICancel
+             * @constructor
+             * @param {stampede.v1.ICancel=} [properties] Properties to set
+             */
+            function Cancel(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * Cancel orderId.
+             * @member {number|null|undefined} orderId
+             * @memberof stampede.v1.Cancel
+             * @instance
+             */
+            Cancel.prototype.orderId = null;
+
+            /**
+             * Cancel buyerId.
+             * @member {number|null|undefined} buyerId
+             * @memberof stampede.v1.Cancel
+             * @instance
+             */
+            Cancel.prototype.buyerId = null;
+
+            // OneOf field names bound to virtual getters and setters
+            let $oneOfFields;
+
+            // Virtual OneOf for proto3 optional field
+            Object.defineProperty(Cancel.prototype, "_orderId", {
+                get: $util.oneOfGetter($oneOfFields = ["orderId"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            // Virtual OneOf for proto3 optional field
+            Object.defineProperty(Cancel.prototype, "_buyerId", {
+                get: $util.oneOfGetter($oneOfFields = ["buyerId"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            /**
+             * Creates a new Cancel instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.Cancel
+             * @static
+             * @param {stampede.v1.ICancel=} [properties] Properties to set
+             * @returns {stampede.v1.Cancel} Cancel instance
+             */
+            Cancel.create = function create(properties) {
+                return new Cancel(properties);
+            };
+
+            /**
+             * Encodes the specified Cancel message. Does not implicitly {@link stampede.v1.Cancel.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.Cancel
+             * @static
+             * @param {stampede.v1.ICancel} message Cancel message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Cancel.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.orderId);
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.buyerId);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified Cancel message, length delimited. Does not implicitly {@link stampede.v1.Cancel.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.Cancel
+             * @static
+             * @param {stampede.v1.ICancel} message Cancel message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Cancel.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a Cancel message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.Cancel
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.Cancel} Cancel
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Cancel.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.Cancel();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.orderId = reader.uint64();
+                            break;
+                        }
+                    case 2: {
+                            message.buyerId = reader.uint32();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a Cancel message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.Cancel
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.Cancel} Cancel
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Cancel.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies a Cancel message.
+             * @function verify
+             * @memberof stampede.v1.Cancel
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            Cancel.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                let properties = {};
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId")) {
+                    properties._orderId = 1;
+                    if (!$util.isInteger(message.orderId) && !(message.orderId && $util.isInteger(message.orderId.low) && $util.isInteger(message.orderId.high)))
+                        return "orderId: integer|Long expected";
+                }
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId")) {
+                    properties._buyerId = 1;
+                    if (!$util.isInteger(message.buyerId))
+                        return "buyerId: integer expected";
+                }
+                return null;
+            };
+
+            /**
+             * Creates a Cancel message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.Cancel
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.Cancel} Cancel
+             */
+            Cancel.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.Cancel)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.Cancel: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.Cancel();
+                if (object.orderId != null)
+                    if ($util.Long)
+                        message.orderId = $util.Long.fromValue(object.orderId, true);
+                    else if (typeof object.orderId === "string")
+                        message.orderId = parseInt(object.orderId, 10);
+                    else if (typeof object.orderId === "number")
+                        message.orderId = object.orderId;
+                    else if (typeof object.orderId === "object")
+                        message.orderId = new $util.LongBits(object.orderId.low >>> 0, object.orderId.high >>> 0).toNumber(true);
+                if (object.buyerId != null)
+                    message.buyerId = object.buyerId >>> 0;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Cancel message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.Cancel
+             * @static
+             * @param {stampede.v1.Cancel} message Cancel
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Cancel.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId")) {
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.orderId = typeof message.orderId === "number" ? BigInt(message.orderId) : $util.Long.fromBits(message.orderId.low >>> 0, message.orderId.high >>> 0, true).toBigInt();
+                    else if (typeof message.orderId === "number")
+                        object.orderId = options.longs === String ? String(message.orderId) : message.orderId;
+                    else
+                        object.orderId = options.longs === String ? $util.Long.prototype.toString.call(message.orderId) : options.longs === Number ? new $util.LongBits(message.orderId.low >>> 0, message.orderId.high >>> 0).toNumber(true) : message.orderId;
+                    if (options.oneofs)
+                        object._orderId = "orderId";
+                }
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId")) {
+                    object.buyerId = message.buyerId;
+                    if (options.oneofs)
+                        object._buyerId = "buyerId";
+                }
+                return object;
+            };
+
+            /**
+             * Converts this Cancel to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.Cancel
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Cancel.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Cancel;
+        })();
+
+        v1.Subscribe = (function() {
+
+            /**
+             * Properties of a Subscribe.
+             * @memberof stampede.v1
+             * @interface ISubscribe
+             * @property {number|null} [orderId] Subscribe orderId
+             * @property {number|null} [buyerId] Subscribe buyerId
+             */
+
+            /**
+             * Constructs a new Subscribe.
+             * @memberof stampede.v1
+             * @classdesc Receive an OrderUpdate for every later status change of this order (service connections; a buyer gets their own orders' updates anyway).
+             * @implements ISubscribe
+             * @constructor
+             * @param {stampede.v1.ISubscribe=} [properties] Properties to set
+             */
+            function Subscribe(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * Subscribe orderId.
+             * @member {number|null|undefined} orderId
+             * @memberof stampede.v1.Subscribe
+             * @instance
+             */
+            Subscribe.prototype.orderId = null;
+
+            /**
+             * Subscribe buyerId.
+             * @member {number|null|undefined} buyerId
+             * @memberof stampede.v1.Subscribe
+             * @instance
+             */
+            Subscribe.prototype.buyerId = null;
+
+            // OneOf field names bound to virtual getters and setters
+            let $oneOfFields;
+
+            // Virtual OneOf for proto3 optional field
+            Object.defineProperty(Subscribe.prototype, "_orderId", {
+                get: $util.oneOfGetter($oneOfFields = ["orderId"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            // Virtual OneOf for proto3 optional field
+            Object.defineProperty(Subscribe.prototype, "_buyerId", {
+                get: $util.oneOfGetter($oneOfFields = ["buyerId"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            /**
+             * Creates a new Subscribe instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.Subscribe
+             * @static
+             * @param {stampede.v1.ISubscribe=} [properties] Properties to set
+             * @returns {stampede.v1.Subscribe} Subscribe instance
+             */
+            Subscribe.create = function create(properties) {
+                return new Subscribe(properties);
+            };
+
+            /**
+             * Encodes the specified Subscribe message. Does not implicitly {@link stampede.v1.Subscribe.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.Subscribe
+             * @static
+             * @param {stampede.v1.ISubscribe} message Subscribe message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Subscribe.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.orderId);
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.buyerId);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified Subscribe message, length delimited. Does not implicitly {@link stampede.v1.Subscribe.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.Subscribe
+             * @static
+             * @param {stampede.v1.ISubscribe} message Subscribe message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Subscribe.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a Subscribe message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.Subscribe
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.Subscribe} Subscribe
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Subscribe.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.Subscribe();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.orderId = reader.uint64();
+                            break;
+                        }
+                    case 2: {
+                            message.buyerId = reader.uint32();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a Subscribe message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.Subscribe
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.Subscribe} Subscribe
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Subscribe.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies a Subscribe message.
+             * @function verify
+             * @memberof stampede.v1.Subscribe
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            Subscribe.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                let properties = {};
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId")) {
+                    properties._orderId = 1;
+                    if (!$util.isInteger(message.orderId) && !(message.orderId && $util.isInteger(message.orderId.low) && $util.isInteger(message.orderId.high)))
+                        return "orderId: integer|Long expected";
+                }
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId")) {
+                    properties._buyerId = 1;
+                    if (!$util.isInteger(message.buyerId))
+                        return "buyerId: integer expected";
+                }
+                return null;
+            };
+
+            /**
+             * Creates a Subscribe message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.Subscribe
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.Subscribe} Subscribe
+             */
+            Subscribe.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.Subscribe)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.Subscribe: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.Subscribe();
+                if (object.orderId != null)
+                    if ($util.Long)
+                        message.orderId = $util.Long.fromValue(object.orderId, true);
+                    else if (typeof object.orderId === "string")
+                        message.orderId = parseInt(object.orderId, 10);
+                    else if (typeof object.orderId === "number")
+                        message.orderId = object.orderId;
+                    else if (typeof object.orderId === "object")
+                        message.orderId = new $util.LongBits(object.orderId.low >>> 0, object.orderId.high >>> 0).toNumber(true);
+                if (object.buyerId != null)
+                    message.buyerId = object.buyerId >>> 0;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Subscribe message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.Subscribe
+             * @static
+             * @param {stampede.v1.Subscribe} message Subscribe
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Subscribe.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId")) {
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.orderId = typeof message.orderId === "number" ? BigInt(message.orderId) : $util.Long.fromBits(message.orderId.low >>> 0, message.orderId.high >>> 0, true).toBigInt();
+                    else if (typeof message.orderId === "number")
+                        object.orderId = options.longs === String ? String(message.orderId) : message.orderId;
+                    else
+                        object.orderId = options.longs === String ? $util.Long.prototype.toString.call(message.orderId) : options.longs === Number ? new $util.LongBits(message.orderId.low >>> 0, message.orderId.high >>> 0).toNumber(true) : message.orderId;
+                    if (options.oneofs)
+                        object._orderId = "orderId";
+                }
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId")) {
+                    object.buyerId = message.buyerId;
+                    if (options.oneofs)
+                        object._buyerId = "buyerId";
+                }
+                return object;
+            };
+
+            /**
+             * Converts this Subscribe to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.Subscribe
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Subscribe.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Subscribe;
+        })();
+
+        v1.Ping = (function() {
+
+            /**
+             * Properties of a Ping.
+             * @memberof stampede.v1
+             * @interface IPing
+             * @property {number|null} [clientTimeMs] Ping clientTimeMs
+             */
+
+            /**
+             * Constructs a new Ping.
+             * @memberof stampede.v1
+             * @classdesc Measure the round trip; the answer is a Pong echoing client_time_ms.
+             * @implements IPing
+             * @constructor
+             * @param {stampede.v1.IPing=} [properties] Properties to set
+             */
+            function Ping(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * Ping clientTimeMs.
+             * @member {number|null|undefined} clientTimeMs
+             * @memberof stampede.v1.Ping
+             * @instance
+             */
+            Ping.prototype.clientTimeMs = null;
+
+            // OneOf field names bound to virtual getters and setters
+            let $oneOfFields;
+
+            // Virtual OneOf for proto3 optional field
+            Object.defineProperty(Ping.prototype, "_clientTimeMs", {
+                get: $util.oneOfGetter($oneOfFields = ["clientTimeMs"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            /**
+             * Creates a new Ping instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.Ping
+             * @static
+             * @param {stampede.v1.IPing=} [properties] Properties to set
+             * @returns {stampede.v1.Ping} Ping instance
+             */
+            Ping.create = function create(properties) {
+                return new Ping(properties);
+            };
+
+            /**
+             * Encodes the specified Ping message. Does not implicitly {@link stampede.v1.Ping.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.Ping
+             * @static
+             * @param {stampede.v1.IPing} message Ping message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Ping.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.clientTimeMs != null && Object.hasOwnProperty.call(message, "clientTimeMs"))
+                    writer.uint32(/* id 1, wireType 1 =*/9).double(message.clientTimeMs);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified Ping message, length delimited. Does not implicitly {@link stampede.v1.Ping.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.Ping
+             * @static
+             * @param {stampede.v1.IPing} message Ping message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Ping.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a Ping message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.Ping
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.Ping} Ping
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Ping.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.Ping();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.clientTimeMs = reader.double();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a Ping message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.Ping
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.Ping} Ping
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Ping.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies a Ping message.
+             * @function verify
+             * @memberof stampede.v1.Ping
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            Ping.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                let properties = {};
+                if (message.clientTimeMs != null && Object.hasOwnProperty.call(message, "clientTimeMs")) {
+                    properties._clientTimeMs = 1;
+                    if (typeof message.clientTimeMs !== "number")
+                        return "clientTimeMs: number expected";
+                }
+                return null;
+            };
+
+            /**
+             * Creates a Ping message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.Ping
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.Ping} Ping
+             */
+            Ping.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.Ping)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.Ping: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.Ping();
+                if (object.clientTimeMs != null)
+                    message.clientTimeMs = Number(object.clientTimeMs);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Ping message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.Ping
+             * @static
+             * @param {stampede.v1.Ping} message Ping
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Ping.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (message.clientTimeMs != null && Object.hasOwnProperty.call(message, "clientTimeMs")) {
+                    object.clientTimeMs = options.json && !isFinite(message.clientTimeMs) ? String(message.clientTimeMs) : message.clientTimeMs;
+                    if (options.oneofs)
+                        object._clientTimeMs = "clientTimeMs";
+                }
+                return object;
+            };
+
+            /**
+             * Converts this Ping to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.Ping
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Ping.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Ping;
+        })();
+
+        v1.Batch = (function() {
+
+            /**
+             * Properties of a Batch.
+             * @memberof stampede.v1
+             * @interface IBatch
+             * @property {Array.<stampede.v1.IClientMessage>|null} [messages] Batch messages
+             */
+
+            /**
+             * Constructs a new Batch.
+             * @memberof stampede.v1
+             * @classdesc Up to batchMessagesMax (256) commands in one frame, answered by one BatchAnswer in the same order; service connections only, no Batch inside a Batch.
+             * @implements IBatch
+             * @constructor
+             * @param {stampede.v1.IBatch=} [properties] Properties to set
+             */
+            function Batch(properties) {
+                this.messages = [];
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * Batch messages.
+             * @member {Array.<stampede.v1.IClientMessage>} messages
+             * @memberof stampede.v1.Batch
+             * @instance
+             */
+            Batch.prototype.messages = $util.emptyArray;
+
+            /**
+             * Creates a new Batch instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.Batch
+             * @static
+             * @param {stampede.v1.IBatch=} [properties] Properties to set
+             * @returns {stampede.v1.Batch} Batch instance
+             */
+            Batch.create = function create(properties) {
+                return new Batch(properties);
+            };
+
+            /**
+             * Encodes the specified Batch message. Does not implicitly {@link stampede.v1.Batch.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.Batch
+             * @static
+             * @param {stampede.v1.IBatch} message Batch message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Batch.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.messages != null && message.messages.length)
+                    for (let i = 0; i < message.messages.length; ++i)
+                        $root.stampede.v1.ClientMessage.encode(message.messages[i], writer.uint32(/* id 1, wireType 2 =*/10).fork(), q + 1).ldelim();
+                return writer;
+            };
+
+            /**
+             * Encodes the specified Batch message, length delimited. Does not implicitly {@link stampede.v1.Batch.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.Batch
+             * @static
+             * @param {stampede.v1.IBatch} message Batch message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Batch.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a Batch message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.Batch
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.Batch} Batch
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Batch.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.Batch();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            if (!(message.messages && message.messages.length))
+                                message.messages = [];
+                            message.messages.push($root.stampede.v1.ClientMessage.decode(reader, reader.uint32(), undefined, long + 1));
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a Batch message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.Batch
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.Batch} Batch
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Batch.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies a Batch message.
+             * @function verify
+             * @memberof stampede.v1.Batch
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            Batch.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                if (message.messages != null && Object.hasOwnProperty.call(message, "messages")) {
+                    if (!Array.isArray(message.messages))
+                        return "messages: array expected";
+                    for (let i = 0; i < message.messages.length; ++i) {
+                        let error = $root.stampede.v1.ClientMessage.verify(message.messages[i], long + 1);
+                        if (error)
+                            return "messages." + error;
+                    }
+                }
+                return null;
+            };
+
+            /**
+             * Creates a Batch message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.Batch
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.Batch} Batch
+             */
+            Batch.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.Batch)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.Batch: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.Batch();
+                if (object.messages) {
+                    if (!Array.isArray(object.messages))
+                        throw TypeError(".stampede.v1.Batch.messages: array expected");
+                    message.messages = [];
+                    for (let i = 0; i < object.messages.length; ++i) {
+                        if (!$util.isObject(object.messages[i]))
+                            throw TypeError(".stampede.v1.Batch.messages: object expected");
+                        message.messages[i] = $root.stampede.v1.ClientMessage.fromObject(object.messages[i], long + 1);
+                    }
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Batch message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.Batch
+             * @static
+             * @param {stampede.v1.Batch} message Batch
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Batch.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.messages = [];
+                if (message.messages && message.messages.length) {
+                    object.messages = [];
+                    for (let j = 0; j < message.messages.length; ++j)
+                        object.messages[j] = $root.stampede.v1.ClientMessage.toObject(message.messages[j], options, q + 1);
+                }
+                return object;
+            };
+
+            /**
+             * Converts this Batch to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.Batch
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Batch.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Batch;
+        })();
+
+        v1.ServerMessage = (function() {
+
+            /**
+             * Properties of a ServerMessage.
+             * @memberof stampede.v1
+             * @interface IServerMessage
+             * @property {number|null} [requestId] ServerMessage requestId
+             * @property {stampede.v1.IAuthenticated|null} [authenticated] ServerMessage authenticated
+             * @property {stampede.v1.IOrderAnswer|null} [order] ServerMessage order
+             * @property {stampede.v1.IOrderUpdate|null} [update] ServerMessage update
+             * @property {stampede.v1.IErrorAnswer|null} [error] ServerMessage error
+             * @property {stampede.v1.IPong|null} [pong] ServerMessage pong
+             * @property {stampede.v1.IBatchAnswer|null} [batch] ServerMessage batch
+             * @property {stampede.v1.ISubscribed|null} [subscribed] ServerMessage subscribed
+             */
+
+            /**
+             * Constructs a new ServerMessage.
+             * @memberof stampede.v1
+             * @classdesc An answer (request_id of its request) or a push (request_id 0).
+             * @implements IServerMessage
+             * @constructor
+             * @param {stampede.v1.IServerMessage=} [properties] Properties to set
+             */
+            function ServerMessage(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * ServerMessage requestId.
+             * @member {number} requestId
+             * @memberof stampede.v1.ServerMessage
+             * @instance
+             */
+            ServerMessage.prototype.requestId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ServerMessage authenticated.
+             * @member {stampede.v1.IAuthenticated|null|undefined} authenticated
+             * @memberof stampede.v1.ServerMessage
+             * @instance
+             */
+            ServerMessage.prototype.authenticated = null;
+
+            /**
+             * ServerMessage order.
+             * @member {stampede.v1.IOrderAnswer|null|undefined} order
+             * @memberof stampede.v1.ServerMessage
+             * @instance
+             */
+            ServerMessage.prototype.order = null;
+
+            /**
+             * ServerMessage update.
+             * @member {stampede.v1.IOrderUpdate|null|undefined} update
+             * @memberof stampede.v1.ServerMessage
+             * @instance
+             */
+            ServerMessage.prototype.update = null;
+
+            /**
+             * ServerMessage error.
+             * @member {stampede.v1.IErrorAnswer|null|undefined} error
+             * @memberof stampede.v1.ServerMessage
+             * @instance
+             */
+            ServerMessage.prototype.error = null;
+
+            /**
+             * ServerMessage pong.
+             * @member {stampede.v1.IPong|null|undefined} pong
+             * @memberof stampede.v1.ServerMessage
+             * @instance
+             */
+            ServerMessage.prototype.pong = null;
+
+            /**
+             * ServerMessage batch.
+             * @member {stampede.v1.IBatchAnswer|null|undefined} batch
+             * @memberof stampede.v1.ServerMessage
+             * @instance
+             */
+            ServerMessage.prototype.batch = null;
+
+            /**
+             * ServerMessage subscribed.
+             * @member {stampede.v1.ISubscribed|null|undefined} subscribed
+             * @memberof stampede.v1.ServerMessage
+             * @instance
+             */
+            ServerMessage.prototype.subscribed = null;
+
+            // OneOf field names bound to virtual getters and setters
+            let $oneOfFields;
+
+            /**
+             * ServerMessage body.
+             * @member {"authenticated"|"order"|"update"|"error"|"pong"|"batch"|"subscribed"|undefined} body
+             * @memberof stampede.v1.ServerMessage
+             * @instance
+             */
+            Object.defineProperty(ServerMessage.prototype, "body", {
+                get: $util.oneOfGetter($oneOfFields = ["authenticated", "order", "update", "error", "pong", "batch", "subscribed"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            /**
+             * Creates a new ServerMessage instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.ServerMessage
+             * @static
+             * @param {stampede.v1.IServerMessage=} [properties] Properties to set
+             * @returns {stampede.v1.ServerMessage} ServerMessage instance
+             */
+            ServerMessage.create = function create(properties) {
+                return new ServerMessage(properties);
+            };
+
+            /**
+             * Encodes the specified ServerMessage message. Does not implicitly {@link stampede.v1.ServerMessage.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.ServerMessage
+             * @static
+             * @param {stampede.v1.IServerMessage} message ServerMessage message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ServerMessage.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.requestId != null && Object.hasOwnProperty.call(message, "requestId"))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.requestId);
+                if (message.authenticated != null && Object.hasOwnProperty.call(message, "authenticated"))
+                    $root.stampede.v1.Authenticated.encode(message.authenticated, writer.uint32(/* id 10, wireType 2 =*/82).fork(), q + 1).ldelim();
+                if (message.order != null && Object.hasOwnProperty.call(message, "order"))
+                    $root.stampede.v1.OrderAnswer.encode(message.order, writer.uint32(/* id 11, wireType 2 =*/90).fork(), q + 1).ldelim();
+                if (message.update != null && Object.hasOwnProperty.call(message, "update"))
+                    $root.stampede.v1.OrderUpdate.encode(message.update, writer.uint32(/* id 12, wireType 2 =*/98).fork(), q + 1).ldelim();
+                if (message.error != null && Object.hasOwnProperty.call(message, "error"))
+                    $root.stampede.v1.ErrorAnswer.encode(message.error, writer.uint32(/* id 13, wireType 2 =*/106).fork(), q + 1).ldelim();
+                if (message.pong != null && Object.hasOwnProperty.call(message, "pong"))
+                    $root.stampede.v1.Pong.encode(message.pong, writer.uint32(/* id 14, wireType 2 =*/114).fork(), q + 1).ldelim();
+                if (message.batch != null && Object.hasOwnProperty.call(message, "batch"))
+                    $root.stampede.v1.BatchAnswer.encode(message.batch, writer.uint32(/* id 15, wireType 2 =*/122).fork(), q + 1).ldelim();
+                if (message.subscribed != null && Object.hasOwnProperty.call(message, "subscribed"))
+                    $root.stampede.v1.Subscribed.encode(message.subscribed, writer.uint32(/* id 16, wireType 2 =*/130).fork(), q + 1).ldelim();
+                return writer;
+            };
+
+            /**
+             * Encodes the specified ServerMessage message, length delimited. Does not implicitly {@link stampede.v1.ServerMessage.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.ServerMessage
+             * @static
+             * @param {stampede.v1.IServerMessage} message ServerMessage message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ServerMessage.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a ServerMessage message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.ServerMessage
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.ServerMessage} ServerMessage
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ServerMessage.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.ServerMessage();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.requestId = reader.uint64();
+                            break;
+                        }
+                    case 10: {
+                            message.authenticated = $root.stampede.v1.Authenticated.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 11: {
+                            message.order = $root.stampede.v1.OrderAnswer.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 12: {
+                            message.update = $root.stampede.v1.OrderUpdate.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 13: {
+                            message.error = $root.stampede.v1.ErrorAnswer.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 14: {
+                            message.pong = $root.stampede.v1.Pong.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 15: {
+                            message.batch = $root.stampede.v1.BatchAnswer.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 16: {
+                            message.subscribed = $root.stampede.v1.Subscribed.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a ServerMessage message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.ServerMessage
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.ServerMessage} ServerMessage
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ServerMessage.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies a ServerMessage message.
+             * @function verify
+             * @memberof stampede.v1.ServerMessage
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            ServerMessage.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                let properties = {};
+                if (message.requestId != null && Object.hasOwnProperty.call(message, "requestId"))
+                    if (!$util.isInteger(message.requestId) && !(message.requestId && $util.isInteger(message.requestId.low) && $util.isInteger(message.requestId.high)))
+                        return "requestId: integer|Long expected";
+                if (message.authenticated != null && Object.hasOwnProperty.call(message, "authenticated")) {
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.Authenticated.verify(message.authenticated, long + 1);
+                        if (error)
+                            return "authenticated." + error;
+                    }
+                }
+                if (message.order != null && Object.hasOwnProperty.call(message, "order")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.OrderAnswer.verify(message.order, long + 1);
+                        if (error)
+                            return "order." + error;
+                    }
+                }
+                if (message.update != null && Object.hasOwnProperty.call(message, "update")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.OrderUpdate.verify(message.update, long + 1);
+                        if (error)
+                            return "update." + error;
+                    }
+                }
+                if (message.error != null && Object.hasOwnProperty.call(message, "error")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.ErrorAnswer.verify(message.error, long + 1);
+                        if (error)
+                            return "error." + error;
+                    }
+                }
+                if (message.pong != null && Object.hasOwnProperty.call(message, "pong")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.Pong.verify(message.pong, long + 1);
+                        if (error)
+                            return "pong." + error;
+                    }
+                }
+                if (message.batch != null && Object.hasOwnProperty.call(message, "batch")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.BatchAnswer.verify(message.batch, long + 1);
+                        if (error)
+                            return "batch." + error;
+                    }
+                }
+                if (message.subscribed != null && Object.hasOwnProperty.call(message, "subscribed")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.Subscribed.verify(message.subscribed, long + 1);
+                        if (error)
+                            return "subscribed." + error;
+                    }
+                }
+                return null;
+            };
+
+            /**
+             * Creates a ServerMessage message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.ServerMessage
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.ServerMessage} ServerMessage
+             */
+            ServerMessage.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.ServerMessage)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.ServerMessage: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.ServerMessage();
+                if (object.requestId != null)
+                    if ($util.Long)
+                        message.requestId = $util.Long.fromValue(object.requestId, true);
+                    else if (typeof object.requestId === "string")
+                        message.requestId = parseInt(object.requestId, 10);
+                    else if (typeof object.requestId === "number")
+                        message.requestId = object.requestId;
+                    else if (typeof object.requestId === "object")
+                        message.requestId = new $util.LongBits(object.requestId.low >>> 0, object.requestId.high >>> 0).toNumber(true);
+                if (object.authenticated != null) {
+                    if (!$util.isObject(object.authenticated))
+                        throw TypeError(".stampede.v1.ServerMessage.authenticated: object expected");
+                    message.authenticated = $root.stampede.v1.Authenticated.fromObject(object.authenticated, long + 1);
+                }
+                if (object.order != null) {
+                    if (!$util.isObject(object.order))
+                        throw TypeError(".stampede.v1.ServerMessage.order: object expected");
+                    message.order = $root.stampede.v1.OrderAnswer.fromObject(object.order, long + 1);
+                }
+                if (object.update != null) {
+                    if (!$util.isObject(object.update))
+                        throw TypeError(".stampede.v1.ServerMessage.update: object expected");
+                    message.update = $root.stampede.v1.OrderUpdate.fromObject(object.update, long + 1);
+                }
+                if (object.error != null) {
+                    if (!$util.isObject(object.error))
+                        throw TypeError(".stampede.v1.ServerMessage.error: object expected");
+                    message.error = $root.stampede.v1.ErrorAnswer.fromObject(object.error, long + 1);
+                }
+                if (object.pong != null) {
+                    if (!$util.isObject(object.pong))
+                        throw TypeError(".stampede.v1.ServerMessage.pong: object expected");
+                    message.pong = $root.stampede.v1.Pong.fromObject(object.pong, long + 1);
+                }
+                if (object.batch != null) {
+                    if (!$util.isObject(object.batch))
+                        throw TypeError(".stampede.v1.ServerMessage.batch: object expected");
+                    message.batch = $root.stampede.v1.BatchAnswer.fromObject(object.batch, long + 1);
+                }
+                if (object.subscribed != null) {
+                    if (!$util.isObject(object.subscribed))
+                        throw TypeError(".stampede.v1.ServerMessage.subscribed: object expected");
+                    message.subscribed = $root.stampede.v1.Subscribed.fromObject(object.subscribed, long + 1);
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a ServerMessage message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.ServerMessage
+             * @static
+             * @param {stampede.v1.ServerMessage} message ServerMessage
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ServerMessage.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.defaults)
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.requestId = options.longs === String ? long.toString() : options.longs === Number ? long.toNumber() : typeof BigInt !== "undefined" && options.longs === BigInt ? long.toBigInt() : long;
+                    } else
+                        object.requestId = options.longs === String ? "0" : typeof BigInt !== "undefined" && options.longs === BigInt ? BigInt("0") : 0;
+                if (message.requestId != null && Object.hasOwnProperty.call(message, "requestId"))
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.requestId = typeof message.requestId === "number" ? BigInt(message.requestId) : $util.Long.fromBits(message.requestId.low >>> 0, message.requestId.high >>> 0, true).toBigInt();
+                    else if (typeof message.requestId === "number")
+                        object.requestId = options.longs === String ? String(message.requestId) : message.requestId;
+                    else
+                        object.requestId = options.longs === String ? $util.Long.prototype.toString.call(message.requestId) : options.longs === Number ? new $util.LongBits(message.requestId.low >>> 0, message.requestId.high >>> 0).toNumber(true) : message.requestId;
+                if (message.authenticated != null && Object.hasOwnProperty.call(message, "authenticated")) {
+                    object.authenticated = $root.stampede.v1.Authenticated.toObject(message.authenticated, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "authenticated";
+                }
+                if (message.order != null && Object.hasOwnProperty.call(message, "order")) {
+                    object.order = $root.stampede.v1.OrderAnswer.toObject(message.order, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "order";
+                }
+                if (message.update != null && Object.hasOwnProperty.call(message, "update")) {
+                    object.update = $root.stampede.v1.OrderUpdate.toObject(message.update, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "update";
+                }
+                if (message.error != null && Object.hasOwnProperty.call(message, "error")) {
+                    object.error = $root.stampede.v1.ErrorAnswer.toObject(message.error, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "error";
+                }
+                if (message.pong != null && Object.hasOwnProperty.call(message, "pong")) {
+                    object.pong = $root.stampede.v1.Pong.toObject(message.pong, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "pong";
+                }
+                if (message.batch != null && Object.hasOwnProperty.call(message, "batch")) {
+                    object.batch = $root.stampede.v1.BatchAnswer.toObject(message.batch, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "batch";
+                }
+                if (message.subscribed != null && Object.hasOwnProperty.call(message, "subscribed")) {
+                    object.subscribed = $root.stampede.v1.Subscribed.toObject(message.subscribed, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "subscribed";
+                }
+                return object;
+            };
+
+            /**
+             * Converts this ServerMessage to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.ServerMessage
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ServerMessage.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ServerMessage;
+        })();
+
+        v1.Authenticated = (function() {
+
+            /**
+             * Properties of an Authenticated.
+             * @memberof stampede.v1
+             * @interface IAuthenticated
+             * @property {string|null} [role] Authenticated role
+             * @property {number|null} [buyerId] The buyer of a buyer connection; 0 for a service connection.
+             * @property {number|null} [expiresAtMs] Authenticated expiresAtMs
+             */
+
+            /**
+             * Constructs a new Authenticated.
+             * @memberof stampede.v1
+             * @classdesc The token was accepted: who this connection acts as ("buyer" or "service") until expires_at_ms.
+             * @implements IAuthenticated
+             * @constructor
+             * @param {stampede.v1.IAuthenticated=} [properties] Properties to set
+             */
+            function Authenticated(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * Authenticated role.
+             * @member {string} role
+             * @memberof stampede.v1.Authenticated
+             * @instance
+             */
+            Authenticated.prototype.role = "";
+
+            /**
+             * The buyer of a buyer connection; 0 for a service connection.
+             * @member {number} buyerId
+             * @memberof stampede.v1.Authenticated
+             * @instance
+             */
+            Authenticated.prototype.buyerId = 0;
+
+            /**
+             * Authenticated expiresAtMs.
+             * @member {number} expiresAtMs
+             * @memberof stampede.v1.Authenticated
+             * @instance
+             */
+            Authenticated.prototype.expiresAtMs = 0;
+
+            /**
+             * Creates a new Authenticated instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.Authenticated
+             * @static
+             * @param {stampede.v1.IAuthenticated=} [properties] Properties to set
+             * @returns {stampede.v1.Authenticated} Authenticated instance
+             */
+            Authenticated.create = function create(properties) {
+                return new Authenticated(properties);
+            };
+
+            /**
+             * Encodes the specified Authenticated message. Does not implicitly {@link stampede.v1.Authenticated.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.Authenticated
+             * @static
+             * @param {stampede.v1.IAuthenticated} message Authenticated message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Authenticated.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.role != null && Object.hasOwnProperty.call(message, "role"))
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.role);
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.buyerId);
+                if (message.expiresAtMs != null && Object.hasOwnProperty.call(message, "expiresAtMs"))
+                    writer.uint32(/* id 3, wireType 1 =*/25).double(message.expiresAtMs);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified Authenticated message, length delimited. Does not implicitly {@link stampede.v1.Authenticated.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.Authenticated
+             * @static
+             * @param {stampede.v1.IAuthenticated} message Authenticated message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Authenticated.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes an Authenticated message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.Authenticated
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.Authenticated} Authenticated
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Authenticated.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.Authenticated();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.role = reader.string();
+                            break;
+                        }
+                    case 2: {
+                            message.buyerId = reader.uint32();
+                            break;
+                        }
+                    case 3: {
+                            message.expiresAtMs = reader.double();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes an Authenticated message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.Authenticated
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.Authenticated} Authenticated
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Authenticated.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies an Authenticated message.
+             * @function verify
+             * @memberof stampede.v1.Authenticated
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            Authenticated.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                if (message.role != null && Object.hasOwnProperty.call(message, "role"))
+                    if (!$util.isString(message.role))
+                        return "role: string expected";
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    if (!$util.isInteger(message.buyerId))
+                        return "buyerId: integer expected";
+                if (message.expiresAtMs != null && Object.hasOwnProperty.call(message, "expiresAtMs"))
+                    if (typeof message.expiresAtMs !== "number")
+                        return "expiresAtMs: number expected";
+                return null;
+            };
+
+            /**
+             * Creates an Authenticated message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.Authenticated
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.Authenticated} Authenticated
+             */
+            Authenticated.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.Authenticated)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.Authenticated: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.Authenticated();
+                if (object.role != null)
+                    message.role = String(object.role);
+                if (object.buyerId != null)
+                    message.buyerId = object.buyerId >>> 0;
+                if (object.expiresAtMs != null)
+                    message.expiresAtMs = Number(object.expiresAtMs);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an Authenticated message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.Authenticated
+             * @static
+             * @param {stampede.v1.Authenticated} message Authenticated
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Authenticated.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.role = "";
+                    object.buyerId = 0;
+                    object.expiresAtMs = 0;
+                }
+                if (message.role != null && Object.hasOwnProperty.call(message, "role"))
+                    object.role = message.role;
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    object.buyerId = message.buyerId;
+                if (message.expiresAtMs != null && Object.hasOwnProperty.call(message, "expiresAtMs"))
+                    object.expiresAtMs = options.json && !isFinite(message.expiresAtMs) ? String(message.expiresAtMs) : message.expiresAtMs;
+                return object;
+            };
+
+            /**
+             * Converts this Authenticated to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.Authenticated
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Authenticated.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Authenticated;
+        })();
+
+        v1.OrderAnswer = (function() {
+
+            /**
+             * Properties of an OrderAnswer.
+             * @memberof stampede.v1
+             * @interface IOrderAnswer
+             * @property {stampede.v1.ResultCode|null} [result] OrderAnswer result
+             * @property {number|null} [orderId] The order, or 0 when none was created (a refusal).
+             * @property {stampede.v1.OrderStatus|null} [status] OrderAnswer status
+             * @property {number|null} [expiresAtMs] An unpaid order's reservation ends then.
+             * @property {number|null} [totalMinor] OrderAnswer totalMinor
+             * @property {number|null} [skuId] The SKU a refusal is about, or 0.
+             * @property {string|null} [message] A human-readable explanation of result, for logs and support; match on result, never on this.
+             * @property {boolean|null} [mayReturn] OrderAnswer mayReturn
+             */
+
+            /**
+             * Constructs a new OrderAnswer.
+             * @memberof stampede.v1
+             * @classdesc The engine's answer to place_order, pay or cancel; may_return: sold out now, stock may come back when reservations expire.
+             * @implements IOrderAnswer
+             * @constructor
+             * @param {stampede.v1.IOrderAnswer=} [properties] Properties to set
+             */
+            function OrderAnswer(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * OrderAnswer result.
+             * @member {stampede.v1.ResultCode} result
+             * @memberof stampede.v1.OrderAnswer
+             * @instance
+             */
+            OrderAnswer.prototype.result = 0;
+
+            /**
+             * The order, or 0 when none was created (a refusal).
+             * @member {number} orderId
+             * @memberof stampede.v1.OrderAnswer
+             * @instance
+             */
+            OrderAnswer.prototype.orderId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * OrderAnswer status.
+             * @member {stampede.v1.OrderStatus} status
+             * @memberof stampede.v1.OrderAnswer
+             * @instance
+             */
+            OrderAnswer.prototype.status = 0;
+
+            /**
+             * An unpaid order's reservation ends then.
+             * @member {number} expiresAtMs
+             * @memberof stampede.v1.OrderAnswer
+             * @instance
+             */
+            OrderAnswer.prototype.expiresAtMs = 0;
+
+            /**
+             * OrderAnswer totalMinor.
+             * @member {number} totalMinor
+             * @memberof stampede.v1.OrderAnswer
+             * @instance
+             */
+            OrderAnswer.prototype.totalMinor = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * The SKU a refusal is about, or 0.
+             * @member {number} skuId
+             * @memberof stampede.v1.OrderAnswer
+             * @instance
+             */
+            OrderAnswer.prototype.skuId = 0;
+
+            /**
+             * A human-readable explanation of result, for logs and support; match on result, never on this.
+             * @member {string} message
+             * @memberof stampede.v1.OrderAnswer
+             * @instance
+             */
+            OrderAnswer.prototype.message = "";
+
+            /**
+             * OrderAnswer mayReturn.
+             * @member {boolean} mayReturn
+             * @memberof stampede.v1.OrderAnswer
+             * @instance
+             */
+            OrderAnswer.prototype.mayReturn = false;
+
+            /**
+             * Creates a new OrderAnswer instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.OrderAnswer
+             * @static
+             * @param {stampede.v1.IOrderAnswer=} [properties] Properties to set
+             * @returns {stampede.v1.OrderAnswer} OrderAnswer instance
+             */
+            OrderAnswer.create = function create(properties) {
+                return new OrderAnswer(properties);
+            };
+
+            /**
+             * Encodes the specified OrderAnswer message. Does not implicitly {@link stampede.v1.OrderAnswer.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.OrderAnswer
+             * @static
+             * @param {stampede.v1.IOrderAnswer} message OrderAnswer message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            OrderAnswer.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.result != null && Object.hasOwnProperty.call(message, "result"))
+                    writer.uint32(/* id 1, wireType 0 =*/8).int32(message.result);
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint64(message.orderId);
+                if (message.status != null && Object.hasOwnProperty.call(message, "status"))
+                    writer.uint32(/* id 3, wireType 0 =*/24).int32(message.status);
+                if (message.expiresAtMs != null && Object.hasOwnProperty.call(message, "expiresAtMs"))
+                    writer.uint32(/* id 4, wireType 1 =*/33).double(message.expiresAtMs);
+                if (message.totalMinor != null && Object.hasOwnProperty.call(message, "totalMinor"))
+                    writer.uint32(/* id 5, wireType 0 =*/40).int64(message.totalMinor);
+                if (message.skuId != null && Object.hasOwnProperty.call(message, "skuId"))
+                    writer.uint32(/* id 6, wireType 0 =*/48).uint32(message.skuId);
+                if (message.message != null && Object.hasOwnProperty.call(message, "message"))
+                    writer.uint32(/* id 7, wireType 2 =*/58).string(message.message);
+                if (message.mayReturn != null && Object.hasOwnProperty.call(message, "mayReturn"))
+                    writer.uint32(/* id 8, wireType 0 =*/64).bool(message.mayReturn);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified OrderAnswer message, length delimited. Does not implicitly {@link stampede.v1.OrderAnswer.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.OrderAnswer
+             * @static
+             * @param {stampede.v1.IOrderAnswer} message OrderAnswer message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            OrderAnswer.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes an OrderAnswer message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.OrderAnswer
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.OrderAnswer} OrderAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            OrderAnswer.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.OrderAnswer();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.result = reader.int32();
+                            break;
+                        }
+                    case 2: {
+                            message.orderId = reader.uint64();
+                            break;
+                        }
+                    case 3: {
+                            message.status = reader.int32();
+                            break;
+                        }
+                    case 4: {
+                            message.expiresAtMs = reader.double();
+                            break;
+                        }
+                    case 5: {
+                            message.totalMinor = reader.int64();
+                            break;
+                        }
+                    case 6: {
+                            message.skuId = reader.uint32();
+                            break;
+                        }
+                    case 7: {
+                            message.message = reader.string();
+                            break;
+                        }
+                    case 8: {
+                            message.mayReturn = reader.bool();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes an OrderAnswer message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.OrderAnswer
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.OrderAnswer} OrderAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            OrderAnswer.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies an OrderAnswer message.
+             * @function verify
+             * @memberof stampede.v1.OrderAnswer
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            OrderAnswer.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                if (message.result != null && Object.hasOwnProperty.call(message, "result"))
+                    switch (message.result) {
+                    default:
+                        return "result: enum value expected";
+                    case 0:
+                    case 1:
+                    case 2:
+                    case 3:
+                    case 4:
+                    case 5:
+                    case 6:
+                    case 7:
+                    case 8:
+                    case 9:
+                    case 10:
+                    case 11:
+                    case 12:
+                    case 13:
+                    case 14:
+                    case 15:
+                    case 16:
+                    case 17:
+                    case 18:
+                    case 19:
+                    case 20:
+                    case 21:
+                    case 22:
+                    case 23:
+                    case 24:
+                    case 25:
+                    case 26:
+                        break;
+                    }
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    if (!$util.isInteger(message.orderId) && !(message.orderId && $util.isInteger(message.orderId.low) && $util.isInteger(message.orderId.high)))
+                        return "orderId: integer|Long expected";
+                if (message.status != null && Object.hasOwnProperty.call(message, "status"))
+                    switch (message.status) {
+                    default:
+                        return "status: enum value expected";
+                    case 0:
+                    case 1:
+                    case 2:
+                    case 3:
+                    case 4:
+                    case 5:
+                    case 6:
+                    case 7:
+                    case 8:
+                    case 9:
+                    case 10:
+                        break;
+                    }
+                if (message.expiresAtMs != null && Object.hasOwnProperty.call(message, "expiresAtMs"))
+                    if (typeof message.expiresAtMs !== "number")
+                        return "expiresAtMs: number expected";
+                if (message.totalMinor != null && Object.hasOwnProperty.call(message, "totalMinor"))
+                    if (!$util.isInteger(message.totalMinor) && !(message.totalMinor && $util.isInteger(message.totalMinor.low) && $util.isInteger(message.totalMinor.high)))
+                        return "totalMinor: integer|Long expected";
+                if (message.skuId != null && Object.hasOwnProperty.call(message, "skuId"))
+                    if (!$util.isInteger(message.skuId))
+                        return "skuId: integer expected";
+                if (message.message != null && Object.hasOwnProperty.call(message, "message"))
+                    if (!$util.isString(message.message))
+                        return "message: string expected";
+                if (message.mayReturn != null && Object.hasOwnProperty.call(message, "mayReturn"))
+                    if (typeof message.mayReturn !== "boolean")
+                        return "mayReturn: boolean expected";
+                return null;
+            };
+
+            /**
+             * Creates an OrderAnswer message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.OrderAnswer
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.OrderAnswer} OrderAnswer
+             */
+            OrderAnswer.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.OrderAnswer)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.OrderAnswer: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.OrderAnswer();
+                switch (object.result) {
+                default:
+                    if (typeof object.result === "number") {
+                        message.result = object.result;
+                        break;
+                    }
+                    break;
+                case "RESULT_CODE_OK":
+                case 0:
+                    message.result = 0;
+                    break;
+                case "RESULT_CODE_SOLD_OUT":
+                case 1:
+                    message.result = 1;
+                    break;
+                case "RESULT_CODE_INSUFFICIENT_STOCK":
+                case 2:
+                    message.result = 2;
+                    break;
+                case "RESULT_CODE_LIMIT_PER_BUYER_EXCEEDED":
+                case 3:
+                    message.result = 3;
+                    break;
+                case "RESULT_CODE_PRICE_CHANGED":
+                case 4:
+                    message.result = 4;
+                    break;
+                case "RESULT_CODE_TOTAL_MISMATCH":
+                case 5:
+                    message.result = 5;
+                    break;
+                case "RESULT_CODE_BUYER_BLOCKED":
+                case 6:
+                    message.result = 6;
+                    break;
+                case "RESULT_CODE_UNKNOWN_SKU":
+                case 7:
+                    message.result = 7;
+                    break;
+                case "RESULT_CODE_SALE_NOT_OPEN":
+                case 8:
+                    message.result = 8;
+                    break;
+                case "RESULT_CODE_VELOCITY_EXCEEDED":
+                case 9:
+                    message.result = 9;
+                    break;
+                case "RESULT_CODE_QUANTITY_INVALID":
+                case 10:
+                    message.result = 10;
+                    break;
+                case "RESULT_CODE_LINES_INVALID":
+                case 11:
+                    message.result = 11;
+                    break;
+                case "RESULT_CODE_ORDERS_FULL":
+                case 12:
+                    message.result = 12;
+                    break;
+                case "RESULT_CODE_BUYERS_FULL":
+                case 13:
+                    message.result = 13;
+                    break;
+                case "RESULT_CODE_UNKNOWN_ORDER":
+                case 14:
+                    message.result = 14;
+                    break;
+                case "RESULT_CODE_NOT_ORDER_OWNER":
+                case 15:
+                    message.result = 15;
+                    break;
+                case "RESULT_CODE_INVALID_TRANSITION":
+                case 16:
+                    message.result = 16;
+                    break;
+                case "RESULT_CODE_PRODUCT_EXISTS":
+                case 17:
+                    message.result = 17;
+                    break;
+                case "RESULT_CODE_SKU_OUT_OF_RANGE":
+                case 18:
+                    message.result = 18;
+                    break;
+                case "RESULT_CODE_PRICE_INVALID":
+                case 19:
+                    message.result = 19;
+                    break;
+                case "RESULT_CODE_CURRENCY_MISMATCH":
+                case 20:
+                    message.result = 20;
+                    break;
+                case "RESULT_CODE_AMOUNT_MISMATCH":
+                case 21:
+                    message.result = 21;
+                    break;
+                case "RESULT_CODE_PAYMENT_DECLINED":
+                case 22:
+                    message.result = 22;
+                    break;
+                case "RESULT_CODE_EXPIRED":
+                case 23:
+                    message.result = 23;
+                    break;
+                case "RESULT_CODE_BUYER_SKU_PAIRS_FULL":
+                case 24:
+                    message.result = 24;
+                    break;
+                case "RESULT_CODE_STOCK_INVALID":
+                case 25:
+                    message.result = 25;
+                    break;
+                case "RESULT_CODE_SALE_WINDOW_INVALID":
+                case 26:
+                    message.result = 26;
+                    break;
+                }
+                if (object.orderId != null)
+                    if ($util.Long)
+                        message.orderId = $util.Long.fromValue(object.orderId, true);
+                    else if (typeof object.orderId === "string")
+                        message.orderId = parseInt(object.orderId, 10);
+                    else if (typeof object.orderId === "number")
+                        message.orderId = object.orderId;
+                    else if (typeof object.orderId === "object")
+                        message.orderId = new $util.LongBits(object.orderId.low >>> 0, object.orderId.high >>> 0).toNumber(true);
+                switch (object.status) {
+                default:
+                    if (typeof object.status === "number") {
+                        message.status = object.status;
+                        break;
+                    }
+                    break;
+                case "ORDER_STATUS_NONE":
+                case 0:
+                    message.status = 0;
+                    break;
+                case "ORDER_STATUS_CREATED":
+                case 1:
+                    message.status = 1;
+                    break;
+                case "ORDER_STATUS_CHECKED_INVENTORY":
+                case 2:
+                    message.status = 2;
+                    break;
+                case "ORDER_STATUS_PENDING_CHECKOUT":
+                case 3:
+                    message.status = 3;
+                    break;
+                case "ORDER_STATUS_READY_FOR_CHECKOUT":
+                case 4:
+                    message.status = 4;
+                    break;
+                case "ORDER_STATUS_CHECKOUT_SUCCESS":
+                case 5:
+                    message.status = 5;
+                    break;
+                case "ORDER_STATUS_ERROR_CHECKOUT":
+                case 6:
+                    message.status = 6;
+                    break;
+                case "ORDER_STATUS_TIMEOUT":
+                case 7:
+                    message.status = 7;
+                    break;
+                case "ORDER_STATUS_EXCEPTION_CHECKOUT":
+                case 8:
+                    message.status = 8;
+                    break;
+                case "ORDER_STATUS_FAIL_CHECKOUT":
+                case 9:
+                    message.status = 9;
+                    break;
+                case "ORDER_STATUS_CANCELED":
+                case 10:
+                    message.status = 10;
+                    break;
+                }
+                if (object.expiresAtMs != null)
+                    message.expiresAtMs = Number(object.expiresAtMs);
+                if (object.totalMinor != null)
+                    if ($util.Long)
+                        message.totalMinor = $util.Long.fromValue(object.totalMinor, false);
+                    else if (typeof object.totalMinor === "string")
+                        message.totalMinor = parseInt(object.totalMinor, 10);
+                    else if (typeof object.totalMinor === "number")
+                        message.totalMinor = object.totalMinor;
+                    else if (typeof object.totalMinor === "object")
+                        message.totalMinor = new $util.LongBits(object.totalMinor.low >>> 0, object.totalMinor.high >>> 0).toNumber();
+                if (object.skuId != null)
+                    message.skuId = object.skuId >>> 0;
+                if (object.message != null)
+                    message.message = String(object.message);
+                if (object.mayReturn != null)
+                    message.mayReturn = Boolean(object.mayReturn);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an OrderAnswer message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.OrderAnswer
+             * @static
+             * @param {stampede.v1.OrderAnswer} message OrderAnswer
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            OrderAnswer.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.result = options.enums === String ? "RESULT_CODE_OK" : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.orderId = options.longs === String ? long.toString() : options.longs === Number ? long.toNumber() : typeof BigInt !== "undefined" && options.longs === BigInt ? long.toBigInt() : long;
+                    } else
+                        object.orderId = options.longs === String ? "0" : typeof BigInt !== "undefined" && options.longs === BigInt ? BigInt("0") : 0;
+                    object.status = options.enums === String ? "ORDER_STATUS_NONE" : 0;
+                    object.expiresAtMs = 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.totalMinor = options.longs === String ? long.toString() : options.longs === Number ? long.toNumber() : typeof BigInt !== "undefined" && options.longs === BigInt ? long.toBigInt() : long;
+                    } else
+                        object.totalMinor = options.longs === String ? "0" : typeof BigInt !== "undefined" && options.longs === BigInt ? BigInt("0") : 0;
+                    object.skuId = 0;
+                    object.message = "";
+                    object.mayReturn = false;
+                }
+                if (message.result != null && Object.hasOwnProperty.call(message, "result"))
+                    object.result = options.enums === String ? $root.stampede.v1.ResultCode[message.result] === undefined ? message.result : $root.stampede.v1.ResultCode[message.result] : message.result;
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.orderId = typeof message.orderId === "number" ? BigInt(message.orderId) : $util.Long.fromBits(message.orderId.low >>> 0, message.orderId.high >>> 0, true).toBigInt();
+                    else if (typeof message.orderId === "number")
+                        object.orderId = options.longs === String ? String(message.orderId) : message.orderId;
+                    else
+                        object.orderId = options.longs === String ? $util.Long.prototype.toString.call(message.orderId) : options.longs === Number ? new $util.LongBits(message.orderId.low >>> 0, message.orderId.high >>> 0).toNumber(true) : message.orderId;
+                if (message.status != null && Object.hasOwnProperty.call(message, "status"))
+                    object.status = options.enums === String ? $root.stampede.v1.OrderStatus[message.status] === undefined ? message.status : $root.stampede.v1.OrderStatus[message.status] : message.status;
+                if (message.expiresAtMs != null && Object.hasOwnProperty.call(message, "expiresAtMs"))
+                    object.expiresAtMs = options.json && !isFinite(message.expiresAtMs) ? String(message.expiresAtMs) : message.expiresAtMs;
+                if (message.totalMinor != null && Object.hasOwnProperty.call(message, "totalMinor"))
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.totalMinor = typeof message.totalMinor === "number" ? BigInt(message.totalMinor) : $util.Long.fromBits(message.totalMinor.low >>> 0, message.totalMinor.high >>> 0, false).toBigInt();
+                    else if (typeof message.totalMinor === "number")
+                        object.totalMinor = options.longs === String ? String(message.totalMinor) : message.totalMinor;
+                    else
+                        object.totalMinor = options.longs === String ? $util.Long.prototype.toString.call(message.totalMinor) : options.longs === Number ? new $util.LongBits(message.totalMinor.low >>> 0, message.totalMinor.high >>> 0).toNumber() : message.totalMinor;
+                if (message.skuId != null && Object.hasOwnProperty.call(message, "skuId"))
+                    object.skuId = message.skuId;
+                if (message.message != null && Object.hasOwnProperty.call(message, "message"))
+                    object.message = message.message;
+                if (message.mayReturn != null && Object.hasOwnProperty.call(message, "mayReturn"))
+                    object.mayReturn = message.mayReturn;
+                return object;
+            };
+
+            /**
+             * Converts this OrderAnswer to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.OrderAnswer
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            OrderAnswer.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return OrderAnswer;
+        })();
+
+        v1.OrderUpdate = (function() {
+
+            /**
+             * Properties of an OrderUpdate.
+             * @memberof stampede.v1
+             * @interface IOrderUpdate
+             * @property {number|null} [orderId] OrderUpdate orderId
+             * @property {number|null} [buyerId] OrderUpdate buyerId
+             * @property {stampede.v1.OrderStatus|null} [status] OrderUpdate status
+             * @property {stampede.v1.OrderStatus|null} [previous] OrderUpdate previous
+             * @property {stampede.v1.ResultCode|null} [code] Why a failed status was reached (RESULT_CODE_OK otherwise).
+             * @property {number|null} [atMs] The engine's clock when the change happened.
+             * @property {number|null} [seq] The journal sequence number of the change: increases, so a client can drop an update it has seen.
+             */
+
+            /**
+             * Constructs a new OrderUpdate.
+             * @memberof stampede.v1
+             * @classdesc Pushed on every status change of an order the connection follows (request_id 0).
+             * @implements IOrderUpdate
+             * @constructor
+             * @param {stampede.v1.IOrderUpdate=} [properties] Properties to set
+             */
+            function OrderUpdate(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * OrderUpdate orderId.
+             * @member {number} orderId
+             * @memberof stampede.v1.OrderUpdate
+             * @instance
+             */
+            OrderUpdate.prototype.orderId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * OrderUpdate buyerId.
+             * @member {number} buyerId
+             * @memberof stampede.v1.OrderUpdate
+             * @instance
+             */
+            OrderUpdate.prototype.buyerId = 0;
+
+            /**
+             * OrderUpdate status.
+             * @member {stampede.v1.OrderStatus} status
+             * @memberof stampede.v1.OrderUpdate
+             * @instance
+             */
+            OrderUpdate.prototype.status = 0;
+
+            /**
+             * OrderUpdate previous.
+             * @member {stampede.v1.OrderStatus} previous
+             * @memberof stampede.v1.OrderUpdate
+             * @instance
+             */
+            OrderUpdate.prototype.previous = 0;
+
+            /**
+             * Why a failed status was reached (RESULT_CODE_OK otherwise).
+             * @member {stampede.v1.ResultCode} code
+             * @memberof stampede.v1.OrderUpdate
+             * @instance
+             */
+            OrderUpdate.prototype.code = 0;
+
+            /**
+             * The engine's clock when the change happened.
+             * @member {number} atMs
+             * @memberof stampede.v1.OrderUpdate
+             * @instance
+             */
+            OrderUpdate.prototype.atMs = 0;
+
+            /**
+             * The journal sequence number of the change: increases, so a client can drop an update it has seen.
+             * @member {number} seq
+             * @memberof stampede.v1.OrderUpdate
+             * @instance
+             */
+            OrderUpdate.prototype.seq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Creates a new OrderUpdate instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.OrderUpdate
+             * @static
+             * @param {stampede.v1.IOrderUpdate=} [properties] Properties to set
+             * @returns {stampede.v1.OrderUpdate} OrderUpdate instance
+             */
+            OrderUpdate.create = function create(properties) {
+                return new OrderUpdate(properties);
+            };
+
+            /**
+             * Encodes the specified OrderUpdate message. Does not implicitly {@link stampede.v1.OrderUpdate.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.OrderUpdate
+             * @static
+             * @param {stampede.v1.IOrderUpdate} message OrderUpdate message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            OrderUpdate.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.orderId);
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.buyerId);
+                if (message.status != null && Object.hasOwnProperty.call(message, "status"))
+                    writer.uint32(/* id 3, wireType 0 =*/24).int32(message.status);
+                if (message.previous != null && Object.hasOwnProperty.call(message, "previous"))
+                    writer.uint32(/* id 4, wireType 0 =*/32).int32(message.previous);
+                if (message.code != null && Object.hasOwnProperty.call(message, "code"))
+                    writer.uint32(/* id 5, wireType 0 =*/40).int32(message.code);
+                if (message.atMs != null && Object.hasOwnProperty.call(message, "atMs"))
+                    writer.uint32(/* id 6, wireType 1 =*/49).double(message.atMs);
+                if (message.seq != null && Object.hasOwnProperty.call(message, "seq"))
+                    writer.uint32(/* id 7, wireType 0 =*/56).uint64(message.seq);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified OrderUpdate message, length delimited. Does not implicitly {@link stampede.v1.OrderUpdate.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.OrderUpdate
+             * @static
+             * @param {stampede.v1.IOrderUpdate} message OrderUpdate message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            OrderUpdate.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes an OrderUpdate message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.OrderUpdate
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.OrderUpdate} OrderUpdate
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            OrderUpdate.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.OrderUpdate();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.orderId = reader.uint64();
+                            break;
+                        }
+                    case 2: {
+                            message.buyerId = reader.uint32();
+                            break;
+                        }
+                    case 3: {
+                            message.status = reader.int32();
+                            break;
+                        }
+                    case 4: {
+                            message.previous = reader.int32();
+                            break;
+                        }
+                    case 5: {
+                            message.code = reader.int32();
+                            break;
+                        }
+                    case 6: {
+                            message.atMs = reader.double();
+                            break;
+                        }
+                    case 7: {
+                            message.seq = reader.uint64();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes an OrderUpdate message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.OrderUpdate
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.OrderUpdate} OrderUpdate
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            OrderUpdate.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies an OrderUpdate message.
+             * @function verify
+             * @memberof stampede.v1.OrderUpdate
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            OrderUpdate.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    if (!$util.isInteger(message.orderId) && !(message.orderId && $util.isInteger(message.orderId.low) && $util.isInteger(message.orderId.high)))
+                        return "orderId: integer|Long expected";
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    if (!$util.isInteger(message.buyerId))
+                        return "buyerId: integer expected";
+                if (message.status != null && Object.hasOwnProperty.call(message, "status"))
+                    switch (message.status) {
+                    default:
+                        return "status: enum value expected";
+                    case 0:
+                    case 1:
+                    case 2:
+                    case 3:
+                    case 4:
+                    case 5:
+                    case 6:
+                    case 7:
+                    case 8:
+                    case 9:
+                    case 10:
+                        break;
+                    }
+                if (message.previous != null && Object.hasOwnProperty.call(message, "previous"))
+                    switch (message.previous) {
+                    default:
+                        return "previous: enum value expected";
+                    case 0:
+                    case 1:
+                    case 2:
+                    case 3:
+                    case 4:
+                    case 5:
+                    case 6:
+                    case 7:
+                    case 8:
+                    case 9:
+                    case 10:
+                        break;
+                    }
+                if (message.code != null && Object.hasOwnProperty.call(message, "code"))
+                    switch (message.code) {
+                    default:
+                        return "code: enum value expected";
+                    case 0:
+                    case 1:
+                    case 2:
+                    case 3:
+                    case 4:
+                    case 5:
+                    case 6:
+                    case 7:
+                    case 8:
+                    case 9:
+                    case 10:
+                    case 11:
+                    case 12:
+                    case 13:
+                    case 14:
+                    case 15:
+                    case 16:
+                    case 17:
+                    case 18:
+                    case 19:
+                    case 20:
+                    case 21:
+                    case 22:
+                    case 23:
+                    case 24:
+                    case 25:
+                    case 26:
+                        break;
+                    }
+                if (message.atMs != null && Object.hasOwnProperty.call(message, "atMs"))
+                    if (typeof message.atMs !== "number")
+                        return "atMs: number expected";
+                if (message.seq != null && Object.hasOwnProperty.call(message, "seq"))
+                    if (!$util.isInteger(message.seq) && !(message.seq && $util.isInteger(message.seq.low) && $util.isInteger(message.seq.high)))
+                        return "seq: integer|Long expected";
+                return null;
+            };
+
+            /**
+             * Creates an OrderUpdate message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.OrderUpdate
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.OrderUpdate} OrderUpdate
+             */
+            OrderUpdate.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.OrderUpdate)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.OrderUpdate: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.OrderUpdate();
+                if (object.orderId != null)
+                    if ($util.Long)
+                        message.orderId = $util.Long.fromValue(object.orderId, true);
+                    else if (typeof object.orderId === "string")
+                        message.orderId = parseInt(object.orderId, 10);
+                    else if (typeof object.orderId === "number")
+                        message.orderId = object.orderId;
+                    else if (typeof object.orderId === "object")
+                        message.orderId = new $util.LongBits(object.orderId.low >>> 0, object.orderId.high >>> 0).toNumber(true);
+                if (object.buyerId != null)
+                    message.buyerId = object.buyerId >>> 0;
+                switch (object.status) {
+                default:
+                    if (typeof object.status === "number") {
+                        message.status = object.status;
+                        break;
+                    }
+                    break;
+                case "ORDER_STATUS_NONE":
+                case 0:
+                    message.status = 0;
+                    break;
+                case "ORDER_STATUS_CREATED":
+                case 1:
+                    message.status = 1;
+                    break;
+                case "ORDER_STATUS_CHECKED_INVENTORY":
+                case 2:
+                    message.status = 2;
+                    break;
+                case "ORDER_STATUS_PENDING_CHECKOUT":
+                case 3:
+                    message.status = 3;
+                    break;
+                case "ORDER_STATUS_READY_FOR_CHECKOUT":
+                case 4:
+                    message.status = 4;
+                    break;
+                case "ORDER_STATUS_CHECKOUT_SUCCESS":
+                case 5:
+                    message.status = 5;
+                    break;
+                case "ORDER_STATUS_ERROR_CHECKOUT":
+                case 6:
+                    message.status = 6;
+                    break;
+                case "ORDER_STATUS_TIMEOUT":
+                case 7:
+                    message.status = 7;
+                    break;
+                case "ORDER_STATUS_EXCEPTION_CHECKOUT":
+                case 8:
+                    message.status = 8;
+                    break;
+                case "ORDER_STATUS_FAIL_CHECKOUT":
+                case 9:
+                    message.status = 9;
+                    break;
+                case "ORDER_STATUS_CANCELED":
+                case 10:
+                    message.status = 10;
+                    break;
+                }
+                switch (object.previous) {
+                default:
+                    if (typeof object.previous === "number") {
+                        message.previous = object.previous;
+                        break;
+                    }
+                    break;
+                case "ORDER_STATUS_NONE":
+                case 0:
+                    message.previous = 0;
+                    break;
+                case "ORDER_STATUS_CREATED":
+                case 1:
+                    message.previous = 1;
+                    break;
+                case "ORDER_STATUS_CHECKED_INVENTORY":
+                case 2:
+                    message.previous = 2;
+                    break;
+                case "ORDER_STATUS_PENDING_CHECKOUT":
+                case 3:
+                    message.previous = 3;
+                    break;
+                case "ORDER_STATUS_READY_FOR_CHECKOUT":
+                case 4:
+                    message.previous = 4;
+                    break;
+                case "ORDER_STATUS_CHECKOUT_SUCCESS":
+                case 5:
+                    message.previous = 5;
+                    break;
+                case "ORDER_STATUS_ERROR_CHECKOUT":
+                case 6:
+                    message.previous = 6;
+                    break;
+                case "ORDER_STATUS_TIMEOUT":
+                case 7:
+                    message.previous = 7;
+                    break;
+                case "ORDER_STATUS_EXCEPTION_CHECKOUT":
+                case 8:
+                    message.previous = 8;
+                    break;
+                case "ORDER_STATUS_FAIL_CHECKOUT":
+                case 9:
+                    message.previous = 9;
+                    break;
+                case "ORDER_STATUS_CANCELED":
+                case 10:
+                    message.previous = 10;
+                    break;
+                }
+                switch (object.code) {
+                default:
+                    if (typeof object.code === "number") {
+                        message.code = object.code;
+                        break;
+                    }
+                    break;
+                case "RESULT_CODE_OK":
+                case 0:
+                    message.code = 0;
+                    break;
+                case "RESULT_CODE_SOLD_OUT":
+                case 1:
+                    message.code = 1;
+                    break;
+                case "RESULT_CODE_INSUFFICIENT_STOCK":
+                case 2:
+                    message.code = 2;
+                    break;
+                case "RESULT_CODE_LIMIT_PER_BUYER_EXCEEDED":
+                case 3:
+                    message.code = 3;
+                    break;
+                case "RESULT_CODE_PRICE_CHANGED":
+                case 4:
+                    message.code = 4;
+                    break;
+                case "RESULT_CODE_TOTAL_MISMATCH":
+                case 5:
+                    message.code = 5;
+                    break;
+                case "RESULT_CODE_BUYER_BLOCKED":
+                case 6:
+                    message.code = 6;
+                    break;
+                case "RESULT_CODE_UNKNOWN_SKU":
+                case 7:
+                    message.code = 7;
+                    break;
+                case "RESULT_CODE_SALE_NOT_OPEN":
+                case 8:
+                    message.code = 8;
+                    break;
+                case "RESULT_CODE_VELOCITY_EXCEEDED":
+                case 9:
+                    message.code = 9;
+                    break;
+                case "RESULT_CODE_QUANTITY_INVALID":
+                case 10:
+                    message.code = 10;
+                    break;
+                case "RESULT_CODE_LINES_INVALID":
+                case 11:
+                    message.code = 11;
+                    break;
+                case "RESULT_CODE_ORDERS_FULL":
+                case 12:
+                    message.code = 12;
+                    break;
+                case "RESULT_CODE_BUYERS_FULL":
+                case 13:
+                    message.code = 13;
+                    break;
+                case "RESULT_CODE_UNKNOWN_ORDER":
+                case 14:
+                    message.code = 14;
+                    break;
+                case "RESULT_CODE_NOT_ORDER_OWNER":
+                case 15:
+                    message.code = 15;
+                    break;
+                case "RESULT_CODE_INVALID_TRANSITION":
+                case 16:
+                    message.code = 16;
+                    break;
+                case "RESULT_CODE_PRODUCT_EXISTS":
+                case 17:
+                    message.code = 17;
+                    break;
+                case "RESULT_CODE_SKU_OUT_OF_RANGE":
+                case 18:
+                    message.code = 18;
+                    break;
+                case "RESULT_CODE_PRICE_INVALID":
+                case 19:
+                    message.code = 19;
+                    break;
+                case "RESULT_CODE_CURRENCY_MISMATCH":
+                case 20:
+                    message.code = 20;
+                    break;
+                case "RESULT_CODE_AMOUNT_MISMATCH":
+                case 21:
+                    message.code = 21;
+                    break;
+                case "RESULT_CODE_PAYMENT_DECLINED":
+                case 22:
+                    message.code = 22;
+                    break;
+                case "RESULT_CODE_EXPIRED":
+                case 23:
+                    message.code = 23;
+                    break;
+                case "RESULT_CODE_BUYER_SKU_PAIRS_FULL":
+                case 24:
+                    message.code = 24;
+                    break;
+                case "RESULT_CODE_STOCK_INVALID":
+                case 25:
+                    message.code = 25;
+                    break;
+                case "RESULT_CODE_SALE_WINDOW_INVALID":
+                case 26:
+                    message.code = 26;
+                    break;
+                }
+                if (object.atMs != null)
+                    message.atMs = Number(object.atMs);
+                if (object.seq != null)
+                    if ($util.Long)
+                        message.seq = $util.Long.fromValue(object.seq, true);
+                    else if (typeof object.seq === "string")
+                        message.seq = parseInt(object.seq, 10);
+                    else if (typeof object.seq === "number")
+                        message.seq = object.seq;
+                    else if (typeof object.seq === "object")
+                        message.seq = new $util.LongBits(object.seq.low >>> 0, object.seq.high >>> 0).toNumber(true);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an OrderUpdate message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.OrderUpdate
+             * @static
+             * @param {stampede.v1.OrderUpdate} message OrderUpdate
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            OrderUpdate.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.orderId = options.longs === String ? long.toString() : options.longs === Number ? long.toNumber() : typeof BigInt !== "undefined" && options.longs === BigInt ? long.toBigInt() : long;
+                    } else
+                        object.orderId = options.longs === String ? "0" : typeof BigInt !== "undefined" && options.longs === BigInt ? BigInt("0") : 0;
+                    object.buyerId = 0;
+                    object.status = options.enums === String ? "ORDER_STATUS_NONE" : 0;
+                    object.previous = options.enums === String ? "ORDER_STATUS_NONE" : 0;
+                    object.code = options.enums === String ? "RESULT_CODE_OK" : 0;
+                    object.atMs = 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.seq = options.longs === String ? long.toString() : options.longs === Number ? long.toNumber() : typeof BigInt !== "undefined" && options.longs === BigInt ? long.toBigInt() : long;
+                    } else
+                        object.seq = options.longs === String ? "0" : typeof BigInt !== "undefined" && options.longs === BigInt ? BigInt("0") : 0;
+                }
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.orderId = typeof message.orderId === "number" ? BigInt(message.orderId) : $util.Long.fromBits(message.orderId.low >>> 0, message.orderId.high >>> 0, true).toBigInt();
+                    else if (typeof message.orderId === "number")
+                        object.orderId = options.longs === String ? String(message.orderId) : message.orderId;
+                    else
+                        object.orderId = options.longs === String ? $util.Long.prototype.toString.call(message.orderId) : options.longs === Number ? new $util.LongBits(message.orderId.low >>> 0, message.orderId.high >>> 0).toNumber(true) : message.orderId;
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    object.buyerId = message.buyerId;
+                if (message.status != null && Object.hasOwnProperty.call(message, "status"))
+                    object.status = options.enums === String ? $root.stampede.v1.OrderStatus[message.status] === undefined ? message.status : $root.stampede.v1.OrderStatus[message.status] : message.status;
+                if (message.previous != null && Object.hasOwnProperty.call(message, "previous"))
+                    object.previous = options.enums === String ? $root.stampede.v1.OrderStatus[message.previous] === undefined ? message.previous : $root.stampede.v1.OrderStatus[message.previous] : message.previous;
+                if (message.code != null && Object.hasOwnProperty.call(message, "code"))
+                    object.code = options.enums === String ? $root.stampede.v1.ResultCode[message.code] === undefined ? message.code : $root.stampede.v1.ResultCode[message.code] : message.code;
+                if (message.atMs != null && Object.hasOwnProperty.call(message, "atMs"))
+                    object.atMs = options.json && !isFinite(message.atMs) ? String(message.atMs) : message.atMs;
+                if (message.seq != null && Object.hasOwnProperty.call(message, "seq"))
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.seq = typeof message.seq === "number" ? BigInt(message.seq) : $util.Long.fromBits(message.seq.low >>> 0, message.seq.high >>> 0, true).toBigInt();
+                    else if (typeof message.seq === "number")
+                        object.seq = options.longs === String ? String(message.seq) : message.seq;
+                    else
+                        object.seq = options.longs === String ? $util.Long.prototype.toString.call(message.seq) : options.longs === Number ? new $util.LongBits(message.seq.low >>> 0, message.seq.high >>> 0).toNumber(true) : message.seq;
+                return object;
+            };
+
+            /**
+             * Converts this OrderUpdate to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.OrderUpdate
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            OrderUpdate.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return OrderUpdate;
+        })();
+
+        v1.ErrorAnswer = (function() {
+
+            /**
+             * Properties of an ErrorAnswer.
+             * @memberof stampede.v1
+             * @interface IErrorAnswer
+             * @property {string|null} [code] ErrorAnswer code
+             * @property {string|null} [message] ErrorAnswer message
+             * @property {number|null} [retryAfterMs] When non-zero, wait at least this long before retrying (RATE_LIMITED, BUSY).
+             */
+
+            /**
+             * Constructs a new ErrorAnswer.
+             * @memberof stampede.v1
+             * @classdesc A refusal by the gateway itself, with a code from the edge error catalogue (BAD_FRAME, AUTH_REQUIRED, RATE_LIMITED, BUSY, ...; see docs/errors.md).
+             * @implements IErrorAnswer
+             * @constructor
+             * @param {stampede.v1.IErrorAnswer=} [properties] Properties to set
+             */
+            function ErrorAnswer(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * ErrorAnswer code.
+             * @member {string} code
+             * @memberof stampede.v1.ErrorAnswer
+             * @instance
+             */
+            ErrorAnswer.prototype.code = "";
+
+            /**
+             * ErrorAnswer message.
+             * @member {string} message
+             * @memberof stampede.v1.ErrorAnswer
+             * @instance
+             */
+            ErrorAnswer.prototype.message = "";
+
+            /**
+             * When non-zero, wait at least this long before retrying (RATE_LIMITED, BUSY).
+             * @member {number} retryAfterMs
+             * @memberof stampede.v1.ErrorAnswer
+             * @instance
+             */
+            ErrorAnswer.prototype.retryAfterMs = 0;
+
+            /**
+             * Creates a new ErrorAnswer instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.ErrorAnswer
+             * @static
+             * @param {stampede.v1.IErrorAnswer=} [properties] Properties to set
+             * @returns {stampede.v1.ErrorAnswer} ErrorAnswer instance
+             */
+            ErrorAnswer.create = function create(properties) {
+                return new ErrorAnswer(properties);
+            };
+
+            /**
+             * Encodes the specified ErrorAnswer message. Does not implicitly {@link stampede.v1.ErrorAnswer.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.ErrorAnswer
+             * @static
+             * @param {stampede.v1.IErrorAnswer} message ErrorAnswer message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ErrorAnswer.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.code != null && Object.hasOwnProperty.call(message, "code"))
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.code);
+                if (message.message != null && Object.hasOwnProperty.call(message, "message"))
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.message);
+                if (message.retryAfterMs != null && Object.hasOwnProperty.call(message, "retryAfterMs"))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.retryAfterMs);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified ErrorAnswer message, length delimited. Does not implicitly {@link stampede.v1.ErrorAnswer.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.ErrorAnswer
+             * @static
+             * @param {stampede.v1.IErrorAnswer} message ErrorAnswer message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ErrorAnswer.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes an ErrorAnswer message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.ErrorAnswer
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.ErrorAnswer} ErrorAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ErrorAnswer.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.ErrorAnswer();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.code = reader.string();
+                            break;
+                        }
+                    case 2: {
+                            message.message = reader.string();
+                            break;
+                        }
+                    case 3: {
+                            message.retryAfterMs = reader.uint32();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes an ErrorAnswer message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.ErrorAnswer
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.ErrorAnswer} ErrorAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ErrorAnswer.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies an ErrorAnswer message.
+             * @function verify
+             * @memberof stampede.v1.ErrorAnswer
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            ErrorAnswer.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                if (message.code != null && Object.hasOwnProperty.call(message, "code"))
+                    if (!$util.isString(message.code))
+                        return "code: string expected";
+                if (message.message != null && Object.hasOwnProperty.call(message, "message"))
+                    if (!$util.isString(message.message))
+                        return "message: string expected";
+                if (message.retryAfterMs != null && Object.hasOwnProperty.call(message, "retryAfterMs"))
+                    if (!$util.isInteger(message.retryAfterMs))
+                        return "retryAfterMs: integer expected";
+                return null;
+            };
+
+            /**
+             * Creates an ErrorAnswer message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.ErrorAnswer
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.ErrorAnswer} ErrorAnswer
+             */
+            ErrorAnswer.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.ErrorAnswer)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.ErrorAnswer: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.ErrorAnswer();
+                if (object.code != null)
+                    message.code = String(object.code);
+                if (object.message != null)
+                    message.message = String(object.message);
+                if (object.retryAfterMs != null)
+                    message.retryAfterMs = object.retryAfterMs >>> 0;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an ErrorAnswer message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.ErrorAnswer
+             * @static
+             * @param {stampede.v1.ErrorAnswer} message ErrorAnswer
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ErrorAnswer.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.code = "";
+                    object.message = "";
+                    object.retryAfterMs = 0;
+                }
+                if (message.code != null && Object.hasOwnProperty.call(message, "code"))
+                    object.code = message.code;
+                if (message.message != null && Object.hasOwnProperty.call(message, "message"))
+                    object.message = message.message;
+                if (message.retryAfterMs != null && Object.hasOwnProperty.call(message, "retryAfterMs"))
+                    object.retryAfterMs = message.retryAfterMs;
+                return object;
+            };
+
+            /**
+             * Converts this ErrorAnswer to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.ErrorAnswer
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ErrorAnswer.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ErrorAnswer;
+        })();
+
+        v1.Pong = (function() {
+
+            /**
+             * Properties of a Pong.
+             * @memberof stampede.v1
+             * @interface IPong
+             * @property {number|null} [clientTimeMs] Pong clientTimeMs
+             * @property {number|null} [serverTimeMs] Pong serverTimeMs
+             */
+
+            /**
+             * Constructs a new Pong.
+             * @memberof stampede.v1
+             * @classdesc The answer to a Ping: the client's time echoed and the gateway's clock.
+             * @implements IPong
+             * @constructor
+             * @param {stampede.v1.IPong=} [properties] Properties to set
+             */
+            function Pong(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * Pong clientTimeMs.
+             * @member {number} clientTimeMs
+             * @memberof stampede.v1.Pong
+             * @instance
+             */
+            Pong.prototype.clientTimeMs = 0;
+
+            /**
+             * Pong serverTimeMs.
+             * @member {number} serverTimeMs
+             * @memberof stampede.v1.Pong
+             * @instance
+             */
+            Pong.prototype.serverTimeMs = 0;
+
+            /**
+             * Creates a new Pong instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.Pong
+             * @static
+             * @param {stampede.v1.IPong=} [properties] Properties to set
+             * @returns {stampede.v1.Pong} Pong instance
+             */
+            Pong.create = function create(properties) {
+                return new Pong(properties);
+            };
+
+            /**
+             * Encodes the specified Pong message. Does not implicitly {@link stampede.v1.Pong.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.Pong
+             * @static
+             * @param {stampede.v1.IPong} message Pong message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Pong.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.clientTimeMs != null && Object.hasOwnProperty.call(message, "clientTimeMs"))
+                    writer.uint32(/* id 1, wireType 1 =*/9).double(message.clientTimeMs);
+                if (message.serverTimeMs != null && Object.hasOwnProperty.call(message, "serverTimeMs"))
+                    writer.uint32(/* id 2, wireType 1 =*/17).double(message.serverTimeMs);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified Pong message, length delimited. Does not implicitly {@link stampede.v1.Pong.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.Pong
+             * @static
+             * @param {stampede.v1.IPong} message Pong message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Pong.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a Pong message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.Pong
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.Pong} Pong
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Pong.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.Pong();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.clientTimeMs = reader.double();
+                            break;
+                        }
+                    case 2: {
+                            message.serverTimeMs = reader.double();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a Pong message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.Pong
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.Pong} Pong
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Pong.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies a Pong message.
+             * @function verify
+             * @memberof stampede.v1.Pong
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            Pong.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                if (message.clientTimeMs != null && Object.hasOwnProperty.call(message, "clientTimeMs"))
+                    if (typeof message.clientTimeMs !== "number")
+                        return "clientTimeMs: number expected";
+                if (message.serverTimeMs != null && Object.hasOwnProperty.call(message, "serverTimeMs"))
+                    if (typeof message.serverTimeMs !== "number")
+                        return "serverTimeMs: number expected";
+                return null;
+            };
+
+            /**
+             * Creates a Pong message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.Pong
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.Pong} Pong
+             */
+            Pong.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.Pong)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.Pong: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.Pong();
+                if (object.clientTimeMs != null)
+                    message.clientTimeMs = Number(object.clientTimeMs);
+                if (object.serverTimeMs != null)
+                    message.serverTimeMs = Number(object.serverTimeMs);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Pong message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.Pong
+             * @static
+             * @param {stampede.v1.Pong} message Pong
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Pong.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.clientTimeMs = 0;
+                    object.serverTimeMs = 0;
+                }
+                if (message.clientTimeMs != null && Object.hasOwnProperty.call(message, "clientTimeMs"))
+                    object.clientTimeMs = options.json && !isFinite(message.clientTimeMs) ? String(message.clientTimeMs) : message.clientTimeMs;
+                if (message.serverTimeMs != null && Object.hasOwnProperty.call(message, "serverTimeMs"))
+                    object.serverTimeMs = options.json && !isFinite(message.serverTimeMs) ? String(message.serverTimeMs) : message.serverTimeMs;
+                return object;
+            };
+
+            /**
+             * Converts this Pong to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.Pong
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Pong.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Pong;
+        })();
+
+        v1.BatchAnswer = (function() {
+
+            /**
+             * Properties of a BatchAnswer.
+             * @memberof stampede.v1
+             * @interface IBatchAnswer
+             * @property {Array.<stampede.v1.IServerMessage>|null} [answers] BatchAnswer answers
+             */
+
+            /**
+             * Constructs a new BatchAnswer.
+             * @memberof stampede.v1
+             * @classdesc One answer per command of a Batch, in the order of the commands.
+             * @implements IBatchAnswer
+             * @constructor
+             * @param {stampede.v1.IBatchAnswer=} [properties] Properties to set
+             */
+            function BatchAnswer(properties) {
+                this.answers = [];
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * BatchAnswer answers.
+             * @member {Array.<stampede.v1.IServerMessage>} answers
+             * @memberof stampede.v1.BatchAnswer
+             * @instance
+             */
+            BatchAnswer.prototype.answers = $util.emptyArray;
+
+            /**
+             * Creates a new BatchAnswer instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.BatchAnswer
+             * @static
+             * @param {stampede.v1.IBatchAnswer=} [properties] Properties to set
+             * @returns {stampede.v1.BatchAnswer} BatchAnswer instance
+             */
+            BatchAnswer.create = function create(properties) {
+                return new BatchAnswer(properties);
+            };
+
+            /**
+             * Encodes the specified BatchAnswer message. Does not implicitly {@link stampede.v1.BatchAnswer.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.BatchAnswer
+             * @static
+             * @param {stampede.v1.IBatchAnswer} message BatchAnswer message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            BatchAnswer.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.answers != null && message.answers.length)
+                    for (let i = 0; i < message.answers.length; ++i)
+                        $root.stampede.v1.ServerMessage.encode(message.answers[i], writer.uint32(/* id 1, wireType 2 =*/10).fork(), q + 1).ldelim();
+                return writer;
+            };
+
+            /**
+             * Encodes the specified BatchAnswer message, length delimited. Does not implicitly {@link stampede.v1.BatchAnswer.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.BatchAnswer
+             * @static
+             * @param {stampede.v1.IBatchAnswer} message BatchAnswer message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            BatchAnswer.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a BatchAnswer message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.BatchAnswer
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.BatchAnswer} BatchAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            BatchAnswer.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.BatchAnswer();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            if (!(message.answers && message.answers.length))
+                                message.answers = [];
+                            message.answers.push($root.stampede.v1.ServerMessage.decode(reader, reader.uint32(), undefined, long + 1));
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a BatchAnswer message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.BatchAnswer
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.BatchAnswer} BatchAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            BatchAnswer.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies a BatchAnswer message.
+             * @function verify
+             * @memberof stampede.v1.BatchAnswer
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            BatchAnswer.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                if (message.answers != null && Object.hasOwnProperty.call(message, "answers")) {
+                    if (!Array.isArray(message.answers))
+                        return "answers: array expected";
+                    for (let i = 0; i < message.answers.length; ++i) {
+                        let error = $root.stampede.v1.ServerMessage.verify(message.answers[i], long + 1);
+                        if (error)
+                            return "answers." + error;
+                    }
+                }
+                return null;
+            };
+
+            /**
+             * Creates a BatchAnswer message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.BatchAnswer
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.BatchAnswer} BatchAnswer
+             */
+            BatchAnswer.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.BatchAnswer)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.BatchAnswer: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.BatchAnswer();
+                if (object.answers) {
+                    if (!Array.isArray(object.answers))
+                        throw TypeError(".stampede.v1.BatchAnswer.answers: array expected");
+                    message.answers = [];
+                    for (let i = 0; i < object.answers.length; ++i) {
+                        if (!$util.isObject(object.answers[i]))
+                            throw TypeError(".stampede.v1.BatchAnswer.answers: object expected");
+                        message.answers[i] = $root.stampede.v1.ServerMessage.fromObject(object.answers[i], long + 1);
+                    }
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a BatchAnswer message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.BatchAnswer
+             * @static
+             * @param {stampede.v1.BatchAnswer} message BatchAnswer
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            BatchAnswer.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.answers = [];
+                if (message.answers && message.answers.length) {
+                    object.answers = [];
+                    for (let j = 0; j < message.answers.length; ++j)
+                        object.answers[j] = $root.stampede.v1.ServerMessage.toObject(message.answers[j], options, q + 1);
+                }
+                return object;
+            };
+
+            /**
+             * Converts this BatchAnswer to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.BatchAnswer
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            BatchAnswer.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return BatchAnswer;
+        })();
+
+        v1.Subscribed = (function() {
+
+            /**
+             * Properties of a Subscribed.
+             * @memberof stampede.v1
+             * @interface ISubscribed
+             * @property {number|null} [orderId] Subscribed orderId
+             * @property {stampede.v1.OrderStatus|null} [status] Subscribed status
+             */
+
+            /**
+             * Constructs a new Subscribed.
+             * @memberof stampede.v1
+             * @classdesc The subscription is in place; status is the order's status now (later changes come as OrderUpdate).
+             * @implements ISubscribed
+             * @constructor
+             * @param {stampede.v1.ISubscribed=} [properties] Properties to set
+             */
+            function Subscribed(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * Subscribed orderId.
+             * @member {number} orderId
+             * @memberof stampede.v1.Subscribed
+             * @instance
+             */
+            Subscribed.prototype.orderId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Subscribed status.
+             * @member {stampede.v1.OrderStatus} status
+             * @memberof stampede.v1.Subscribed
+             * @instance
+             */
+            Subscribed.prototype.status = 0;
+
+            /**
+             * Creates a new Subscribed instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.Subscribed
+             * @static
+             * @param {stampede.v1.ISubscribed=} [properties] Properties to set
+             * @returns {stampede.v1.Subscribed} Subscribed instance
+             */
+            Subscribed.create = function create(properties) {
+                return new Subscribed(properties);
+            };
+
+            /**
+             * Encodes the specified Subscribed message. Does not implicitly {@link stampede.v1.Subscribed.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.Subscribed
+             * @static
+             * @param {stampede.v1.ISubscribed} message Subscribed message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Subscribed.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.orderId);
+                if (message.status != null && Object.hasOwnProperty.call(message, "status"))
+                    writer.uint32(/* id 2, wireType 0 =*/16).int32(message.status);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified Subscribed message, length delimited. Does not implicitly {@link stampede.v1.Subscribed.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.Subscribed
+             * @static
+             * @param {stampede.v1.ISubscribed} message Subscribed message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Subscribed.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a Subscribed message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.Subscribed
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.Subscribed} Subscribed
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Subscribed.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.Subscribed();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.orderId = reader.uint64();
+                            break;
+                        }
+                    case 2: {
+                            message.status = reader.int32();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a Subscribed message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.Subscribed
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.Subscribed} Subscribed
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Subscribed.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies a Subscribed message.
+             * @function verify
+             * @memberof stampede.v1.Subscribed
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            Subscribed.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    if (!$util.isInteger(message.orderId) && !(message.orderId && $util.isInteger(message.orderId.low) && $util.isInteger(message.orderId.high)))
+                        return "orderId: integer|Long expected";
+                if (message.status != null && Object.hasOwnProperty.call(message, "status"))
+                    switch (message.status) {
+                    default:
+                        return "status: enum value expected";
+                    case 0:
+                    case 1:
+                    case 2:
+                    case 3:
+                    case 4:
+                    case 5:
+                    case 6:
+                    case 7:
+                    case 8:
+                    case 9:
+                    case 10:
+                        break;
+                    }
+                return null;
+            };
+
+            /**
+             * Creates a Subscribed message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.Subscribed
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.Subscribed} Subscribed
+             */
+            Subscribed.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.Subscribed)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.Subscribed: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.Subscribed();
+                if (object.orderId != null)
+                    if ($util.Long)
+                        message.orderId = $util.Long.fromValue(object.orderId, true);
+                    else if (typeof object.orderId === "string")
+                        message.orderId = parseInt(object.orderId, 10);
+                    else if (typeof object.orderId === "number")
+                        message.orderId = object.orderId;
+                    else if (typeof object.orderId === "object")
+                        message.orderId = new $util.LongBits(object.orderId.low >>> 0, object.orderId.high >>> 0).toNumber(true);
+                switch (object.status) {
+                default:
+                    if (typeof object.status === "number") {
+                        message.status = object.status;
+                        break;
+                    }
+                    break;
+                case "ORDER_STATUS_NONE":
+                case 0:
+                    message.status = 0;
+                    break;
+                case "ORDER_STATUS_CREATED":
+                case 1:
+                    message.status = 1;
+                    break;
+                case "ORDER_STATUS_CHECKED_INVENTORY":
+                case 2:
+                    message.status = 2;
+                    break;
+                case "ORDER_STATUS_PENDING_CHECKOUT":
+                case 3:
+                    message.status = 3;
+                    break;
+                case "ORDER_STATUS_READY_FOR_CHECKOUT":
+                case 4:
+                    message.status = 4;
+                    break;
+                case "ORDER_STATUS_CHECKOUT_SUCCESS":
+                case 5:
+                    message.status = 5;
+                    break;
+                case "ORDER_STATUS_ERROR_CHECKOUT":
+                case 6:
+                    message.status = 6;
+                    break;
+                case "ORDER_STATUS_TIMEOUT":
+                case 7:
+                    message.status = 7;
+                    break;
+                case "ORDER_STATUS_EXCEPTION_CHECKOUT":
+                case 8:
+                    message.status = 8;
+                    break;
+                case "ORDER_STATUS_FAIL_CHECKOUT":
+                case 9:
+                    message.status = 9;
+                    break;
+                case "ORDER_STATUS_CANCELED":
+                case 10:
+                    message.status = 10;
+                    break;
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Subscribed message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.Subscribed
+             * @static
+             * @param {stampede.v1.Subscribed} message Subscribed
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Subscribed.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.orderId = options.longs === String ? long.toString() : options.longs === Number ? long.toNumber() : typeof BigInt !== "undefined" && options.longs === BigInt ? long.toBigInt() : long;
+                    } else
+                        object.orderId = options.longs === String ? "0" : typeof BigInt !== "undefined" && options.longs === BigInt ? BigInt("0") : 0;
+                    object.status = options.enums === String ? "ORDER_STATUS_NONE" : 0;
+                }
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.orderId = typeof message.orderId === "number" ? BigInt(message.orderId) : $util.Long.fromBits(message.orderId.low >>> 0, message.orderId.high >>> 0, true).toBigInt();
+                    else if (typeof message.orderId === "number")
+                        object.orderId = options.longs === String ? String(message.orderId) : message.orderId;
+                    else
+                        object.orderId = options.longs === String ? $util.Long.prototype.toString.call(message.orderId) : options.longs === Number ? new $util.LongBits(message.orderId.low >>> 0, message.orderId.high >>> 0).toNumber(true) : message.orderId;
+                if (message.status != null && Object.hasOwnProperty.call(message, "status"))
+                    object.status = options.enums === String ? $root.stampede.v1.OrderStatus[message.status] === undefined ? message.status : $root.stampede.v1.OrderStatus[message.status] : message.status;
+                return object;
+            };
+
+            /**
+             * Converts this Subscribed to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.Subscribed
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Subscribed.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Subscribed;
+        })();
+
         /**
          * Where an order is in its life; mirrors OrderStatus in engine/codes.ts.
          * @name stampede.v1.OrderStatus

@@ -1,0 +1,172 @@
+/**
+ * The checkout WebSocket on uWebSockets.js (`/v1/checkout`): frames in,
+ * CheckoutService answers out, in the frame kind the client used (binary
+ * protobuf or JSON text). Every malformed frame gets a coded error and the
+ * connection stays up; an oversized frame, a slow reader past the buffered
+ * limit, or a failed authentication closes it with a coded reason.
+ */
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import { resultName } from '../engine/codes.ts';
+import { type ClientFrameLimits, decodeClientFrame, encodeServerMessage } from '../proto/client-codec.ts';
+import type { CheckoutService, ServerOut, Session } from './checkout-service.ts';
+import type { GatewayMetrics } from './metrics.ts';
+
+export interface CheckoutSocketOptions {
+  payloadBytesMax: number;
+  backpressureBytesMax: number;
+  idleTimeoutSeconds: number;
+  connectionsMax: number;
+  /** WebSocket close code and reason per edge error code (the catalogue). */
+  closeCodeOf: (code: string) => number | null;
+  /** What a frame may hold (decoded here, before anything else looks at it). */
+  frameLimits: Readonly<ClientFrameLimits>;
+}
+
+interface SocketData extends Session {
+  /** The last frame kind the client used: answers and pushes follow it. */
+  binary: boolean;
+  open: boolean;
+}
+
+export class CheckoutSocket {
+  private readonly service: CheckoutService;
+  private readonly metrics: GatewayMetrics;
+  private readonly options: CheckoutSocketOptions;
+  private readonly sockets = new Set<WebSocket<SocketData>>();
+  private accepting = true;
+
+  constructor(service: CheckoutService, metrics: GatewayMetrics, options: CheckoutSocketOptions) {
+    this.service = service;
+    this.metrics = metrics;
+    this.options = options;
+  }
+
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  register(app: TemplatedApp): void {
+    app.ws<SocketData>('/v1/checkout', {
+      // Above the decoder's limit, so a somewhat oversized frame gets a coded FRAME_TOO_LARGE;
+      // past 4x, uWS closes the connection itself (1009) without reading it.
+      maxPayloadLength: this.options.payloadBytesMax * 4,
+      maxBackpressure: this.options.backpressureBytesMax,
+      closeOnBackpressureLimit: 0, // send() checks getBufferedAmount and closes with SLOW_READER itself
+      idleTimeout: this.options.idleTimeoutSeconds,
+      upgrade: (res, req, context) => {
+        const key = req.getHeader('sec-websocket-key');
+        const protocol = req.getHeader('sec-websocket-protocol');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        if (!this.accepting || this.sockets.size >= this.options.connectionsMax) {
+          res
+            .writeStatus('503 Service Unavailable')
+            .end(this.accepting ? 'too many connections' : 'shutting down');
+          return;
+        }
+        const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
+        const data: SocketData = {
+          role: 'none',
+          buyerId: 0,
+          ip,
+          expiresAtMs: 0,
+          subscriptions: new Set(),
+          push: () => {},
+          binary: true,
+          open: true,
+        };
+        res.upgrade(data, key, protocol, extensions, context);
+      },
+      open: (ws) => {
+        const data = ws.getUserData();
+        data.push = (out) => this.send(ws, out);
+        this.sockets.add(ws);
+        this.metrics.connectionsOpened++;
+      },
+      message: (ws, message, isBinary) => {
+        const data = ws.getUserData();
+        data.binary = isBinary;
+        // uWS reuses the message buffer after this callback: decode now (the codec copies what it keeps).
+        const decoded = decodeClientFrame(message, isBinary, this.options.frameLimits);
+        if (!decoded.ok) {
+          this.metrics.framesRejected++;
+          this.send(ws, {
+            kind: 'error',
+            requestId: decoded.requestId,
+            code: decoded.code,
+            message: decoded.message,
+            retryAfterMs: 0,
+          });
+          return;
+        }
+        if (!this.accepting) {
+          this.send(ws, {
+            kind: 'error',
+            requestId: decoded.message.requestId,
+            code: 'SHUTTING_DOWN',
+            message: 'the server is stopping',
+            retryAfterMs: 1000,
+          });
+          return;
+        }
+        this.service.handle(data, decoded.message).then(
+          (out) => this.send(ws, out),
+          (error: unknown) => {
+            this.send(ws, {
+              kind: 'error',
+              requestId: decoded.message.requestId,
+              code: 'INTERNAL',
+              message: error instanceof Error ? error.message : 'internal error',
+              retryAfterMs: 0,
+            });
+          },
+        );
+      },
+      drain: () => {},
+      close: (ws) => {
+        const data = ws.getUserData();
+        data.open = false;
+        this.sockets.delete(ws);
+        this.service.close(data);
+        this.metrics.connectionsClosed++;
+      },
+    });
+  }
+
+  /** Sends one answer or push; closes a client that stopped reading. */
+  private send(ws: WebSocket<SocketData>, out: ServerOut): void {
+    const data = ws.getUserData();
+    if (!data.open) return;
+    if (out.kind === 'error') this.metrics.countAnswer(out.code);
+    else if (out.kind === 'order') this.metrics.countAnswer(resultName(out.result));
+    if (ws.getBufferedAmount() > this.options.backpressureBytesMax) {
+      this.metrics.slowReadersClosed++;
+      data.open = false;
+      ws.end(this.options.closeCodeOf('SLOW_READER') ?? 4010, 'SLOW_READER: not reading its answers');
+      return;
+    }
+    const frame = encodeServerMessage(out, data.binary);
+    ws.send(frame, typeof frame !== 'string');
+    if (out.kind === 'error') {
+      const closeCode = this.options.closeCodeOf(out.code);
+      if (closeCode !== null) {
+        data.open = false;
+        ws.end(closeCode, `${out.code}: ${out.message}`.slice(0, 120));
+      }
+    }
+  }
+
+  /** Refuses new connections and new commands (answers in flight still go out). */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /** Closes every connection with a coded reason. */
+  closeAll(reason: string): void {
+    for (const ws of [...this.sockets]) {
+      const data = ws.getUserData();
+      if (!data.open) continue;
+      data.open = false;
+      ws.end(this.options.closeCodeOf('SHUTTING_DOWN') ?? 1001, reason);
+    }
+  }
+}

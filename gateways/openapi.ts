@@ -1,0 +1,189 @@
+/**
+ * The OpenAPI 3.1 description of the HTTP API, served at GET /openapi.json.
+ * One entry per route; gateways/openapi.test.ts checks that the routes the
+ * server registers and the routes described here are the same set.
+ */
+const bearer = [{ bearer: [] }];
+const errorResponse = {
+  description: 'a coded error (docs/errors.md)',
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+};
+const json = (description: string, schema: object = { type: 'object' }) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const pathParam = (name: string, description: string) => ({
+  name,
+  in: 'path',
+  required: true,
+  schema: { type: 'integer', minimum: 0 },
+  description,
+});
+const queryParam = (name: string, description: string) => ({
+  name,
+  in: 'query',
+  required: false,
+  schema: { type: 'string' },
+  description,
+});
+const adminBody = (properties: Record<string, object>, required: string[]) => ({
+  required: true,
+  content: {
+    'application/json': { schema: { type: 'object', properties, required, additionalProperties: false } },
+  },
+});
+const int = { type: 'integer' };
+const adminAnswer = {
+  200: json('applied', { type: 'object', properties: { result: { const: 'ok' } } }),
+  422: json('refused by the engine: result names the ResultCode'),
+  default: errorResponse,
+};
+
+/** `:name` path parameters in uWS style, keyed as "METHOD /path". */
+export const describedRoutes: Record<string, object> = {
+  'GET /health': { summary: 'liveness', responses: { 200: json('the process answers') } },
+  'GET /ready': {
+    summary: 'readiness: engine and journal running',
+    responses: { 200: json('ready'), 503: json('not ready, with the reason') },
+  },
+  'GET /metrics': {
+    summary: 'Prometheus metrics',
+    responses: { 200: { description: 'text exposition format', content: { 'text/plain': {} } } },
+  },
+  'GET /openapi.json': { summary: 'this document', responses: { 200: json('OpenAPI 3.1') } },
+  'GET /v1/products': {
+    summary: 'catalog listing, SKU order, cursor paging',
+    parameters: [
+      queryParam('after', 'SKU id cursor (nextCursor of the previous page)'),
+      queryParam('limit', '1..500, default 50'),
+    ],
+    responses: { 200: json('{ products, nextCursor }'), default: errorResponse },
+  },
+  'GET /v1/products/:skuId': {
+    summary: 'one product with its live availability',
+    parameters: [pathParam('skuId', 'SKU id')],
+    responses: { 200: json('product'), default: errorResponse },
+  },
+  'GET /v1/stock/:skuId': {
+    summary: 'available units of a SKU (the engine’s shared array)',
+    parameters: [pathParam('skuId', 'SKU id')],
+    responses: { 200: json('{ skuId, available }'), default: errorResponse },
+  },
+  'GET /v1/orders/:orderId': {
+    summary: 'an order with its status history (buyer token: own orders only; service/admin: any)',
+    security: bearer,
+    parameters: [pathParam('orderId', 'order id')],
+    responses: { 200: json('order'), default: errorResponse },
+  },
+  'GET /v1/buyers/me/orders': {
+    summary: "the caller's orders, newest first, cursor paging (buyer token)",
+    security: bearer,
+    parameters: [queryParam('before', 'order id cursor'), queryParam('limit', '1..500, default 50')],
+    responses: { 200: json('{ orders, nextCursor }'), default: errorResponse },
+  },
+  'GET /v1/buyers/:buyerId/orders': {
+    summary: "a buyer's orders (buyer token for itself; service/admin: any buyer)",
+    security: bearer,
+    parameters: [
+      pathParam('buyerId', 'buyer id'),
+      queryParam('before', 'order id cursor'),
+      queryParam('limit', '1..500, default 50'),
+    ],
+    responses: { 200: json('{ orders, nextCursor }'), default: errorResponse },
+  },
+  'POST /v1/admin/products': {
+    summary: 'add a product (admin token)',
+    security: bearer,
+    requestBody: adminBody(
+      { skuId: int, priceMinor: int, currency: { type: 'string', pattern: '^[A-Z]{3}$' }, stock: int },
+      ['skuId', 'priceMinor', 'currency', 'stock'],
+    ),
+    responses: adminAnswer,
+  },
+  'POST /v1/admin/products/:skuId/restock': {
+    summary: 'add stock (admin token)',
+    security: bearer,
+    parameters: [pathParam('skuId', 'SKU id')],
+    requestBody: adminBody({ quantity: int }, ['quantity']),
+    responses: adminAnswer,
+  },
+  'POST /v1/admin/products/:skuId/price': {
+    summary: 'set the price (admin token)',
+    security: bearer,
+    parameters: [pathParam('skuId', 'SKU id')],
+    requestBody: adminBody({ priceMinor: int }, ['priceMinor']),
+    responses: adminAnswer,
+  },
+  'POST /v1/admin/products/:skuId/sale': {
+    summary: 'configure a sale: per-buyer limit and window, 0 = none (admin token)',
+    security: bearer,
+    parameters: [pathParam('skuId', 'SKU id')],
+    requestBody: adminBody({ limitPerBuyer: int, startsAtMs: int, endsAtMs: int }, [
+      'limitPerBuyer',
+      'startsAtMs',
+      'endsAtMs',
+    ]),
+    responses: adminAnswer,
+  },
+  'POST /v1/admin/buyers/:buyerId/block': {
+    summary: 'block or unblock a buyer (admin token)',
+    security: bearer,
+    parameters: [pathParam('buyerId', 'buyer id')],
+    requestBody: adminBody({ blocked: { type: 'boolean' } }, ['blocked']),
+    responses: adminAnswer,
+  },
+  'POST /v1/payments/webhook': {
+    summary:
+      "a payment provider's outcome; header stampede-signature: sha256=<hex HMAC of the body>; idempotent on eventId",
+    requestBody: adminBody(
+      {
+        eventId: { type: 'string' },
+        orderId: int,
+        outcome: { enum: ['succeeded', 'declined'] },
+        amountMinor: int,
+      },
+      ['eventId', 'orderId', 'outcome', 'amountMinor'],
+    ),
+    responses: { 200: json('{ eventId, result, status }'), default: errorResponse },
+  },
+};
+
+export function openApiDocument(): object {
+  const paths: Record<string, Record<string, object>> = {};
+  for (const [key, operation] of Object.entries(describedRoutes)) {
+    const [method, path] = key.split(' ') as [string, string];
+    const openApiPath = path.replace(/:([A-Za-z]+)/g, '{$1}');
+    paths[openApiPath] ??= {};
+    paths[openApiPath][method.toLowerCase()] = operation;
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Stampede HTTP API',
+      version: '1',
+      description:
+        'Reads, admin and payments webhook. Checkout is the WebSocket at /v1/checkout (docs/websocket-protocol.md).',
+    },
+    paths,
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'stampede token (buyer, service or admin)' },
+      },
+      schemas: {
+        Error: {
+          type: 'object',
+          properties: {
+            error: {
+              type: 'object',
+              properties: {
+                code: { type: 'string' },
+                message: { type: 'string' },
+                retryAfterMs: { type: 'integer' },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}
