@@ -12,7 +12,13 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeJournal, FileJournal, type FileJournalOptions, type OnRecord, scanJournal } from './file-journal.ts';
+import {
+  describeJournal,
+  FileJournal,
+  type FileJournalOptions,
+  type OnRecord,
+  scanJournal,
+} from './file-journal.ts';
 
 export type { OnRecord } from './file-journal.ts';
 
