@@ -93,6 +93,8 @@ export class TestClient {
   private readonly waiting = new Map<number, (message: Json) => void>();
   private readonly pushWaiters: { test: (m: Json) => boolean; resolve: (m: Json) => void }[] = [];
   closed: { code: number; reason: string } | null = null;
+  /** Messages received so far (answers and pushes). */
+  received = 0;
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
@@ -106,6 +108,7 @@ export class TestClient {
             )
           : JSON.parse(data.toString())
       ) as Json;
+      this.received++;
       const requestId = Number(message.requestId ?? 0);
       if ('update' in message) {
         this.pushes.push(message);
