@@ -129,3 +129,61 @@ t.test('seeded fuzz of random and mutated frames', async (t) => {
   t.equal((await http(server.port, 'GET', '/health')).status, 200, 'the server is healthy');
   client.close();
 });
+
+t.test('a client that stops reading is disconnected with SLOW_READER', async (t) => {
+  const { server, stop } = await startTestServer({
+    wsBackpressureBytesMax: 64 * 1024,
+    buyerLimiter: new TokenBucketLimiter({ ratePerSecond: 1_000_000, burst: 1_000_000, keysMax: 100 }),
+  });
+  t.teardown(stop);
+  await http(server.port, 'POST', '/v1/admin/products', {
+    token: admin,
+    body: { skuId: 1, priceMinor: 100, currency: 'USD', stock: 1_000_000 },
+  });
+  const reader = await TestClient.connect(server.port);
+  await reader.request({ requestId: 1, authenticate: { token: token({ role: 'buyer', buyerId: 77 }) } });
+  // The buyer's socket stops reading; a backend keeps placing orders for that buyer, each pushed to it.
+  (reader.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  const backend = await service(server.port);
+  for (let round = 0; round < 60 && server.metrics.slowReadersClosed === 0; round++) {
+    const messages = Array.from({ length: 256 }, (_, i) => ({
+      requestId: 10 + round * 256 + i,
+      placeOrder: { buyerId: 77, lines: [{ skuId: 1, quantity: 1, unitPriceMinor: 100 }], totalMinor: 100 },
+    }));
+    await backend.request({ requestId: 2 + round * 100_000, batch: { messages } });
+  }
+  t.equal(server.metrics.slowReadersClosed, 1, 'the slow reader was cut off');
+  t.equal((await http(server.port, 'GET', '/health')).status, 200, 'and the server is fine');
+  const pong = await backend.request({ requestId: 3, ping: { clientTimeMs: 0 } });
+  t.ok(pong.pong, 'other connections are unaffected');
+  backend.close();
+});
+
+t.test('connections beyond the limit are refused at the upgrade', async (t) => {
+  const { server, stop } = await startTestServer({ connectionsMax: 2 });
+  t.teardown(stop);
+  const a = await TestClient.connect(server.port);
+  const b = await TestClient.connect(server.port);
+  await t.rejects(TestClient.connect(server.port), /503/);
+  a.close();
+  b.close();
+});
+
+t.test('an expired token is refused; the connection may authenticate again', async (t) => {
+  const { server, stop } = await startTestServer();
+  t.teardown(stop);
+  const c = await TestClient.connect(server.port);
+  const shortLived = token({ role: 'buyer', buyerId: 5 }, 1000);
+  t.ok((await c.request({ requestId: 1, authenticate: { token: shortLived } })).authenticated);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const late = await c.request({ requestId: 2, cancel: { orderId: 1 } });
+  t.equal((late.error as { code: string }).code, 'TOKEN_EXPIRED');
+  const expired = await c.request({ requestId: 3, authenticate: { token: shortLived } });
+  t.equal((expired.error as { code: string }).code, 'TOKEN_EXPIRED');
+  t.equal(c.closed, null, 'still open');
+  t.ok(
+    (await c.request({ requestId: 4, authenticate: { token: token({ role: 'buyer', buyerId: 5 }) } }))
+      .authenticated,
+  );
+  c.close();
+});
