@@ -54,6 +54,9 @@ async function main(argv: string[]): Promise<number> {
         strict: true,
       });
       const { serve } = await import('./gateways/serve.ts');
+      if (values.port !== undefined && !/^\d{1,5}$/.test(values.port)) {
+        throw new UsageError(`--port must be an integer from 0 to 65535, got '${values.port}'`);
+      }
       const port = values.port === undefined ? undefined : Number(values.port);
       return serve({
         configFile: values.config,
@@ -149,6 +152,9 @@ main(process.argv.slice(2)).then(
     console.error(
       `stampede: ${typeof code === 'string' ? `${code}: ` : ''}${error instanceof Error ? error.message : String(error)}`,
     );
-    process.exitCode = 1;
+    // Configuration that cannot work is a usage error (2); anything else failed at run time (1).
+    const badConfiguration =
+      code === 'CONFIG_INVALID' || code === 'DATA_DIR_LIMITS_MISMATCH' || code === 'DATA_DIR_CONFIG_INVALID';
+    process.exitCode = badConfiguration ? 2 : 1;
   },
 );
