@@ -61,7 +61,6 @@ export interface CheckoutDeps {
   verifyToken: (token: string, nowMs: number) => TokenCheck;
   buyerLimiter: RateLimiter;
   ipLimiter: RateLimiter;
-  batchMessagesMax: number;
   busyRetryAfterMs: number;
   /**
    * Applies the durable events not yet in the read model. The notify ring is
@@ -133,13 +132,6 @@ export class CheckoutService {
     if (request.kind === 'batch') {
       if (session.role !== 'service')
         return error(request.requestId, 'FORBIDDEN', 'only a service connection may batch');
-      if (request.messages.length > this.deps.batchMessagesMax) {
-        return error(
-          request.requestId,
-          'TOO_MANY_COMMANDS',
-          `at most ${this.deps.batchMessagesMax} commands per batch`,
-        );
-      }
       const answers = await Promise.all(request.messages.map((message) => this.handle(session, message)));
       return { kind: 'batch', requestId: request.requestId, answers };
     }

@@ -147,7 +147,6 @@ export class StampedeServer {
         verifyToken: options.verifyToken,
         buyerLimiter: options.buyerLimiter,
         ipLimiter: options.ipLimiter,
-        batchMessagesMax: options.batchMessagesMax,
         busyRetryAfterMs: options.busyRetryAfterMs,
         catchUp: () => feed.drain(),
       });

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { engineLimits } from '../../engine/limits.ts';
-import { issueToken, type TokenSubject, verifyToken } from '../../lib/tokens.ts';
+import { issueToken, type TokenSubject } from '../../lib/tokens.ts';
 import { serverJsonOptions } from '../../proto/client-codec.ts';
 import { stampede } from '../../proto/generated/stampede.js';
-import type { TokenCheck } from '../checkout-service.ts';
 import { closeCodeOf, httpStatusOf } from '../errors.ts';
+import { tokenVerifier } from '../serve.ts';
 import { type ServerOptions, StampedeServer } from '../server.ts';
 import { TokenBucketLimiter } from '../token-bucket.ts';
 
@@ -23,17 +23,7 @@ export function token(subject: TokenSubject, ttlMs = 3_600_000): string {
   return issueToken(testSecret, subject, { nowMs: Date.now(), ttlMs });
 }
 
-export function verify(tokenText: string, nowMs: number): TokenCheck {
-  const check = verifyToken(testSecret, tokenText, nowMs);
-  if (!check.ok) return { ok: false, code: check.code, message: `token refused: ${check.code}` };
-  const claims = check.claims;
-  return {
-    ok: true,
-    role: claims.role,
-    buyerId: claims.role === 'buyer' ? claims.buyerId : 0,
-    expiresAtMs: claims.expiresAtMs,
-  };
-}
+export const verify = tokenVerifier(testSecret);
 
 export async function startTestServer(
   overrides: Partial<ServerOptions> = {},
