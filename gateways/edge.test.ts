@@ -187,3 +187,16 @@ t.test('an expired token is refused; the connection may authenticate again', asy
   );
   c.close();
 });
+
+t.test('an oversized frame is answered FRAME_TOO_LARGE and the connection closed with 4009', async (t) => {
+  const { server, stop } = await startTestServer({ wsPayloadBytesMax: 4096 });
+  t.teardown(stop);
+  const c = await TestClient.connect(server.port);
+  const answer = await c.raw(
+    JSON.stringify({ requestId: 1, ping: { clientTimeMs: 1 }, padding: 'x'.repeat(8000) }),
+  );
+  t.equal((answer.error as { code: string }).code, 'FRAME_TOO_LARGE');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(c.closed?.code, 4009);
+  t.equal((await http(server.port, 'GET', '/health')).status, 200);
+});
