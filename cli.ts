@@ -19,6 +19,10 @@ Usage:
                                                      check invariants, print a summary and the state hash
   stampede replay --events [--from SEQ] [--data DIR] print journal events as protobuf JSON, one a line
   stampede prune  [--data DIR]                       delete journal segments the newest snapshot covers
+  stampede project --store mysql|redis [--data DIR] [--mysql URL] [--redis URL] [--once] [--migrate]
+                                                     project the journal into MySQL or Redis (projections/README.md)
+  stampede reconcile [--data DIR] [--mysql URL] [--redis URL] [--json]
+                                                     compare the stores with the journal; exit 1 on any anomaly
   stampede token  --buyer ID | --service NAME | --admin [--ttl 24h] [--data DIR]
                                                      print a token signed with the node's secret
   stampede bench engine [--quick] [--json] [CASE...] engine benchmarks (engine.apply, ring.spsc,
@@ -112,6 +116,14 @@ async function main(argv: string[]): Promise<number> {
           : `removed ${result.removed.length} segment(s) covered by the snapshot at seq ${result.coveredSeq}: ${result.removed.join(', ')}`,
       );
       return 0;
+    }
+    case 'project': {
+      const { runProjectCommand } = await import('./projections/cli.ts');
+      return runProjectCommand(rest);
+    }
+    case 'reconcile': {
+      const { runReconcileCommand } = await import('./projections/cli.ts');
+      return runReconcileCommand(rest);
     }
     case 'token': {
       const { runTokenCommand } = await import('./gateways/token-command.ts');

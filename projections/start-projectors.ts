@@ -1,0 +1,93 @@
+/**
+ * The projectors `stampede serve` runs next to the engine: one per configured store (MySQL when mysqlUrl
+ * is given, Redis when redisUrl is), each reading the node's journal in the same process. They only read:
+ * a store that is down, slow or wrong never reaches the engine, whose answers wait for the journal alone.
+ *
+ * The lead wires this from engine/serve.ts:
+ *
+ *   const projectors = startProjectors({ dataDir, mysqlUrl, redisUrl, log, durableSeq: () => host.control.durableSeq });
+ *   ...on stop: await projectors.stop();   metrics: projectors.metrics()
+ */
+import type { JournalReader } from '../journal/journal-backend.ts';
+import { FileJournalReader } from '../journal/journal-backend.ts';
+import { journalDir } from '../journal/recovery.ts';
+import type { ProjectionLimits } from './limits.ts';
+import { MysqlProjectionStore } from './mysql-store.ts';
+import { Projector, type ProjectorMetrics } from './projector.ts';
+import { RedisProjectionStore } from './redis-store.ts';
+
+export interface StartProjectorsOptions {
+  dataDir: string;
+  mysqlUrl?: string | undefined;
+  redisUrl?: string | undefined;
+  /** Key prefix in Redis (default 'stampede:'). */
+  redisPrefix?: string | undefined;
+  /** Checkpoint name in each store (default 'stampede'). */
+  projector?: string | undefined;
+  log: (message: string) => void;
+  /**
+   * The journal writer's durable seq (in `serve`: () => host.control.durableSeq): projectors then never
+   * read past it. Without it they read what the journal files hold.
+   */
+  durableSeq?: (() => number) | undefined;
+  /** A reader per projector other than the data directory's file journal (e.g. the Kafka journal's). */
+  openReader?: (() => JournalReader) | undefined;
+  limits?: Partial<ProjectionLimits> | undefined;
+}
+
+export interface RunningProjectors {
+  /** Finishes each projector's batch in flight and closes its store. */
+  stop(): Promise<void>;
+  /** Per store ('mysql', 'redis'): numbers only (projector.ts ProjectorMetrics). */
+  metrics(): Record<string, ProjectorMetrics>;
+  readonly projectors: readonly Projector[];
+}
+
+export function startProjectors(options: StartProjectorsOptions): RunningProjectors {
+  const openReader = options.openReader ?? (() => new FileJournalReader(journalDir(options.dataDir)));
+  const limits = options.limits ?? {};
+  const common = {
+    log: options.log,
+    limits,
+    ...(options.projector === undefined ? {} : { projector: options.projector }),
+  };
+  const projectors: Projector[] = [];
+  const readers: JournalReader[] = [];
+  const add = (name: string, store: MysqlProjectionStore | RedisProjectionStore): void => {
+    const reader = openReader();
+    readers.push(reader);
+    const projector = new Projector({
+      name,
+      store,
+      reader,
+      limits,
+      log: options.log,
+      ...(options.durableSeq === undefined ? {} : { durableSeq: options.durableSeq }),
+    });
+    options.log(`projector ${name}: starting on ${store.location}`);
+    projector.start();
+    projectors.push(projector);
+  };
+  if (options.mysqlUrl !== undefined)
+    add('mysql', new MysqlProjectionStore({ url: options.mysqlUrl, ...common }));
+  if (options.redisUrl !== undefined) {
+    add(
+      'redis',
+      new RedisProjectionStore({
+        url: options.redisUrl,
+        ...common,
+        ...(options.redisPrefix === undefined ? {} : { prefix: options.redisPrefix }),
+      }),
+    );
+  }
+  return {
+    projectors,
+    async stop() {
+      await Promise.all(projectors.map((projector) => projector.stop()));
+      await Promise.all(readers.map((reader) => reader.close()));
+    },
+    metrics() {
+      return Object.fromEntries(projectors.map((projector) => [projector.name, projector.metrics()]));
+    },
+  };
+}
