@@ -168,6 +168,19 @@ function url(env: string, protocols: readonly string[], doc: string): Setting<st
   });
 }
 
+/** One of a fixed set of words. */
+function oneOf<const T extends string>(
+  env: string,
+  defaultValue: T,
+  choices: readonly T[],
+  doc: string,
+): Setting<T> {
+  const expected = `one of ${choices.join(', ')}`;
+  return new Setting<T>(env, defaultValue, doc, (raw) =>
+    typeof raw === 'string' && (choices as readonly string[]).includes(raw) ? ok(raw as T) : bad(expected),
+  );
+}
+
 /** uWebSockets.js terminates the process (std::terminate) on an idleTimeout of 1-7 or above 960. */
 function idleTimeoutSeconds(env: string, defaultValue: number, doc: string): Setting<number> {
   const range = int(env, defaultValue, 0, 960, doc);
@@ -354,6 +367,12 @@ export const configSettings = {
     'STAMPEDE_REDIS_URL',
     ['redis:', 'rediss:'],
     'Redis projection store; unset: no Redis projection.',
+  ),
+  readModel: oneOf(
+    'STAMPEDE_READ_MODEL',
+    'embedded',
+    ['embedded', 'redis'],
+    'Where GET /v1/stock/{skuId} and GET /v1/orders/{orderId} read: embedded (in-process, as fresh as the journal) or redis (the Redis projection; needs redisUrl; falls back to embedded when Redis fails or lacks the order).',
   ),
 } as const satisfies SettingGroup;
 
@@ -581,6 +600,11 @@ function relationshipProblems(config: GatewayConfig, failed: ReadonlySet<string>
     ['wsBackpressureBytesMax', 'wsPayloadBytesMax'],
     config.wsBackpressureBytesMax >= config.wsPayloadBytesMax,
     `wsBackpressureBytesMax (${config.wsBackpressureBytesMax}) must be at least wsPayloadBytesMax (${config.wsPayloadBytesMax}): the answers to one full frame are about its size, and a client must be able to receive them without being called a slow reader`,
+  );
+  check(
+    ['readModel', 'redisUrl'],
+    config.readModel !== 'redis' || config.redisUrl !== undefined,
+    'readModel redis needs redisUrl (STAMPEDE_REDIS_URL): the Redis projection it reads is written only when Redis is configured',
   );
   const { successRate, declineRate } = config.payments.sandbox;
   check(

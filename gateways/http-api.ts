@@ -12,6 +12,7 @@ import type { CommandInput } from '../engine/commands.ts';
 import { packCurrency } from '../engine/layout.ts';
 import { engineTimeMsMax } from '../engine/limits.ts';
 import type { EmbeddedReadModel, OrderView, ProductView } from '../projections/embedded-read-model.ts';
+import type { OrderStatusRead, RedisReadModel } from '../projections/redis-read-model.ts';
 import type { EngineCommands } from './engine-commands.ts';
 import { Reply, readBody } from './http-io.ts';
 import { openApiDocument } from './openapi.ts';
@@ -26,6 +27,12 @@ export type AuthCheck = { ok: true; principal: Principal } | { ok: false; code: 
 
 export interface HttpApiDeps {
   model: EmbeddedReadModel;
+  /**
+   * Set when the node reads stock and order status from the Redis projection (readModel 'redis'). Those two
+   * routes then ask Redis first and answer from the embedded model when Redis fails or lacks the key; the
+   * x-stampede-read-source header says which answered.
+   */
+  redisReads: RedisReadModel | null;
   availability: Int32Array;
   skusMax: number;
   commands: EngineCommands;
@@ -79,6 +86,40 @@ export const orderJson = (o: OrderView) => ({
   })),
 });
 
+/** An order as the Redis projection holds it: status and totals, no lines or history. */
+const redisOrderJson = (o: OrderStatusRead) => ({
+  orderId: o.orderId,
+  buyerId: o.buyerId,
+  status: statusName(o.statusCode),
+  totalMinor: o.totalMinor,
+  updatedAtMs: o.updatedAtMs,
+  seq: o.seq,
+});
+
+const readSource = (source: 'embedded' | 'redis') => ({ 'x-stampede-read-source': source });
+
+/**
+ * Asks Redis, then answers: `found` with Redis's value, or `fallback` when Redis failed or had nothing. A
+ * Redis failure is never the caller's problem: the embedded model is always there, and as fresh.
+ */
+function readThroughRedis<T>(
+  reply: Reply,
+  read: Promise<T | null>,
+  found: (value: T) => void,
+  fallback: () => void,
+): void {
+  read.then(
+    (value) => {
+      if (reply.aborted) return;
+      if (value === null) fallback();
+      else found(value);
+    },
+    () => {
+      if (!reply.aborted) fallback();
+    },
+  );
+}
+
 /** A non-negative integer from a path or query string, or null. */
 function intParam(text: string, max = Number.MAX_SAFE_INTEGER): number | null {
   if (!/^\d{1,16}$/.test(text)) return null;
@@ -129,23 +170,40 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     if (skuId === null || !deps.model.products.has(skuId)) {
       return sendError(reply, deps, 'NOT_FOUND', `no product with SKU ${req.getParameter(0)}`);
     }
-    reply.json(200, { skuId, available: availableOf(skuId) });
+    const embedded = (): void =>
+      reply.json(200, { skuId, available: availableOf(skuId) }, readSource('embedded'));
+    if (deps.redisReads === null) return embedded();
+    readThroughRedis(
+      reply,
+      deps.redisReads.availability(skuId),
+      (available) => reply.json(200, { skuId, available }, readSource('redis')),
+      embedded,
+    );
   });
 
   app.get('/v1/orders/:orderId', (res, req) => {
     const reply = new Reply(res);
     const auth = deps.authorize(req.getHeader('authorization'), Date.now());
     const orderId = intParam(req.getParameter(0) ?? '');
+    const orderText = req.getParameter(0);
     if (!auth.ok) return sendError(reply, deps, auth.code, auth.message);
-    const order = orderId === null ? undefined : deps.model.orders.get(orderId);
     // Another buyer's order answers like a missing one: ids reveal nothing.
-    if (
-      order === undefined ||
-      (auth.principal.role === 'buyer' && order.buyerId !== auth.principal.buyerId)
-    ) {
-      return sendError(reply, deps, 'NOT_FOUND', `no order ${req.getParameter(0)} for this caller`);
-    }
-    reply.json(200, orderJson(order));
+    const visible = (buyerId: number): boolean =>
+      auth.principal.role !== 'buyer' || buyerId === auth.principal.buyerId;
+    const notFound = (): void => sendError(reply, deps, 'NOT_FOUND', `no order ${orderText} for this caller`);
+    const embedded = (): void => {
+      const order = orderId === null ? undefined : deps.model.orders.get(orderId);
+      if (order === undefined || !visible(order.buyerId)) notFound();
+      else reply.json(200, orderJson(order), readSource('embedded'));
+    };
+    if (deps.redisReads === null || orderId === null) return embedded();
+    readThroughRedis(
+      reply,
+      deps.redisReads.orderStatus(orderId),
+      (order) =>
+        visible(order.buyerId) ? reply.json(200, redisOrderJson(order), readSource('redis')) : notFound(),
+      embedded,
+    );
   });
 
   const buyerOrders = (reply: Reply, buyerId: number, before: string, limitText: string): void => {

@@ -63,6 +63,7 @@ export async function startFromConfig(
     payments: config.payments.sandbox,
     demoCatalog: config.demoCatalog,
     webhookSecret: config.webhookSecret,
+    projections: { mysqlUrl: config.mysqlUrl, redisUrl: config.redisUrl, readModel: config.readModel },
     log,
   });
 }

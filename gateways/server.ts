@@ -23,6 +23,8 @@ import { EngineHost } from '../engine/engine-host.ts';
 import { packCurrency } from '../engine/layout.ts';
 import { type EngineLimits, engineLimits } from '../engine/limits.ts';
 import { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
+import { RedisReadModel } from '../projections/redis-read-model.ts';
+import { type RunningProjectors, startProjectors } from '../projections/start-projectors.ts';
 import { clientFrameLimits } from '../proto/client-codec.ts';
 import { CheckoutService, type RateLimiter, type TokenCheck } from './checkout-service.ts';
 import { CheckoutSocket } from './checkout-socket.ts';
@@ -61,6 +63,19 @@ export interface ServerOptions {
   log: (message: string) => void;
   /** HMAC key of the payment provider's webhooks; undefined turns the route off. */
   webhookSecret: string | undefined;
+  /** Stores the node projects its journal into, and where reads come from (projections/README.md). */
+  projections?: ProjectionOptions;
+}
+
+export interface ProjectionOptions {
+  /** Runs a MySQL projector when set. */
+  mysqlUrl: string | undefined;
+  /** Runs a Redis projector when set. */
+  redisUrl: string | undefined;
+  /** Key prefix in Redis (default 'stampede:'). */
+  redisPrefix?: string;
+  /** 'redis' serves stock and order status from the Redis projection (needs redisUrl). */
+  readModel: 'embedded' | 'redis';
 }
 
 export class StampedeServer {
@@ -73,6 +88,8 @@ export class StampedeServer {
   private readonly socket: CheckoutSocket;
   private readonly feed: DurableEventFeed;
   private readonly payments: SandboxPayments;
+  private readonly projectors: RunningProjectors;
+  private readonly redisReads: RedisReadModel | null;
   private readonly client: CommandClient;
   private readonly ticker: NodeJS.Timeout;
   private readonly listenSocket: uWS.us_listen_socket;
@@ -87,6 +104,8 @@ export class StampedeServer {
     socket: CheckoutSocket;
     feed: DurableEventFeed;
     payments: SandboxPayments;
+    projectors: RunningProjectors;
+    redisReads: RedisReadModel | null;
     client: CommandClient;
     ticker: NodeJS.Timeout;
     listenSocket: uWS.us_listen_socket;
@@ -101,6 +120,8 @@ export class StampedeServer {
     this.socket = parts.socket;
     this.feed = parts.feed;
     this.payments = parts.payments;
+    this.projectors = parts.projectors;
+    this.redisReads = parts.redisReads;
     this.client = parts.client;
     this.ticker = parts.ticker;
     this.listenSocket = parts.listenSocket;
@@ -116,6 +137,23 @@ export class StampedeServer {
       ...(options.inboundRingSlots === undefined ? {} : { inboundRingSlots: options.inboundRingSlots }),
       log: options.log,
     });
+    const projection = options.projections;
+    // Projectors only read the journal, up to the durable cursor: a store that is down never reaches the engine.
+    const projectors = startProjectors({
+      dataDir: options.dataDir,
+      mysqlUrl: projection?.mysqlUrl,
+      redisUrl: projection?.redisUrl,
+      redisPrefix: projection?.redisPrefix,
+      log: options.log,
+      durableSeq: () => host.control.durableSeq,
+    });
+    const redisReads =
+      projection?.readModel === 'redis' && projection.redisUrl !== undefined
+        ? new RedisReadModel({
+            url: projection.redisUrl,
+            ...(projection.redisPrefix === undefined ? {} : { prefix: projection.redisPrefix }),
+          })
+        : null;
     try {
       const metrics = new GatewayMetrics();
       const model = new EmbeddedReadModel(options.readModelOrdersMax);
@@ -173,6 +211,7 @@ export class StampedeServer {
       };
       registerHttpApi(app, {
         model,
+        redisReads,
         availability: host.availability,
         skusMax: limits.skusMax,
         commands,
@@ -185,7 +224,7 @@ export class StampedeServer {
             commands_in_flight: client.inFlightCount,
             ws_connections: socket.connectionCount,
             read_model_orders: model.orders.size,
-          }),
+          }) + projectors.prometheusText(),
         ready: () =>
           host.failed !== null
             ? { ready: false, reason: host.failed.message }
@@ -227,6 +266,8 @@ export class StampedeServer {
         socket,
         feed,
         payments,
+        projectors,
+        redisReads,
         client,
         ticker,
         listenSocket,
@@ -240,6 +281,8 @@ export class StampedeServer {
       host.onFailure((error) => options.log(`node failed: ${error.message}`));
       return server;
     } catch (error) {
+      await projectors.stop().catch(() => {});
+      await redisReads?.close();
       await host.stop().catch(() => {});
       throw error;
     }
@@ -285,6 +328,8 @@ export class StampedeServer {
     await new Promise((resolve) => setTimeout(resolve, 10)); // let the last answers leave
     this.socket.closeAll('SHUTTING_DOWN: the server is stopping');
     await this.feed.stop();
+    await this.projectors.stop();
+    await this.redisReads?.close();
     return this.host.stop();
   }
 }

@@ -3,10 +3,8 @@
  * is given, Redis when redisUrl is), each reading the node's journal in the same process. They only read:
  * a store that is down, slow or wrong never reaches the engine, whose answers wait for the journal alone.
  *
- * The lead wires this from engine/serve.ts:
- *
- *   const projectors = startProjectors({ dataDir, mysqlUrl, redisUrl, log, durableSeq: () => host.control.durableSeq });
- *   ...on stop: await projectors.stop();   metrics: projectors.metrics()
+ * StampedeServer (gateways/server.ts) starts them when its options name a store, with durableSeq from its
+ * engine host, adds prometheusText() to /metrics, and stops them before the engine.
  */
 import type { JournalReader } from '../journal/journal-backend.ts';
 import { FileJournalReader } from '../journal/journal-backend.ts';
@@ -40,6 +38,8 @@ export interface RunningProjectors {
   stop(): Promise<void>;
   /** Per store ('mysql', 'redis'): numbers only (projector.ts ProjectorMetrics). */
   metrics(): Record<string, ProjectorMetrics>;
+  /** The same numbers in Prometheus text exposition, one gauge family per metric, labelled by store. */
+  prometheusText(): string;
   readonly projectors: readonly Projector[];
 }
 
@@ -89,5 +89,34 @@ export function startProjectors(options: StartProjectorsOptions): RunningProject
     metrics() {
       return Object.fromEntries(projectors.map((projector) => [projector.name, projector.metrics()]));
     },
+    prometheusText() {
+      return prometheusText(projectors.map((projector) => [projector.name, projector.metrics()]));
+    },
   };
+}
+
+/** What each exported metric means (projections/README.md "Metrics" has the long form). */
+const metricHelp: Record<keyof ProjectorMetrics, string> = {
+  state: 'Projector state: 0 starting, 1 catching up, 2 live, 3 halted, 4 stopped.',
+  appliedSeq: "The store's checkpoint: last journal seq applied.",
+  journalEndSeq: "The journal's durable end as last seen.",
+  lagEvents: 'Events durable in the journal and not yet in the store.',
+  lagMs: 'Age of the oldest event not yet in the store, in ms (0 when caught up).',
+  eventsApplied: 'Events applied since start.',
+  batchesApplied: 'Batches applied since start.',
+  lastBatchEvents: "The last batch's size in events.",
+  lastBatchMs: "The last batch's time in the store, in ms.",
+  retries: 'Retriable store failures since start.',
+  consecutiveFailures: 'Retriable store failures in a row now.',
+};
+
+function prometheusText(byStore: readonly (readonly [string, ProjectorMetrics])[]): string {
+  if (byStore.length === 0) return '';
+  const lines: string[] = [];
+  for (const key of Object.keys(metricHelp) as (keyof ProjectorMetrics)[]) {
+    const name = `stampede_projector_${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+    lines.push(`# HELP ${name} ${metricHelp[key]}`, `# TYPE ${name} gauge`);
+    for (const [store, metrics] of byStore) lines.push(`${name}{store="${store}"} ${metrics[key]}`);
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -163,7 +163,7 @@ export async function http(
   method: string,
   path: string,
   options: { token?: string; body?: unknown } = {},
-): Promise<{ status: number; body: Json; text: string }> {
+): Promise<{ status: number; body: Json; text: string; headers: Headers }> {
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
@@ -181,5 +181,5 @@ export async function http(
   } catch {
     // metrics and other text answers
   }
-  return { status: response.status, body, text };
+  return { status: response.status, body, text, headers: response.headers };
 }
