@@ -27,9 +27,9 @@ import { engineLimits } from '../engine/limits.ts';
 import { Processor } from '../engine/processor.ts';
 import { SlotBuffer } from '../engine/slot-buffer.ts';
 import { EngineState, stateArrays } from '../engine/state.ts';
-import { FileJournal } from '../journal/file-journal.ts';
-import { journalDir, recoverState } from '../journal/recovery.ts';
+import { recoverState } from '../journal/recovery.ts';
 import { FlashSaleStream, hotSkuId, writeCatalog, writePay, writePlace } from './flash-sale-commands.ts';
+import { writeFlashSaleJournal } from './flash-sale-journal.ts';
 
 type Figures = Record<string, number | string>;
 const caseNames = ['engine.apply', 'ring.spsc', 'pipeline.durable', 'replay', 'memory'] as const;
@@ -203,37 +203,11 @@ function replay(buyers: number, stock: number): Figures {
       ordersMax: Math.max(stock * 2, 1024),
       buyersMax: Math.max(stock * 2, 1024),
     });
-    // Write a sale's events straight into a file journal.
-    const sale = new FlashSaleStream({ buyers, stock, startMs: 1_700_000_000_000 });
-    const command = new SlotBuffer(CommandSlot.words, 1);
-    const commandAt = command.claim();
-    const journal = FileJournal.open(journalDir(dataDir));
-    const events = new SlotBuffer(EventSlot.words, 8192);
-    const processor = new Processor(new EngineState(limits), events);
-    const eventBytes = (): Uint8Array => new Uint8Array(events.words.buffer);
-    let eventCount = 0;
-    while (sale.next(command.words, command.f64, commandAt)) {
-      events.reset();
-      processor.apply(command.words, command.f64, commandAt, null);
-      const bytes = eventBytes();
-      for (let e = 0; e < events.count; e++) {
-        const at = events.slotOffset(e);
-        const args = [
-          events.f64[(at + EventSlot.seq) >> 1]!,
-          events.words[at + EventSlot.type]!,
-          events.f64[(at + EventSlot.atMs) >> 1]!,
-        ] as const;
-        const payloadOffset = (at + EventSlot.payload) * 4;
-        const payloadBytes = events.words[at + EventSlot.payloadWords]! * 4;
-        if (!journal.append(...args, bytes, payloadOffset, payloadBytes)) {
-          journal.commit();
-          journal.append(...args, bytes, payloadOffset, payloadBytes);
-        }
-        eventCount++;
-      }
-    }
-    journal.commit();
-    journal.close();
+    const { eventCount } = writeFlashSaleJournal(dataDir, limits, {
+      buyers,
+      stock,
+      startMs: 1_700_000_000_000,
+    });
     recoverState(dataDir, limits, { fromScratch: true }); // warm-up (and page cache)
     const seconds: number[] = [];
     let last: EngineState | null = null;
