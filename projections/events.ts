@@ -229,3 +229,19 @@ export const orderStatusSeedNames: Readonly<Record<number, string>> = Object.fre
 
 export const orderStatusSeedName = (status: number): string =>
   orderStatusSeedNames[status] ?? `status_${status}`;
+
+/** An order's row as the projections hold it: the orders table, and the reconciler's model of it. */
+export interface ProjectedOrder {
+  orderId: number;
+  buyerId: number;
+  requestId: number;
+  status: number;
+  reasonCode: number;
+  totalMinor: number;
+  lines: OrderLine[];
+  createdAtMs: number;
+  expiresAtMs: number;
+  updatedAtMs: number;
+  createdSeq: number;
+  updatedSeq: number;
+}

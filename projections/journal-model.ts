@@ -12,6 +12,7 @@ import {
   type OrderLine,
   type PaymentOutcomeName,
   type ProjectedEvent,
+  type ProjectedOrder,
   paymentOutcomeOf,
 } from './events.ts';
 
@@ -31,21 +32,6 @@ export interface ModelSale {
   limitPerBuyer: number;
   startsAtMs: number;
   endsAtMs: number;
-  updatedSeq: number;
-}
-
-export interface ModelOrder {
-  orderId: number;
-  buyerId: number;
-  requestId: number;
-  status: number;
-  reasonCode: number;
-  totalMinor: number;
-  lines: OrderLine[];
-  createdAtMs: number;
-  expiresAtMs: number;
-  updatedAtMs: number;
-  createdSeq: number;
   updatedSeq: number;
 }
 
@@ -85,7 +71,7 @@ export class JournalModel {
   lastSeq = 0;
   readonly products = new Map<number, ModelProduct>();
   readonly sales = new Map<number, ModelSale>();
-  readonly orders = new Map<number, ModelOrder>();
+  readonly orders = new Map<number, ProjectedOrder>();
   readonly payments: ModelPayment[] = [];
   readonly ledger: LedgerRow[] = [];
   /** Orders holding a reservation now, and its lines. */

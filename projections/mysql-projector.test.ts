@@ -5,50 +5,27 @@
  * connection dies mid-transaction, or whose COMMIT answer is lost, resumes with nothing lost and nothing
  * doubled; a store that goes away during a sale is caught up when it returns. SEED=n replays a run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import t, { type Test } from 'tap';
-import { scanJournal } from '../journal/file-journal.ts';
 import { FileJournalReader } from '../journal/journal-backend.ts';
 import { journalDir } from '../journal/recovery.ts';
 import { seedFromEnv } from '../lib/seeded-random.ts';
 import { runProjectCommand, runReconcileCommand } from './cli.ts';
 import { ProjectionErrorCode } from './errors.ts';
-import { decodeEvent } from './events.ts';
-import { JournalModel } from './journal-model.ts';
 import { MysqlProjectionStore, type MysqlStoreOptions } from './mysql-store.ts';
 import { Projector, ProjectorState } from './projector.ts';
-import { SaleJournalWriter, writeSaleJournal } from './testing/sale-journal.ts';
+import {
+  journalModelOf,
+  SaleJournalWriter,
+  smallBatchLimits,
+  tempDataDir,
+  writeSaleJournal,
+} from './testing/sale-journal.ts';
 import { eventually, freshMysqlDatabase, mysqlConnection, withAddress } from './testing/stores.ts';
 import { TcpProxy } from './testing/tcp-proxy.ts';
 
 const seed = seedFromEnv();
 t.comment(`SEED=${seed}`);
-
-/** Small batches so a few thousand events cross many batch boundaries (an order's events are split). */
-const limits = {
-  batchEventsMax: 97,
-  readRecordsMax: 500,
-  pollIntervalMs: 10,
-  retryDelayMsMin: 10,
-  retryDelayMsMax: 100,
-};
-
-function tempDataDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'stampede-mysql-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function modelOf(dataDir: string): JournalModel {
-  const model = new JournalModel();
-  scanJournal(journalDir(dataDir), 1, (seq, type, atMs, bytes, offset, length) =>
-    model.apply(decodeEvent(seq, type, atMs, bytes, offset, length)),
-  );
-  return model;
-}
 
 function projector(
   dataDir: string,
@@ -58,9 +35,9 @@ function projector(
 ): Projector {
   return new Projector({
     name: 'mysql',
-    store: new MysqlProjectionStore({ url, limits, log: () => {}, ...extra }),
+    store: new MysqlProjectionStore({ url, limits: smallBatchLimits, log: () => {}, ...extra }),
     reader: new FileJournalReader(journalDir(dataDir)),
-    limits,
+    limits: smallBatchLimits,
     log: (message) => logs.push(message),
   });
 }
@@ -97,10 +74,10 @@ async function counts(
 }
 
 t.test('a seeded sale projected into MySQL matches the journal and the engine', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'mysql');
   const { lastSeq, writer } = writeSaleJournal(dataDir, seed, 2500);
   const url = await freshMysqlDatabase(t);
-  const model = modelOf(dataDir);
+  const model = journalModelOf(dataDir);
   const state = writer.engine.state;
   for (const [skuId, product] of model.products) {
     t.same(
@@ -154,10 +131,10 @@ t.test('a seeded sale projected into MySQL matches the journal and the engine', 
 });
 
 t.test('a projector killed in the middle of a batch resumes with nothing lost or doubled', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'mysql');
   const { lastSeq } = writeSaleJournal(dataDir, seed + 1, 1500);
   const url = await freshMysqlDatabase(t);
-  const model = modelOf(dataDir);
+  const model = journalModelOf(dataDir);
 
   // Batch 4 fails after its orders, lines and history rows went in, before its ledger rows.
   let ledgerStatements = 0;
@@ -191,10 +168,10 @@ t.test('a projector killed in the middle of a batch resumes with nothing lost or
 t.test(
   'a connection that dies mid-transaction, or a lost COMMIT answer, is retried without doubling',
   async (t) => {
-    const dataDir = tempDataDir(t);
+    const dataDir = tempDataDir(t, 'mysql');
     const { lastSeq } = writeSaleJournal(dataDir, seed + 2, 1500);
     const url = await freshMysqlDatabase(t);
-    const model = modelOf(dataDir);
+    const model = journalModelOf(dataDir);
     let historyStatements = 0;
     let commits = 0;
     const logs: string[] = [];
@@ -228,7 +205,7 @@ t.test(
   async (t) => {
     // The engine keeps serving throughout by construction, not by this test: projectors only read the
     // journal and nothing flows back from them to the engine (projector.ts), so a dead store cannot slow it.
-    const dataDir = tempDataDir(t);
+    const dataDir = tempDataDir(t, 'mysql');
     const base = await freshMysqlDatabase(t);
     const target = new URL(base);
     const proxy = await TcpProxy.start(target.hostname, Number(target.port || 3306));
@@ -240,7 +217,7 @@ t.test(
     const p = projector(
       dataDir,
       url,
-      { limits: { ...limits, connectTimeoutMs: 1000, statementTimeoutMs: 2000 } },
+      { limits: { ...smallBatchLimits, connectTimeoutMs: 1000, statementTimeoutMs: 2000 } },
       logs,
     );
     p.start();
@@ -275,8 +252,8 @@ t.test(
       .filter((ms) => ms !== undefined)
       .map(Number);
     t.ok(
-      backoffs.every((ms) => ms <= limits.retryDelayMsMax),
-      `backoff capped at ${limits.retryDelayMsMax} ms: ${backoffs.join(', ')}`,
+      backoffs.every((ms) => ms <= smallBatchLimits.retryDelayMsMax),
+      `backoff capped at ${smallBatchLimits.retryDelayMsMax} ms: ${backoffs.join(', ')}`,
     );
   },
 );
@@ -298,7 +275,7 @@ t.test('migrations are versioned and run once; --migrate runs them alone', async
 });
 
 t.test('stampede project --once projects a data directory and stops', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'mysql');
   const { lastSeq } = writeSaleJournal(dataDir, seed + 4, 300);
   const url = await freshMysqlDatabase(t);
   const lines: string[] = [];

@@ -29,6 +29,7 @@ import {
   movementOfTransition,
   type OrderLine,
   type ProjectedEvent,
+  type ProjectedOrder,
   paymentOutcomeOf,
 } from './events.ts';
 import { type ProjectionLimits, projectionLimits } from './limits.ts';
@@ -243,21 +244,6 @@ interface SkuDelta {
   updatedSeq: number;
 }
 
-interface NewOrder {
-  orderId: number;
-  buyerId: number;
-  requestId: number;
-  status: number;
-  reasonCode: number;
-  totalMinor: number;
-  lines: OrderLine[];
-  createdAtMs: number;
-  expiresAtMs: number;
-  updatedAtMs: number;
-  createdSeq: number;
-  updatedSeq: number;
-}
-
 /** `SELECT a AS x, b AS y UNION ALL SELECT c, d ...`: a derived table of integer rows for UPDATE ... JOIN. */
 function derivedTable(columns: readonly string[], rows: readonly number[][]): string {
   return rows
@@ -287,7 +273,7 @@ export function buildStatements(
   const newProducts: unknown[][] = [];
   const prices = new Map<number, { priceMinor: number; seq: number }>();
   const sales = new Map<number, unknown[]>();
-  const newOrders = new Map<number, NewOrder>();
+  const newOrders = new Map<number, ProjectedOrder>();
   const orderUpdates = new Map<
     number,
     { status: number; reasonCode: number; updatedAtMs: number; updatedSeq: number }

@@ -5,50 +5,30 @@
  * answer is lost, resumes with nothing lost or doubled; Redis going away during a sale is caught up when it
  * returns. SEED=n replays a run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { isFinalStatus, OrderStatus, PaymentOutcome, ResultCode } from '../engine/codes.ts';
 import { packCurrency } from '../engine/layout.ts';
-import { scanJournal } from '../journal/file-journal.ts';
 import { FileJournalReader } from '../journal/journal-backend.ts';
 import { journalDir } from '../journal/recovery.ts';
 import { seedFromEnv } from '../lib/seeded-random.ts';
 import { runReconcileCommand } from './cli.ts';
-import { decodeEvent, orderStatusSeedName } from './events.ts';
-import { JournalModel } from './journal-model.ts';
+import { orderStatusSeedName } from './events.ts';
 import { Projector, ProjectorState } from './projector.ts';
 import { RedisReadModel } from './redis-read-model.ts';
 import { RedisProjectionStore, type RedisStoreOptions } from './redis-store.ts';
-import { SaleJournalWriter, ScriptedJournal, writeSaleJournal } from './testing/sale-journal.ts';
+import {
+  journalModelOf,
+  SaleJournalWriter,
+  ScriptedJournal,
+  smallBatchLimits,
+  tempDataDir,
+  writeSaleJournal,
+} from './testing/sale-journal.ts';
 import { eventually, freshRedisPrefix } from './testing/stores.ts';
 import { TcpProxy } from './testing/tcp-proxy.ts';
 
 const seed = seedFromEnv();
 t.comment(`SEED=${seed}`);
-
-const limits = {
-  batchEventsMax: 97,
-  readRecordsMax: 500,
-  pollIntervalMs: 10,
-  retryDelayMsMin: 10,
-  retryDelayMsMax: 100,
-};
-
-function tempDataDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'stampede-redis-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function modelOf(dataDir: string): JournalModel {
-  const model = new JournalModel();
-  scanJournal(journalDir(dataDir), 1, (seq, type, atMs, bytes, offset, length) =>
-    model.apply(decodeEvent(seq, type, atMs, bytes, offset, length)),
-  );
-  return model;
-}
 
 function projector(
   dataDir: string,
@@ -59,9 +39,9 @@ function projector(
 ): Projector {
   return new Projector({
     name: 'redis',
-    store: new RedisProjectionStore({ url, prefix, limits, log: () => {}, ...extra }),
+    store: new RedisProjectionStore({ url, prefix, limits: smallBatchLimits, log: () => {}, ...extra }),
     reader: new FileJournalReader(journalDir(dataDir)),
-    limits,
+    limits: smallBatchLimits,
     log: (message) => logs.push(message),
   });
 }
@@ -86,7 +66,7 @@ async function reconcileExit(
 }
 
 t.test('a seeded sale projected into Redis matches the journal; RedisReadModel reads it', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'redis');
   const { lastSeq, writer } = writeSaleJournal(dataDir, seed, 2500);
   const { url, prefix, client } = await freshRedisPrefix(t);
   const p = projector(dataDir, url, prefix);
@@ -97,7 +77,7 @@ t.test('a seeded sale projected into Redis matches the journal; RedisReadModel r
   );
   t.equal(await client.get(`${prefix}checkpoint:stampede`), String(lastSeq), 'checkpoint == last seq');
 
-  const model = modelOf(dataDir);
+  const model = journalModelOf(dataDir);
   const state = writer.engine.state;
   const read = new RedisReadModel({ url, prefix });
   t.teardown(() => read.close());
@@ -146,7 +126,7 @@ t.test('a seeded sale projected into Redis matches the journal; RedisReadModel r
 t.test(
   'a projector killed before a batch, or whose script answer is lost, resumes without doubling',
   async (t) => {
-    const dataDir = tempDataDir(t);
+    const dataDir = tempDataDir(t, 'redis');
     const { lastSeq, writer } = writeSaleJournal(dataDir, seed + 1, 1500);
     const { url, prefix, client } = await freshRedisPrefix(t);
     let scripts = 0;
@@ -192,7 +172,7 @@ t.test(
   'Redis down for a while during a sale: the projector retries with backoff and catches up',
   async (t) => {
     // As with MySQL: the engine never waits on a projector (one-way flow), so only the projector is tested.
-    const dataDir = tempDataDir(t);
+    const dataDir = tempDataDir(t, 'redis');
     const { url: base, prefix } = await freshRedisPrefix(t);
     const target = new URL(base);
     const proxy = await TcpProxy.start(target.hostname, Number(target.port || 6379));
@@ -201,7 +181,7 @@ t.test(
     const writer = new SaleJournalWriter(dataDir, seed + 2);
     writer.run(200);
     const p = projector(dataDir, url, prefix, {
-      limits: { ...limits, connectTimeoutMs: 1000, statementTimeoutMs: 2000 },
+      limits: { ...smallBatchLimits, connectTimeoutMs: 1000, statementTimeoutMs: 2000 },
     });
     p.start();
     await p.waitForSeq(writer.durableSeq, 20_000);
@@ -227,7 +207,7 @@ t.test(
 );
 
 t.test('the out-of-stock set follows stock running out and coming back', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'redis');
   const { url, prefix } = await freshRedisPrefix(t);
   const journal = new ScriptedJournal(dataDir);
   t.teardown(() => journal.close());

@@ -4,7 +4,10 @@
  * committed in random group commits, as the journal thread would. Times start at Date.now(), so Redis TTL
  * rules in reconcile see recent orders. SEED reproduces a run.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Test } from 'tap';
 import { EngineHarness } from '../../engine/testing/harness.ts';
 import { ReferenceModel } from '../../engine/testing/reference-model.ts';
 import {
@@ -13,8 +16,36 @@ import {
   simulationLimits,
   stepBoth,
 } from '../../engine/testing/sale-simulator.ts';
-import { FileJournal } from '../../journal/file-journal.ts';
+import { FileJournal, scanJournal } from '../../journal/file-journal.ts';
+import { journalDir } from '../../journal/recovery.ts';
 import { SeededRandom } from '../../lib/seeded-random.ts';
+import { decodeEvent } from '../events.ts';
+import { JournalModel } from '../journal-model.ts';
+
+/** Small batches so a few thousand events cross many batch boundaries (an order's events are split). */
+export const smallBatchLimits = Object.freeze({
+  batchEventsMax: 97,
+  readRecordsMax: 500,
+  pollIntervalMs: 10,
+  retryDelayMsMin: 10,
+  retryDelayMsMax: 100,
+});
+
+/** A temporary data directory, removed at teardown. */
+export function tempDataDir(t: Test, name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `stampede-${name}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** What the data directory's journal says every store must hold (journal-model.ts). */
+export function journalModelOf(dataDir: string): JournalModel {
+  const model = new JournalModel();
+  scanJournal(journalDir(dataDir), 1, (seq, type, atMs, bytes, offset, length) =>
+    model.apply(decodeEvent(seq, type, atMs, bytes, offset, length)),
+  );
+  return model;
+}
 
 export class SaleJournalWriter {
   readonly engine = new EngineHarness(simulationLimits);
