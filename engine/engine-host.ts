@@ -8,8 +8,9 @@
  *   1. a producer claims a slot in its inbound ring, writes a command, publishes;
  *   2. the engine thread applies a batch, publishes its events to the event
  *      ring and one reply per command to the producer's reply ring;
- *   3. the journal thread appends the batch's events, fdatasyncs once, and
- *      advances control.durableSeq;
+ *   3. the journal thread appends the batch's events, commits once (one
+ *      fdatasync, or one Kafka send acknowledged by every in-sync replica),
+ *      and advances control.durableSeq;
  *   4. the producer releases each reply once durableSeq >= its durableSeqNeeded
  *      (output commit: nobody hears about an effect that could still be lost).
  *
@@ -19,6 +20,11 @@
  */
 import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
+import {
+  describeJournalSelection,
+  fileJournalSelection,
+  type JournalSelection,
+} from '../journal/journal-selection.ts';
 import type { JournalThreadConfig, JournalThreadMessage } from '../journal/journal-thread.ts';
 import { writeSnapshot } from '../journal/snapshot-store.ts';
 import { adoptDataDirLimits } from '../lib/data-dir-config.ts';
@@ -32,7 +38,10 @@ import { createDoorbell, createRing, Doorbell, RingConsumer, RingProducer } from
 import { availabilityBufferBytes } from './state.ts';
 
 export interface EngineHostOptions {
+  /** Snapshots, engine.json and the lock; the journal too unless `journal` selects Kafka. */
   dataDir: string;
+  /** Which journal the node writes and recovers from (default: the file journal in dataDir). */
+  journal?: JournalSelection;
   limits?: EngineLimits;
   /** Producing threads; each gets an inbound ring and a reply ring of inboundRingSlots. */
   producerCount?: number;
@@ -44,6 +53,7 @@ export interface EngineHostOptions {
   batchEventsMax?: number;
   spinCountMax?: number;
   parkTimeoutMs?: number;
+  /** File journal only. */
   segmentBytesMax?: number;
   batchBytesMax?: number;
   log?: (message: string) => void;
@@ -150,9 +160,12 @@ export class EngineHost {
         });
       }
 
-      // The journal opens first: it truncates a torn tail the engine must not replay.
+      // The journal opens first: it truncates a torn tail the engine must not replay (file), or finds the
+      // partition's end (Kafka); the engine then recovers exactly up to where the writer stands.
+      const journalSelection = options.journal ?? fileJournalSelection;
       const journalConfig: JournalThreadConfig = {
         dataDir: options.dataDir,
+        journal: journalSelection,
         eventRing,
         journalDoorbell,
         control: control.buffer,
@@ -171,6 +184,8 @@ export class EngineHost {
       const engineConfig: EngineThreadConfig = {
         dataDir: options.dataDir,
         limits,
+        journal: journalSelection,
+        journalDurableSeq: journalReady.durableSeq,
         inboundRings: producers.map((p) => p.inboundRing),
         replyRings: producers.map((p) => p.replyRing),
         replyDoorbells: producers.map(() => null),
@@ -194,7 +209,7 @@ export class EngineHost {
         throw error;
       }
       log(
-        `engine ready at seq ${ready.lastSeq} (snapshot ${ready.snapshotSeq}, ${ready.eventsReplayed} events replayed; journal durable ${journalReady.durableSeq}) state ${ready.stateHash}`,
+        `engine ready at seq ${ready.lastSeq} (snapshot ${ready.snapshotSeq}, ${ready.eventsReplayed} events replayed; ${describeJournalSelection(journalSelection, options.dataDir)} durable ${journalReady.durableSeq}) state ${ready.stateHash}`,
       );
       return new EngineHost({
         control,
@@ -275,10 +290,13 @@ export class EngineHost {
   /**
    * Kills both threads mid-flight, as a power cut or kill -9 would: no drain,
    * no final commit, no snapshot. For crash tests and for giving up after a
-   * failure (the next start recovers from snapshot + journal).
+   * failure (the next start recovers from snapshot + journal). Marks the
+   * journal failed afterwards: nothing more becomes durable, and clients
+   * waiting for answers in flight stop waiting.
    */
   async crashForTest(): Promise<void> {
     await Promise.all([this.engine.terminate(), this.journal.terminate()]);
+    this.control.setJournalFailed();
     this.unlock();
   }
 

@@ -1,16 +1,22 @@
 /**
- * The engine thread (a worker): recovers its state, then loops forever
- * draining the inbound command rings in batches through the processor. For
- * each batch it publishes the events to the journal's ring once, and the
- * replies to each producer's reply ring once. It never does I/O after
- * recovery, never awaits, never reads the clock.
+ * The engine thread (a worker): recovers its state (snapshot + the selected
+ * journal, journal/recovery.ts), then loops forever draining the inbound
+ * command rings in batches through the processor. For each batch it
+ * publishes the events to the journal's ring once, and the replies to each
+ * producer's reply ring once. It never does I/O after recovery, never
+ * awaits, never reads the clock.
  *
  * Duty cycle: doWork() returns how many commands it applied; the idle
  * strategy spins while work flows and parks on the doorbell when it stops
  * (every producer rings it after publishing).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { recoverState } from '../journal/recovery.ts';
+import {
+  fileJournalSelection,
+  type JournalSelection,
+  journalBackendFor,
+} from '../journal/journal-selection.ts';
+import { type Recovered, recoverFromJournal } from '../journal/recovery.ts';
 import { ControlBlock } from './control-block.ts';
 import type { EngineLimits } from './limits.ts';
 import { Processor, type SlotSink } from './processor.ts';
@@ -22,6 +28,10 @@ import { stateHash } from './state-hash.ts';
 export interface EngineThreadConfig {
   dataDir: string;
   limits: EngineLimits;
+  /** The journal to recover from (default: the file journal in dataDir), read up to journalDurableSeq. */
+  journal?: JournalSelection;
+  /** Where the journal thread's writer stands: recovery must end exactly there. */
+  journalDurableSeq: number;
   /** One inbound ring per producing thread, each with its reply ring at the same index. */
   inboundRings: SharedArrayBuffer[];
   replyRings: SharedArrayBuffer[];
@@ -73,11 +83,24 @@ class WaitingRingSink implements SlotSink {
   }
 }
 
-function run(config: EngineThreadConfig): void {
+/** Snapshot + journal, through the selected journal's reader (the only await on this thread). */
+async function recover(config: EngineThreadConfig): Promise<Recovered> {
+  const backend = await journalBackendFor(config.journal ?? fileJournalSelection, config.dataDir);
+  const reader = backend.openReader();
+  try {
+    return await recoverFromJournal(reader, config.dataDir, config.limits, {
+      availability: config.availability,
+      toSeq: config.journalDurableSeq,
+    });
+  } finally {
+    await reader.close();
+  }
+}
+
+function run(config: EngineThreadConfig, recovered: Recovered): void {
   const port = parentPort;
   if (port === null) throw new Error('engine-thread must run as a worker');
   const control = new ControlBlock(config.control);
-  const recovered = recoverState(config.dataDir, config.limits, { availability: config.availability });
   const state = recovered.state;
   control.setEngineLastSeq(state.scalars[Scalar.lastSeq]!);
 
@@ -166,11 +189,12 @@ function run(config: EngineThreadConfig): void {
   );
 }
 
-try {
-  run(workerData as EngineThreadConfig);
-} catch (error) {
-  parentPort?.postMessage({
-    type: 'failed',
-    message: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error),
-  } satisfies EngineThreadMessage);
-}
+const config = workerData as EngineThreadConfig;
+recover(config)
+  .then((recovered) => run(config, recovered))
+  .catch((error: unknown) => {
+    parentPort?.postMessage({
+      type: 'failed',
+      message: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error),
+    } satisfies EngineThreadMessage);
+  });

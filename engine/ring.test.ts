@@ -320,6 +320,24 @@ t.test(
   },
 );
 
+t.test('doorbell: parkAsync waits with the event loop running; a ring() wakes it', async (t) => {
+  const doorbell = new Doorbell(createDoorbell());
+  let work = false;
+  const parked = doorbell.parkAsync(() => work, 60_000);
+  t.equal(doorbell.parkCount(), 1, 'no work: it parks');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.pass('callbacks run while it waits');
+  work = true;
+  doorbell.ring();
+  await parked;
+  t.equal(doorbell.notifyCount(), 1, 'the ring found it parked and notified');
+  t.equal(doorbell.timeoutCount(), 0, 'woken by the ring, not by the timeout');
+  await doorbell.parkAsync(() => false, 1);
+  t.equal(doorbell.timeoutCount(), 1, 'with nothing to wake it, the timeout ends the wait');
+  await doorbell.parkAsync(() => true, 60_000);
+  t.equal(doorbell.parkCount(), 2, 'the re-check after announcing sleep finds work: no wait');
+});
+
 t.test('idle strategy: spins spinCountMax empty rounds, then parks; work resets it', async (t) => {
   const doorbell = new Doorbell(createDoorbell());
   const idle = new IdleStrategy(doorbell, { spinCountMax: 3, parkTimeoutMs: 1 }, () => false);

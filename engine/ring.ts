@@ -427,6 +427,31 @@ export class Doorbell {
     Atomics.store(words, DoorbellLayout.stateWord, DoorbellState.awake);
   }
 
+  /**
+   * park() for a consumer that must keep its event loop running while it waits (the journal thread over
+   * Kafka, whose acknowledgements arrive as I/O callbacks): the same steps, with Atomics.waitAsync.
+   */
+  async parkAsync(hasWork: () => boolean, timeoutMs: number): Promise<void> {
+    const words = this.#words;
+    Atomics.store(words, DoorbellLayout.stateWord, DoorbellState.parked);
+    if (!hasWork()) {
+      Atomics.add(words, DoorbellLayout.parkCountWord, 1);
+      const wait = Atomics.waitAsync(words, DoorbellLayout.stateWord, DoorbellState.parked, timeoutMs);
+      let outcome: 'ok' | 'not-equal' | 'timed-out';
+      if (!wait.async) outcome = wait.value;
+      else {
+        // A pending waitAsync holds no event-loop handle (Node would exit under it): a timer keeps the
+        // loop alive. The wait's own timeout ends it, never the timer: a wait abandoned while still
+        // registered would take the next ring()'s single notify.
+        const keepAlive = setInterval(() => {}, timeoutMs);
+        outcome = await wait.value;
+        clearInterval(keepAlive);
+      }
+      if (outcome === 'timed-out') Atomics.add(words, DoorbellLayout.timeoutCountWord, 1);
+    }
+    Atomics.store(words, DoorbellLayout.stateWord, DoorbellState.awake);
+  }
+
   /** Waits entered by the consumer so far (metrics). */
   parkCount(): number {
     return Atomics.load(this.#words, DoorbellLayout.parkCountWord);

@@ -4,11 +4,14 @@
  * protobuf or JSON text). Every malformed frame gets a coded error and the
  * connection stays up; an oversized frame, a slow reader past the buffered
  * limit, or a failed authentication closes it with a coded reason.
+ *
+ * Place→answer latency is measured here, from the frame's arrival to its
+ * answer handed to the socket, for the dashboard (metrics.countPlaces).
  */
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
-import { resultName } from '../engine/codes.ts';
+import { ResultCode, resultName } from '../engine/codes.ts';
 import { type ClientFrameLimits, decodeClientFrame, encodeServerMessage } from '../proto/client-codec.ts';
-import type { CheckoutService, ServerOut, Session } from './checkout-service.ts';
+import type { CheckoutService, ClientRequest, ServerOut, Session } from './checkout-service.ts';
 import type { GatewayMetrics } from './metrics.ts';
 
 export interface CheckoutSocketOptions {
@@ -83,6 +86,7 @@ export class CheckoutSocket {
         this.metrics.connectionsOpened++;
       },
       message: (ws, message, isBinary) => {
+        const receivedAtMs = performance.now();
         const data = ws.getUserData();
         data.binary = isBinary;
         // uWS reuses the message buffer after this callback: decode now (the codec copies what it keeps).
@@ -109,7 +113,10 @@ export class CheckoutSocket {
           return;
         }
         this.service.handle(data, decoded.message).then(
-          (out) => this.send(ws, out),
+          (out) => {
+            this.send(ws, out);
+            this.countPlaces(decoded.message, out, receivedAtMs);
+          },
           (error: unknown) => {
             this.send(ws, {
               kind: 'error',
@@ -132,12 +139,39 @@ export class CheckoutSocket {
     });
   }
 
+  /** Counts the place requests a frame held and their answer's latency; allocates nothing. */
+  private countPlaces(request: ClientRequest, out: ServerOut, receivedAtMs: number): void {
+    let places = 0;
+    let orders = 0;
+    if (request.kind === 'placeOrder') {
+      places = 1;
+      if (out.kind === 'order' && out.result === ResultCode.ok) orders = 1;
+    } else if (request.kind === 'batch') {
+      for (let i = 0; i < request.messages.length; i++) {
+        if (request.messages[i]!.kind !== 'placeOrder') continue;
+        places++;
+        // A refused batch (out is an error) answered its places without an order.
+        const answer = out.kind === 'batch' ? out.answers[i] : undefined;
+        if (answer?.kind === 'order' && answer.result === ResultCode.ok) orders++;
+      }
+    }
+    if (places === 0) return;
+    const nowMs = performance.now();
+    this.metrics.countPlaces(places, orders, nowMs - receivedAtMs, nowMs);
+  }
+
+  private countAnswer(out: ServerOut): void {
+    if (out.kind === 'error') this.metrics.countAnswer(out.code);
+    else if (out.kind === 'order') this.metrics.countAnswer(resultName(out.result));
+    else if (out.kind === 'batch')
+      for (let i = 0; i < out.answers.length; i++) this.countAnswer(out.answers[i]!);
+  }
+
   /** Sends one answer or push; closes a client that stopped reading. */
   private send(ws: WebSocket<SocketData>, out: ServerOut): void {
     const data = ws.getUserData();
     if (!data.open) return;
-    if (out.kind === 'error') this.metrics.countAnswer(out.code);
-    else if (out.kind === 'order') this.metrics.countAnswer(resultName(out.result));
+    this.countAnswer(out);
     if (ws.getBufferedAmount() > this.options.backpressureBytesMax) {
       this.metrics.slowReadersClosed++;
       data.open = false;

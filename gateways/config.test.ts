@@ -172,6 +172,31 @@ t.test('environment values are parsed by kind', async (t) => {
   t.equal(config.payments.sandbox.successRate, 0.5);
 });
 
+t.test('the kafka journal: brokers as a list, topic and partition checked', async (t) => {
+  const config = loadConfig({
+    env: {
+      STAMPEDE_JOURNAL: 'kafka',
+      STAMPEDE_KAFKA_BROKERS: 'k1:9092, k2.example:9093',
+      STAMPEDE_KAFKA_PARTITION: '3',
+    },
+  });
+  t.equal(config.journal, 'kafka');
+  t.strictSame(config.kafka.brokers, ['k1:9092', 'k2.example:9093']);
+  t.equal(config.kafka.topic, 'stampede.journal');
+  t.equal(config.kafka.partition, 3);
+  t.strictSame(problemsOf({ env: { STAMPEDE_KAFKA_BROKERS: 'k1' } }), [
+    "STAMPEDE_KAFKA_BROKERS must be host:port brokers (comma-separated in the environment, an array in the file), got 'k1'",
+  ]);
+  t.match(
+    problemsOf({ env: { STAMPEDE_KAFKA_TOPIC: 'no spaces' } })[0],
+    /^STAMPEDE_KAFKA_TOPIC must be a Kafka topic name/,
+  );
+  t.match(
+    problemsOf({ env: { STAMPEDE_JOURNAL: 'tape' } })[0],
+    /^STAMPEDE_JOURNAL must be one of file, kafka, got 'tape'/,
+  );
+});
+
 t.test('every kind of bad value, each with what was expected and what was found', async (t) => {
   const cases: [Record<string, string>, string][] = [
     [{ STAMPEDE_HTTP_PORT: 'abc' }, "STAMPEDE_HTTP_PORT must be an integer from 0 to 65535, got 'abc'"],
@@ -352,6 +377,8 @@ t.test('relationships between settings, each with the reason', async (t) => {
       { STAMPEDE_PAYMENTS_SANDBOX_SUCCESS_RATE: '0.98' },
       /^payments\.sandbox\.successRate \(0\.98\) \+ declineRate \(0\.05\) must be at most 1: /,
     ],
+    [{ STAMPEDE_JOURNAL: 'kafka' }, /^journal kafka needs kafka\.brokers \(STAMPEDE_KAFKA_BROKERS\): /],
+    [{ STAMPEDE_READ_MODEL: 'redis' }, /^readModel redis needs redisUrl \(STAMPEDE_REDIS_URL\): /],
   ];
   for (const [env, problem] of cases) {
     const problems = problemsOf({ env });

@@ -168,6 +168,34 @@ function url(env: string, protocols: readonly string[], doc: string): Setting<st
   });
 }
 
+const brokerPattern = /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/;
+
+/** Kafka brokers as host:port: a comma-separated list in the environment, an array in the file. */
+function brokers(env: string, doc: string): Setting<readonly string[]> {
+  const expected = 'host:port brokers (comma-separated in the environment, an array in the file)';
+  return new Setting<readonly string[]>(env, [], doc, (raw, source) => {
+    const list =
+      source === 'env' && typeof raw === 'string'
+        ? raw
+            .split(',')
+            .map((broker) => broker.trim())
+            .filter((broker) => broker !== '')
+        : raw;
+    return Array.isArray(list) && list.every((b) => typeof b === 'string' && brokerPattern.test(b))
+      ? ok(Object.freeze([...(list as string[])]))
+      : bad(expected);
+  });
+}
+
+/** A Kafka topic name (Kafka's own rule: 1-249 of letters, digits, '.', '_', '-'). */
+function topic(env: string, defaultValue: string, doc: string): Setting<string> {
+  return new Setting(env, defaultValue, doc, (raw) =>
+    typeof raw === 'string' && /^[A-Za-z0-9._-]{1,249}$/.test(raw)
+      ? ok(raw)
+      : bad("a Kafka topic name: 1 to 249 letters, digits, '.', '_' or '-'"),
+  );
+}
+
 /** One of a fixed set of words. */
 function oneOf<const T extends string>(
   env: string,
@@ -368,6 +396,23 @@ export const configSettings = {
     ['redis:', 'rediss:'],
     'Redis projection store; unset: no Redis projection.',
   ),
+  journal: oneOf(
+    'STAMPEDE_JOURNAL',
+    'file',
+    ['file', 'kafka'],
+    "The journal the node writes and recovers from: file (segments in the data directory, fsync'd) or kafka (a topic partition, acks from every in-sync replica; see kafka.*).",
+  ),
+  kafka: {
+    brokers: brokers('STAMPEDE_KAFKA_BROKERS', 'Kafka brokers of the kafka journal.'),
+    topic: topic('STAMPEDE_KAFKA_TOPIC', 'stampede.journal', "The kafka journal's topic."),
+    partition: int(
+      'STAMPEDE_KAFKA_PARTITION',
+      0,
+      0,
+      1_000_000,
+      "The kafka journal's partition: one per node (engine shard), written by that node alone.",
+    ),
+  },
   readModel: oneOf(
     'STAMPEDE_READ_MODEL',
     'embedded',
@@ -600,6 +645,11 @@ function relationshipProblems(config: GatewayConfig, failed: ReadonlySet<string>
     ['wsBackpressureBytesMax', 'wsPayloadBytesMax'],
     config.wsBackpressureBytesMax >= config.wsPayloadBytesMax,
     `wsBackpressureBytesMax (${config.wsBackpressureBytesMax}) must be at least wsPayloadBytesMax (${config.wsPayloadBytesMax}): the answers to one full frame are about its size, and a client must be able to receive them without being called a slow reader`,
+  );
+  check(
+    ['journal', 'kafka.brokers'],
+    config.journal !== 'kafka' || config.kafka.brokers.length > 0,
+    'journal kafka needs kafka.brokers (STAMPEDE_KAFKA_BROKERS): the brokers that hold the journal',
   );
   check(
     ['readModel', 'redisUrl'],

@@ -9,8 +9,7 @@
 import type { ControlBlock } from '../engine/control-block.ts';
 import { EventSlot } from '../engine/layout.ts';
 import type { RingConsumer } from '../engine/ring.ts';
-import { scanJournal } from '../journal/file-journal.ts';
-import { journalDir } from '../journal/recovery.ts';
+import type { JournalReader } from '../journal/journal-backend.ts';
 import type { EmbeddedReadModel, OrderChange } from '../projections/embedded-read-model.ts';
 
 const eventsPerTurnMax = 8192;
@@ -40,12 +39,11 @@ export class DurableEventFeed {
   }
 
   /** Applies every durable record already in the journal (before gateways listen). */
-  catchUp(dataDir: string): number {
+  async catchUp(reader: JournalReader): Promise<number> {
     const toSeq = this.control.durableSeq;
     if (toSeq <= this.model.lastSeq) return 0;
     let applied = 0;
-    scanJournal(
-      journalDir(dataDir),
+    await reader.scan(
       this.model.lastSeq + 1,
       (seq, type, atMs, bytes, offset, length) => {
         for (let i = 0; i < length; i++) this.scratchBytes[i] = bytes[offset + i]!;

@@ -1,10 +1,11 @@
 /**
  * The HTTP API on uWebSockets.js: reads (products, catalog listing with
  * cursor paging, stock, orders), admin commands (admin token), health,
- * readiness, Prometheus metrics. Reads come from the embedded read model and
- * the engine's shared availability array, never from the engine thread;
- * admin commands go through the engine like any other command, and answer
- * only once durable. Routes and their errors are listed in docs/http-api.md.
+ * readiness, Prometheus metrics, the live dashboard (docs/dashboard.md).
+ * Reads come from the embedded read model and the engine's shared
+ * availability array, never from the engine thread; admin commands go
+ * through the engine like any other command, and answer only once durable.
+ * Routes and their errors are listed in docs/http-api.md.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
 import { resultName, statusName } from '../engine/codes.ts';
@@ -13,6 +14,8 @@ import { packCurrency } from '../engine/layout.ts';
 import { engineTimeMsMax } from '../engine/limits.ts';
 import type { EmbeddedReadModel, OrderView, ProductView } from '../projections/embedded-read-model.ts';
 import type { OrderStatusRead, RedisReadModel } from '../projections/redis-read-model.ts';
+import { dashboardPage } from './dashboard-page.ts';
+import type { DashboardStats } from './dashboard-stats.ts';
 import type { EngineCommands } from './engine-commands.ts';
 import { Reply, readBody } from './http-io.ts';
 import { openApiDocument } from './openapi.ts';
@@ -41,10 +44,11 @@ export interface HttpApiDeps {
   /** The edge error catalogue: HTTP status of a code. */
   httpStatusOf: (code: string) => number;
   metricsText: () => string;
+  /** The live dashboard's figures, read when the page polls. */
+  dashboard: () => DashboardStats;
   ready: () => { ready: boolean; reason: string };
   bodyBytesMax: number;
   pageSizeMax: number;
-  /** Extra routes (payments webhook, dashboard) register themselves here too. */
 }
 
 export function sendError(
@@ -137,6 +141,15 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     new Reply(res).json(ready ? 200 : 503, { ready, reason });
   });
   app.get('/metrics', (res) => new Reply(res).send(200, deps.metricsText(), 'text/plain; version=0.0.4'));
+  app.get('/dashboard', (res) =>
+    new Reply(res).send(200, dashboardPage.html, 'text/html; charset=utf-8', {
+      'content-security-policy': dashboardPage.contentSecurityPolicy,
+      'cache-control': 'no-cache',
+    }),
+  );
+  app.get('/v1/dashboard', (res) =>
+    new Reply(res).json(200, deps.dashboard(), { 'cache-control': 'no-store' }),
+  );
   const openApi = JSON.stringify(openApiDocument());
   app.get('/openapi.json', (res) => new Reply(res).send(200, openApi, 'application/json'));
 
@@ -345,5 +358,12 @@ function registerAdminRoutes(app: TemplatedApp, deps: HttpApiDeps): void {
     if (buyerId === null || buyerId < 1) return 'buyer id must be an integer from 1 to 2^31 - 1';
     if (typeof body.blocked !== 'boolean') return 'blocked must be true or false';
     return { type: 'blockBuyer', buyerId, blocked: body.blocked };
+  });
+
+  // Any other path: a coded 404. Without it uWebSockets.js closes the connection without a word. Routes
+  // with a path are always preferred to this wildcard, whatever the order they were registered in.
+  app.any('/*', (res, req) => {
+    const reply = new Reply(res);
+    sendError(reply, deps, 'NOT_FOUND', `no route ${req.getCaseSensitiveMethod()} ${req.getUrl()}`);
   });
 }

@@ -1,12 +1,23 @@
 /**
- * Prometheus text exposition of the node's counters and gauges: ring depth,
- * engine batch size, journal fsync latency, answers by code, connections.
- * Gauges are read at scrape time from their owners; counters live here.
+ * The gateway's counters, and their Prometheus text exposition next to the
+ * node's gauges: ring depth, engine batch size, journal fsync latency,
+ * answers by code, connections, place answers. Gauges are read at scrape
+ * time from their owners; counters live here. The place→answer sliding
+ * window feeds the live dashboard (dashboard-stats.ts).
  */
 import type { ControlBlock } from '../engine/control-block.ts';
+import { PlaceWindow } from './place-window.ts';
+
+/** The dashboard's window: p99 and rates cover the last 2 s, in 250 ms slots. */
+export const placeWindowSlotMs = 250;
+export const placeWindowSlotCount = 8;
 
 export class GatewayMetrics {
   readonly answersByCode = new Map<string, number>();
+  /** Place→answer latency and rates over the last few seconds. */
+  readonly places: PlaceWindow;
+  placesAnswered = 0;
+  ordersPlaced = 0;
   connectionsOpened = 0;
   connectionsClosed = 0;
   edgeSoldOut = 0;
@@ -15,8 +26,23 @@ export class GatewayMetrics {
   pushesSent = 0;
   slowReadersClosed = 0;
 
+  constructor(options: { placeWindowSlotMs?: number; nowMs?: number } = {}) {
+    this.places = new PlaceWindow({
+      slotMs: options.placeWindowSlotMs ?? placeWindowSlotMs,
+      slotCount: placeWindowSlotCount,
+      nowMs: options.nowMs ?? performance.now(),
+    });
+  }
+
   countAnswer(code: string): void {
     this.answersByCode.set(code, (this.answersByCode.get(code) ?? 0) + 1);
+  }
+
+  /** Place requests answered `latencyMs` after their frame arrived, `orders` of them with a new order. */
+  countPlaces(places: number, orders: number, latencyMs: number, nowMs: number): void {
+    this.placesAnswered += places;
+    this.ordersPlaced += orders;
+    this.places.record(latencyMs, places, orders, nowMs);
   }
 
   render(control: ControlBlock, gauges: Record<string, number>): string {
@@ -111,6 +137,18 @@ export class GatewayMetrics {
       'counter',
       'Commands refused with BUSY (ring or in-flight window full).',
       this.busy,
+    );
+    metric(
+      'stampede_places_answered_total',
+      'counter',
+      'Place-order requests answered (in batches too), whatever the result.',
+      this.placesAnswered,
+    );
+    metric(
+      'stampede_orders_placed_total',
+      'counter',
+      'Place-order requests answered with a new order (result ok).',
+      this.ordersPlaced,
     );
     metric('stampede_pushes_total', 'counter', 'Order updates pushed to clients.', this.pushesSent);
     metric(

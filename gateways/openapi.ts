@@ -3,6 +3,8 @@
  * One entry per route; gateways/openapi.test.ts checks that the routes the
  * server registers and the routes described here are the same set.
  */
+import { dashboardSkusMax } from './dashboard-stats.ts';
+
 const bearer = [{ bearer: [] }];
 const errorResponse = {
   description: 'a coded error (docs/errors.md)',
@@ -39,6 +41,46 @@ const adminAnswer = {
   default: errorResponse,
 };
 
+const num = { type: 'number' };
+const msOrNull = {
+  type: ['number', 'null'],
+  description: 'ms; upper bound of its log bucket (≤ 12.5% high)',
+};
+const dashboardSchema = {
+  type: 'object',
+  properties: {
+    atMs: num,
+    skus: {
+      type: 'array',
+      description: `at most ${dashboardSkusMax}, in SKU order; reserved = stockTotal - sold - available`,
+      items: {
+        type: 'object',
+        properties: { skuId: int, stockTotal: int, available: int, reserved: int, sold: int },
+      },
+    },
+    skuCount: int,
+    window: {
+      type: 'object',
+      properties: {
+        windowMs: num,
+        placesPerSecond: num,
+        ordersPerSecond: num,
+        placeCount: int,
+        latencyMsP50: msOrNull,
+        latencyMsP99: msOrNull,
+        latencyMsMax: msOrNull,
+      },
+    },
+    placesAnsweredTotal: int,
+    ordersPlacedTotal: int,
+    answersByCode: { type: 'object', additionalProperties: int },
+    connections: {
+      type: 'object',
+      properties: { open: int, openedTotal: int, closedTotal: int },
+    },
+  },
+};
+
 /** `:name` path parameters in uWS style, keyed as "METHOD /path". */
 export const describedRoutes: Record<string, object> = {
   'GET /health': { summary: 'liveness', responses: { 200: json('the process answers') } },
@@ -51,6 +93,14 @@ export const describedRoutes: Record<string, object> = {
     responses: { 200: { description: 'text exposition format', content: { 'text/plain': {} } } },
   },
   'GET /openapi.json': { summary: 'this document', responses: { 200: json('OpenAPI 3.1') } },
+  'GET /dashboard': {
+    summary: 'the live dashboard: a self-contained page polling /v1/dashboard (docs/dashboard.md)',
+    responses: { 200: { description: 'HTML page', content: { 'text/html': {} } } },
+  },
+  'GET /v1/dashboard': {
+    summary: "the dashboard's figures: stock per SKU, place rates and latency over a sliding window, answers",
+    responses: { 200: json('dashboard figures', dashboardSchema) },
+  },
   'GET /v1/products': {
     summary: 'catalog listing, SKU order, cursor paging',
     parameters: [

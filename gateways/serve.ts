@@ -6,6 +6,7 @@
  * starts. SIGINT/SIGTERM stop it gracefully (refuse new work, answer what is
  * in flight, fsync, snapshot) and exit 0.
  */
+import { fileJournalSelection } from '../journal/journal-selection.ts';
 import { verifyToken } from '../lib/tokens.ts';
 import type { TokenCheck } from './checkout-service.ts';
 import { type ConfigOverrides, type GatewayConfig, loadConfig, tokenSecretOf } from './config.ts';
@@ -34,6 +35,15 @@ export async function startFromConfig(
 ): Promise<StampedeServer> {
   return StampedeServer.start({
     dataDir: config.dataDir,
+    journal:
+      config.journal === 'kafka'
+        ? {
+            kind: 'kafka',
+            brokers: [...config.kafka.brokers],
+            topic: config.kafka.topic,
+            partition: config.kafka.partition,
+          }
+        : fileJournalSelection,
     host: config.host,
     httpPort: config.httpPort,
     notifyRingSlots: 65_536,

@@ -22,12 +22,18 @@ import { CommandClient } from '../engine/command-client.ts';
 import { EngineHost } from '../engine/engine-host.ts';
 import { packCurrency } from '../engine/layout.ts';
 import { type EngineLimits, engineLimits } from '../engine/limits.ts';
+import {
+  fileJournalSelection,
+  type JournalSelection,
+  journalBackendFor,
+} from '../journal/journal-selection.ts';
 import { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
 import { RedisReadModel } from '../projections/redis-read-model.ts';
 import { type RunningProjectors, startProjectors } from '../projections/start-projectors.ts';
 import { clientFrameLimits } from '../proto/client-codec.ts';
 import { CheckoutService, type RateLimiter, type TokenCheck } from './checkout-service.ts';
 import { CheckoutSocket } from './checkout-socket.ts';
+import { dashboardStats } from './dashboard-stats.ts';
 import { DurableEventFeed } from './durable-event-feed.ts';
 import { EngineCommands } from './engine-commands.ts';
 import { type AuthCheck, registerHttpApi } from './http-api.ts';
@@ -37,6 +43,8 @@ import { registerPaymentsWebhook } from './payments-webhook.ts';
 
 export interface ServerOptions {
   dataDir: string;
+  /** Which journal the node writes and recovers from (default: the file journal in dataDir). */
+  journal?: JournalSelection;
   host: string;
   /** 0 picks a free port (tests). */
   httpPort: number;
@@ -63,6 +71,8 @@ export interface ServerOptions {
   log: (message: string) => void;
   /** HMAC key of the payment provider's webhooks; undefined turns the route off. */
   webhookSecret: string | undefined;
+  /** Slot of the dashboard's sliding place window (metrics.ts placeWindowSlotMs); tests widen it to hold figures still. */
+  placeWindowSlotMs?: number;
   /** Stores the node projects its journal into, and where reads come from (projections/README.md). */
   projections?: ProjectionOptions;
 }
@@ -130,8 +140,13 @@ export class StampedeServer {
 
   static async start(options: ServerOptions): Promise<StampedeServer> {
     const limits = options.limits ?? engineLimits();
+    const journal = options.journal ?? fileJournalSelection;
+    // The host's threads write and recover this journal; the gateway's readers (the event feed's catch-up,
+    // the projectors) read the same one, through its reader.
+    const journalBackend = await journalBackendFor(journal, options.dataDir, { log: options.log });
     const host = await EngineHost.start({
       dataDir: options.dataDir,
+      journal,
       limits,
       notifyRingSlots: options.notifyRingSlots,
       ...(options.inboundRingSlots === undefined ? {} : { inboundRingSlots: options.inboundRingSlots }),
@@ -146,6 +161,7 @@ export class StampedeServer {
       redisPrefix: projection?.redisPrefix,
       log: options.log,
       durableSeq: () => host.control.durableSeq,
+      openReader: () => journalBackend.openReader(),
     });
     const redisReads =
       projection?.readModel === 'redis' && projection.redisUrl !== undefined
@@ -155,7 +171,9 @@ export class StampedeServer {
           })
         : null;
     try {
-      const metrics = new GatewayMetrics();
+      const metrics = new GatewayMetrics(
+        options.placeWindowSlotMs === undefined ? {} : { placeWindowSlotMs: options.placeWindowSlotMs },
+      );
       const model = new EmbeddedReadModel(options.readModelOrdersMax);
       const client = new CommandClient(host.producers[0]!, host.control);
       const commands = new EngineCommands(client);
@@ -163,7 +181,8 @@ export class StampedeServer {
       const feed = new DurableEventFeed(host.notify!, host.control, model, (change) =>
         service?.onOrderChange(change),
       );
-      const caughtUp = feed.catchUp(options.dataDir);
+      const catchUpReader = journalBackend.openReader();
+      const caughtUp = await feed.catchUp(catchUpReader).finally(() => catchUpReader.close());
       feed.start();
       const payments = new SandboxPayments(options.payments, (orderId, outcome, amountMinor) => {
         const pending = commands.submit({
@@ -225,6 +244,18 @@ export class StampedeServer {
             ws_connections: socket.connectionCount,
             read_model_orders: model.orders.size,
           }) + projectors.prometheusText(),
+        dashboard: () =>
+          dashboardStats(
+            {
+              model,
+              availability: host.availability,
+              skusMax: limits.skusMax,
+              metrics,
+              connectionCount: () => socket.connectionCount,
+            },
+            performance.now(),
+            Date.now(),
+          ),
         ready: () =>
           host.failed !== null
             ? { ready: false, reason: host.failed.message }

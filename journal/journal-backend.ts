@@ -62,6 +62,8 @@ export interface JournalReader {
   scan(fromSeq: number, onRecord: OnRecord, options?: JournalScanOptions): Promise<number>;
   /** Seq of the last durable record now (0 when the journal is empty). */
   lastSeq(): Promise<number>;
+  /** Seq of the first retained record (pruning or retention deletes older ones); lastSeq() + 1 when empty. */
+  firstSeq(): Promise<number>;
   /**
    * A cheap test before polling: false only when the journal certainly holds nothing after `seq` (the file
    * reader compares the segment files' names and the last one's size with what the last scan saw).
@@ -181,6 +183,14 @@ export class FileJournalReader implements JournalReader {
   lastSeq(): Promise<number> {
     try {
       return Promise.resolve(describeJournal(this.dir).lastSeq);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  firstSeq(): Promise<number> {
+    try {
+      return Promise.resolve(describeJournal(this.dir).firstSeq);
     } catch (error) {
       return Promise.reject(error);
     }

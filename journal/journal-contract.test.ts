@@ -115,6 +115,7 @@ t.test(
     await writer.commit();
     log.low = 5; // offsets 0..4 (seqs 1..5) deleted
     const reader = backend.openReader();
+    t.equal(await reader.firstSeq(), 6, 'the first retained record');
     await t.rejects(
       reader.scan(3, () => {}),
       { code: JournalErrorCode.gap, message: /first retained one .* is seq 6/ },

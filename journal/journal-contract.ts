@@ -87,6 +87,7 @@ export function journalContract(t: Test, name: string, factory: JournalBackendFa
     t.equal(writer.nextSeq, 1, 'an empty journal starts at seq 1');
     t.equal(writer.durableSeq, 0);
     t.equal(await reader.lastSeq(), 0);
+    t.equal(await reader.firstSeq(), 1, 'empty: the first seq is lastSeq + 1');
     for (let seq = 1; seq <= 40; seq++) {
       const { bytes, offset, length } = payloadFor(seq);
       t.ok(writer.append(seq, typeOf(seq), timestampOf(seq), bytes, offset, length) || t.fail('batch full'));
@@ -102,6 +103,7 @@ export function journalContract(t: Test, name: string, factory: JournalBackendFa
     t.equal(read.problem, '', 'each with its type, timestamp and payload');
     t.equal(read.last, 40);
     t.equal(await reader.lastSeq(), 40);
+    t.equal(await reader.firstSeq(), 1);
     t.equal(await writer.commit(), 40, 'an empty commit changes nothing');
     await writer.close();
   });

@@ -440,6 +440,10 @@ export class KafkaJournalReader implements JournalReader {
     return (await this.talk(() => this.log.offsets())).high;
   }
 
+  async firstSeq(): Promise<number> {
+    return (await this.talk(() => this.log.offsets())).low + 1;
+  }
+
   async mayHaveRecordsAfter(seq: number): Promise<boolean> {
     return (await this.talk(() => this.log.offsets())).high > seq;
   }

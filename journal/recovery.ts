@@ -1,8 +1,12 @@
 /**
- * Recovery: the newest valid snapshot, then every journal record after it,
- * applied with evolve(). Runs on the engine thread before it takes commands
- * (and in `stampede replay`). The journal must already have been opened by its
- * writer, which truncates a torn tail; this only reads.
+ * Recovery: the newest valid snapshot in the data directory, then every journal record after it, applied
+ * with evolve(). Runs on the engine thread before it takes commands (and in `stampede replay`). The
+ * journal must already have been opened by its writer, which truncates a torn tail (file) or checks the
+ * partition's end (Kafka); this only reads.
+ *
+ * One procedure for every journal: recoverFromJournal reads through a JournalReader (journal-backend.ts),
+ * the file journal's or Kafka's. recoverState is the same procedure over the file journal read in place,
+ * synchronously, for tools and benchmarks that have a data directory and no event loop to spare.
  */
 
 import { join } from 'node:path';
@@ -10,7 +14,9 @@ import { EventApplier } from '../engine/event-applier.ts';
 import type { EngineLimits } from '../engine/limits.ts';
 import { decodeSnapshot } from '../engine/snapshot.ts';
 import { EngineState, Scalar } from '../engine/state.ts';
-import { describeJournal, scanJournal } from './file-journal.ts';
+import { JournalError, JournalErrorCode } from './errors.ts';
+import { describeJournal, type OnRecord, scanJournal } from './file-journal.ts';
+import type { JournalReader } from './journal-backend.ts';
 import { readNewestSnapshot } from './snapshot-store.ts';
 
 export const journalDir = (dataDir: string): string => join(dataDir, 'journal');
@@ -23,20 +29,25 @@ export interface Recovered {
   eventsReplayed: number;
 }
 
-export function recoverState(
+export interface RecoveryOptions {
+  availability?: SharedArrayBuffer;
+  log?: (message: string) => void;
+  onProgress?: (seq: number, lastSeq: number) => void;
+  /** Ignore snapshots: rebuild from the first journal record (a full replay). */
+  fromScratch?: boolean;
+}
+
+const progressEvery = 1 << 20;
+
+/** The state to start from and the record handler that brings it forward: all of recovery but the reading. */
+function beginRecovery(
   dataDir: string,
   limits: EngineLimits,
-  options: {
-    availability?: SharedArrayBuffer;
-    log?: (message: string) => void;
-    onProgress?: (seq: number, lastSeq: number) => void;
-    /** Ignore snapshots: rebuild from the first journal record (a full replay). */
-    fromScratch?: boolean;
-  } = {},
-): Recovered {
+  journalLastSeq: number,
+  options: RecoveryOptions,
+): { fromSeq: number; apply: OnRecord; finish: () => Recovered } {
   const log = options.log ?? (() => {});
-  const journal = describeJournal(journalDir(dataDir));
-  const snapshot = options.fromScratch ? null : readNewestSnapshot(dataDir, log, journal.lastSeq);
+  const snapshot = options.fromScratch ? null : readNewestSnapshot(dataDir, log, journalLastSeq);
   let state: EngineState;
   if (snapshot !== null) {
     state = decodeSnapshot(snapshot.bytes, options.availability);
@@ -49,15 +60,58 @@ export function recoverState(
     state = new EngineState(limits, options.availability);
   }
   const applier = new EventApplier(state);
-  const fromSeq = state.scalars[Scalar.lastSeq]! + 1;
+  const onProgress = options.onProgress;
   let eventsReplayed = 0;
-  const progressEvery = 1 << 20;
-  scanJournal(journalDir(dataDir), fromSeq, (seq, type, atMs, bytes, offset, length) => {
-    applier.apply(seq, type, atMs, bytes, offset, length);
-    eventsReplayed++;
-    if (options.onProgress !== undefined && (eventsReplayed & (progressEvery - 1)) === 0) {
-      options.onProgress(seq, journal.lastSeq);
-    }
-  });
-  return { state, snapshotSeq: snapshot?.lastSeq ?? 0, snapshotFile: snapshot?.file ?? null, eventsReplayed };
+  return {
+    fromSeq: state.scalars[Scalar.lastSeq]! + 1,
+    apply: (seq, type, atMs, bytes, offset, length) => {
+      applier.apply(seq, type, atMs, bytes, offset, length);
+      eventsReplayed++;
+      if (onProgress !== undefined && (eventsReplayed & (progressEvery - 1)) === 0) {
+        onProgress(seq, journalLastSeq);
+      }
+    },
+    finish: () => ({
+      state,
+      snapshotSeq: snapshot?.lastSeq ?? 0,
+      snapshotFile: snapshot?.file ?? null,
+      eventsReplayed,
+    }),
+  };
+}
+
+/** Recovery over the file journal in `dataDir`, synchronously, up to its last record. */
+export function recoverState(
+  dataDir: string,
+  limits: EngineLimits,
+  options: RecoveryOptions = {},
+): Recovered {
+  const dir = journalDir(dataDir);
+  const recovery = beginRecovery(dataDir, limits, describeJournal(dir).lastSeq, options);
+  scanJournal(dir, recovery.fromSeq, recovery.apply);
+  return recovery.finish();
+}
+
+/**
+ * Recovery over any journal: the snapshot from `dataDir`, the records after it from `reader`, up to
+ * `toSeq` (default: the journal's last durable record now). A node passes its writer's durableSeq as
+ * toSeq and gets exactly that state or an error: an engine that resumed anywhere else would hand the
+ * writer seqs it must refuse.
+ */
+export async function recoverFromJournal(
+  reader: JournalReader,
+  dataDir: string,
+  limits: EngineLimits,
+  options: RecoveryOptions & { toSeq?: number } = {},
+): Promise<Recovered> {
+  const toSeq = options.toSeq ?? (await reader.lastSeq());
+  const recovery = beginRecovery(dataDir, limits, toSeq, options);
+  const lastSeq = await reader.scan(recovery.fromSeq, recovery.apply, { toSeq });
+  if (lastSeq !== toSeq) {
+    throw new JournalError(
+      JournalErrorCode.gap,
+      `recovery read the journal to seq ${lastSeq}, but it is durable to seq ${toSeq}`,
+    );
+  }
+  return recovery.finish();
 }

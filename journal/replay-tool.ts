@@ -1,9 +1,11 @@
 /**
- * `stampede replay --data DIR`: rebuilds the engine state from the newest
- * snapshot plus the journal (or from the first record with --from-scratch),
- * checks the invariants, and summarises what the journal says: events by
- * type, orders by status, stock per SKU, and the state hash a live engine
- * stopped at that point would report. Exit code 1 when an invariant fails.
+ * `stampede replay --data DIR [--journal file|kafka]`: rebuilds the engine
+ * state from the newest snapshot plus the journal (or from the first record
+ * with --from-scratch), checks the invariants, and summarises what the
+ * journal says: events by type, orders by status, stock per SKU, and the
+ * state hash a live engine stopped at that point would report. Exit code 1
+ * when an invariant fails. The journal is read through a JournalReader: the
+ * data directory's file journal by default, or Kafka's.
  */
 import { EventType, eventName, OrderStatus, statusName } from '../engine/codes.ts';
 import { checkInvariants } from '../engine/invariants.ts';
@@ -12,8 +14,8 @@ import { type EngineLimits, engineLimits } from '../engine/limits.ts';
 import { Scalar } from '../engine/state.ts';
 import { stateHash } from '../engine/state-hash.ts';
 import { readDataDirLimits } from '../lib/data-dir-config.ts';
-import { describeJournal, scanJournal } from './file-journal.ts';
-import { journalDir, recoverState } from './recovery.ts';
+import type { JournalReader, OnRecord } from './journal-backend.ts';
+import { recoverFromJournal } from './recovery.ts';
 
 export interface ReplaySummary {
   lastSeq: number;
@@ -27,26 +29,34 @@ export interface ReplaySummary {
   seconds: number;
 }
 
-export function replayDataDir(
+/** Snapshots (and engine.json's limits) from `dataDir`, records from `reader`, up to its last record now. */
+export async function replayDataDir(
   dataDir: string,
+  reader: JournalReader,
   options: {
     limits?: EngineLimits;
     fromScratch?: boolean;
     progress?: (done: number, total: number) => void;
   } = {},
-): ReplaySummary {
+): Promise<ReplaySummary> {
   const started = process.hrtime.bigint();
-  const journal = describeJournal(journalDir(dataDir));
-  const recovered = recoverState(dataDir, options.limits ?? readDataDirLimits(dataDir) ?? engineLimits(), {
-    fromScratch: options.fromScratch ?? false,
-    ...(options.progress === undefined ? {} : { onProgress: options.progress }),
-  });
+  const lastSeq = await reader.lastSeq();
+  const recovered = await recoverFromJournal(
+    reader,
+    dataDir,
+    options.limits ?? readDataDirLimits(dataDir) ?? engineLimits(),
+    {
+      toSeq: lastSeq,
+      fromScratch: options.fromScratch ?? false,
+      ...(options.progress === undefined ? {} : { onProgress: options.progress }),
+    },
+  );
   const state = recovered.state;
 
   // What the whole retained journal says (all orders ever, not only those still in memory).
   const eventsByType: Record<string, number> = {};
   const ordersByStatus = new Map<number, number>();
-  scanJournal(journalDir(dataDir), journal.firstSeq, (_seq, type, _atMs, bytes, offset) => {
+  const onRecord: OnRecord = (_seq, type, _atMs, bytes, offset) => {
     const name = eventName(type);
     eventsByType[name] = (eventsByType[name] ?? 0) + 1;
     if (type === EventType.orderCreated) {
@@ -58,7 +68,8 @@ export function replayDataDir(
       ordersByStatus.set(status, (ordersByStatus.get(status) ?? 0) + 1);
       ordersByStatus.set(previous, (ordersByStatus.get(previous) ?? 0) - 1);
     }
-  });
+  };
+  await reader.scan(await reader.firstSeq(), onRecord, { toSeq: lastSeq });
   const stock: ReplaySummary['stock'] = [];
   for (let skuId = 1; skuId <= state.limits.skusMax; skuId++) {
     if (state.skuExists[skuId] !== 1) continue;
@@ -114,12 +125,12 @@ export function formatReplaySummary(summary: ReplaySummary, stockRowsMax = 20): 
 
 /** `replay --events`: every journal record from fromSeq as one protobuf-JSON line (proto/event-codec.ts). */
 export async function printEvents(
-  dataDir: string,
+  reader: JournalReader,
   fromSeq: number,
   print: (line: string) => void,
 ): Promise<void> {
   const { eventToJson } = await import('../proto/event-codec.ts');
-  scanJournal(journalDir(dataDir), fromSeq, (seq, type, atMs, bytes, offset, length) => {
+  await reader.scan(fromSeq, (seq, type, atMs, bytes, offset, length) => {
     print(JSON.stringify(eventToJson(seq, type, atMs, bytes, offset, length)));
   });
 }

@@ -12,8 +12,11 @@
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { JournalReader } from '../journal/journal-backend.ts';
-import { FileJournalReader } from '../journal/journal-backend.ts';
-import { journalDir } from '../journal/recovery.ts';
+import {
+  type JournalSelection,
+  journalBackendFor,
+  journalSelectionFromFlag,
+} from '../journal/journal-selection.ts';
 import { errorText } from './errors.ts';
 import { connectMysql, migrate, mysqlUrlDefault, parseMysqlUrl } from './mysql-schema.ts';
 import { MysqlProjectionStore } from './mysql-store.ts';
@@ -34,15 +37,14 @@ const consoleIo: CommandIo = {
 const dataDirOf = (value: string | undefined): string => value ?? process.env.STAMPEDE_DATA_DIR ?? 'data';
 
 async function openReader(journal: string | undefined, dataDir: string): Promise<JournalReader> {
-  if (journal === undefined || journal === 'file') return new FileJournalReader(journalDir(dataDir));
-  if (journal === 'kafka') {
-    const { kafkaJournalBackend, kafkaJournalConfigFromEnv } = await import('../journal/kafka-journal.ts');
-    const config = kafkaJournalConfigFromEnv();
-    if (config === null)
-      throw new UsageError('--journal kafka needs KAFKA_BROKERS (and KAFKA_JOURNAL_TOPIC, _PARTITION)');
-    return kafkaJournalBackend({ ...config, createTopic: false }).openReader();
+  let selection: JournalSelection;
+  try {
+    selection = await journalSelectionFromFlag(journal);
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
   }
-  throw new UsageError(`--journal must be file or kafka, got '${journal}'`);
+  return (await journalBackendFor(selection, dataDir)).openReader();
 }
 
 class UsageError extends Error {}

@@ -1,0 +1,70 @@
+/**
+ * Which journal a node writes, recovers from and replays: the file journal in its data directory (the
+ * default) or a Kafka partition. A selection is plain data so it crosses into the journal and engine
+ * threads as workerData; each thread turns it into a JournalBackend (journal-backend.ts) with
+ * journalBackendFor.
+ *
+ * kafkajs is imported only when Kafka is selected: the file journal's threads never load it.
+ */
+import type { FileJournalOptions } from './file-journal.ts';
+import { fileJournalBackend, type JournalBackend } from './journal-backend.ts';
+import type { KafkaJournalConfig } from './kafka-journal.ts';
+import { journalDir } from './recovery.ts';
+
+export interface FileJournalSelection {
+  kind: 'file';
+  /**
+   * FOR TESTS: run the journal thread's asynchronous loop (the one Kafka uses) over the file journal's
+   * JournalWriter adapter instead of its synchronous loop, so that loop runs for real without a broker.
+   */
+  asyncLoop?: boolean;
+}
+
+/** A Kafka journal: KafkaJournalConfig without `log` (a function cannot cross threads; logs go to the host). */
+export type KafkaJournalSelection = { kind: 'kafka' } & Omit<KafkaJournalConfig, 'log'>;
+
+export type JournalSelection = FileJournalSelection | KafkaJournalSelection;
+
+export const fileJournalSelection: Readonly<FileJournalSelection> = Object.freeze({ kind: 'file' });
+
+/** For logs: the directory, or the brokers, topic and partition. */
+export function describeJournalSelection(selection: JournalSelection, dataDir: string): string {
+  if (selection.kind === 'file') return `file journal ${journalDir(dataDir)}`;
+  return `kafka journal kafka://${selection.brokers.join(',')}/${selection.topic ?? 'stampede.journal'}/${selection.partition ?? 0}`;
+}
+
+/** File journal only: segment and batch sizes; `log` reaches both backends. */
+export type JournalBackendOptions = Pick<FileJournalOptions, 'segmentBytesMax' | 'batchBytesMax' | 'log'>;
+
+/** The backend a selection names, over the node's data directory for the file journal. */
+export async function journalBackendFor(
+  selection: JournalSelection,
+  dataDir: string,
+  options: JournalBackendOptions = {},
+): Promise<JournalBackend> {
+  if (selection.kind === 'file') return fileJournalBackend(journalDir(dataDir), options);
+  const { kafkaJournalBackend } = await import('./kafka-journal.ts');
+  const { kind: _kind, ...config } = selection;
+  return kafkaJournalBackend(options.log === undefined ? config : { ...config, log: options.log });
+}
+
+/**
+ * `--journal file|kafka` of the command-line tools that read a journal (default file): Kafka's address
+ * from KAFKA_BROKERS, KAFKA_JOURNAL_TOPIC and KAFKA_JOURNAL_PARTITION (kafkaJournalConfigFromEnv), and a
+ * reading tool never creates the topic. Throws a RangeError that says what is wrong.
+ */
+export async function journalSelectionFromFlag(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<JournalSelection> {
+  if (flag === undefined || flag === 'file') return fileJournalSelection;
+  if (flag !== 'kafka') throw new RangeError(`--journal must be file or kafka, got '${flag}'`);
+  const { kafkaJournalConfigFromEnv } = await import('./kafka-journal.ts');
+  const config = kafkaJournalConfigFromEnv(env);
+  if (config === null) {
+    throw new RangeError(
+      '--journal kafka needs KAFKA_BROKERS (and KAFKA_JOURNAL_TOPIC, KAFKA_JOURNAL_PARTITION)',
+    );
+  }
+  return { kind: 'kafka', ...config, createTopic: false };
+}
