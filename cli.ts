@@ -14,10 +14,11 @@ Usage:
   stampede serve  [--data DIR] [--port N] [--host H] [--config FILE] [--demo]
                                                      run a node: engine, journal, checkout WebSocket
                                                      (/v1/checkout) and HTTP API; --demo seeds a catalog
-  stampede replay [--data DIR] [--from-scratch] [--json]
+  stampede replay [--data DIR] [--journal file|kafka] [--from-scratch] [--json]
                                                      rebuild state from snapshot + journal,
                                                      check invariants, print a summary and the state hash
-  stampede replay --events [--from SEQ] [--data DIR] print journal events as protobuf JSON, one a line
+  stampede replay --events [--from SEQ] [--data DIR] [--journal file|kafka]
+                                                     print journal events as protobuf JSON, one a line
   stampede prune  [--data DIR]                       delete journal segments the newest snapshot covers
   stampede project --store mysql|redis [--data DIR] [--mysql URL] [--redis URL] [--once] [--migrate]
                                                      project the journal into MySQL or Redis (projections/README.md)
@@ -29,7 +30,8 @@ Usage:
                                                      pipeline.durable, replay, memory)
   stampede --help
 
-Environment: STAMPEDE_DATA_DIR (default ./data).
+Environment: STAMPEDE_DATA_DIR (default ./data); KAFKA_BROKERS, KAFKA_JOURNAL_TOPIC, KAFKA_JOURNAL_PARTITION
+(--journal kafka).
 Exit codes: 0 ok, 1 a check failed (invariants, bench), 2 bad usage or configuration.`;
 
 class UsageError extends Error {}
@@ -77,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
         args: rest,
         options: {
           data: { type: 'string' },
+          journal: { type: 'string' },
           'from-scratch': { type: 'boolean' },
           json: { type: 'boolean' },
           events: { type: 'boolean' },
@@ -84,27 +87,37 @@ async function main(argv: string[]): Promise<number> {
         },
         strict: true,
       });
-      if (values.events) {
-        const fromSeq = Number(values.from ?? 1);
-        if (!Number.isSafeInteger(fromSeq) || fromSeq < 1)
-          throw new UsageError(`--from must be a sequence number >= 1, got '${values.from}'`);
-        const { printEvents } = await import('./journal/replay-tool.ts');
-        await printEvents(dataDirFrom(values), fromSeq, (line) => process.stdout.write(`${line}\n`));
-        return 0;
-      }
-      const { replayDataDir, formatReplaySummary } = await import('./journal/replay-tool.ts');
-      const tty = process.stderr.isTTY;
-      const summary = replayDataDir(dataDirFrom(values), {
-        fromScratch: values['from-scratch'] ?? false,
-        ...(tty
-          ? {
-              progress: (done: number, total: number) => process.stderr.write(`\rreplaying ${done}/${total}`),
-            }
-          : {}),
+      const fromSeq = Number(values.from ?? 1);
+      if (!Number.isSafeInteger(fromSeq) || fromSeq < 1)
+        throw new UsageError(`--from must be a sequence number >= 1, got '${values.from}'`);
+      const dataDir = dataDirFrom(values);
+      const { journalBackendFor, journalSelectionFromFlag } = await import('./journal/journal-selection.ts');
+      const selection = await journalSelectionFromFlag(values.journal).catch((error: Error) => {
+        throw new UsageError(error.message);
       });
-      if (tty) process.stderr.write('\r\x1b[K');
-      console.log(values.json ? JSON.stringify(summary) : formatReplaySummary(summary));
-      return summary.invariantViolations.length === 0 ? 0 : 1;
+      const reader = (await journalBackendFor(selection, dataDir)).openReader();
+      try {
+        const { formatReplaySummary, printEvents, replayDataDir } = await import('./journal/replay-tool.ts');
+        if (values.events) {
+          await printEvents(reader, fromSeq, (line) => process.stdout.write(`${line}\n`));
+          return 0;
+        }
+        const tty = process.stderr.isTTY;
+        const summary = await replayDataDir(dataDir, reader, {
+          fromScratch: values['from-scratch'] ?? false,
+          ...(tty
+            ? {
+                progress: (done: number, total: number) =>
+                  process.stderr.write(`\rreplaying ${done}/${total}`),
+              }
+            : {}),
+        });
+        if (tty) process.stderr.write('\r\x1b[K');
+        console.log(values.json ? JSON.stringify(summary) : formatReplaySummary(summary));
+        return summary.invariantViolations.length === 0 ? 0 : 1;
+      } finally {
+        await reader.close();
+      }
     }
     case 'prune': {
       const { values } = parseArgs({ args: rest, options: { data: { type: 'string' } }, strict: true });
@@ -137,7 +150,8 @@ async function main(argv: string[]): Promise<number> {
         strict: true,
       });
       const [suite, ...cases] = positionals;
-      if (suite !== 'engine') throw new UsageError(`unknown benchmark suite '${suite ?? ''}' (have: engine)`);
+      if (suite !== 'engine')
+        throw new UsageError(`unknown benchmark suite '${suite ?? ''}' (have: engine)`);
       const { runEngineBench } = await import('./bench/engine.ts');
       await runEngineBench({ cases, quick: values.quick ?? false, json: values.json ?? false });
       return 0;
