@@ -4,7 +4,7 @@
  *   serve    run a node (engine + journal threads) with embedded defaults
  *   replay   rebuild state from snapshot + journal, verify, summarise
  *   prune    delete journal segments covered by the newest snapshot
- *   bench    run the benchmarks (bench engine)
+ *   bench    run the benchmarks (bench engine, bench flash-sale)
  */
 import { parseArgs } from 'node:util';
 
@@ -28,6 +28,10 @@ Usage:
                                                      print a token signed with the node's secret
   stampede bench engine [--quick] [--json] [CASE...] engine benchmarks (engine.apply, ring.spsc,
                                                      pipeline.durable, replay, memory)
+  stampede bench flash-sale [--buyers N] [--stock N] [--concurrency N | --open-loop --rate N]
+                            [--compare] [--json] [--report FILE.html] [...]
+                                                     a flash sale over WebSockets against Stampede and
+                                                     (--compare) Redis+Lua and MySQL, audited; --help lists all
   stampede --help
 
 Environment: STAMPEDE_DATA_DIR (default ./data); KAFKA_BROKERS, KAFKA_JOURNAL_TOPIC, KAFKA_JOURNAL_PARTITION
@@ -143,6 +147,14 @@ async function main(argv: string[]): Promise<number> {
       return runTokenCommand(rest);
     }
     case 'bench': {
+      if (rest[0] === 'flash-sale') {
+        const { flashSaleUsage, runFlashSaleCommand } = await import('./bench/flash-sale.ts');
+        if (rest.includes('--help') || rest.includes('-h')) {
+          console.log(flashSaleUsage);
+          return 0;
+        }
+        return runFlashSaleCommand(rest.slice(1));
+      }
       const { positionals, values } = parseArgs({
         args: rest,
         options: { quick: { type: 'boolean' }, json: { type: 'boolean' } },
@@ -151,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
       });
       const [suite, ...cases] = positionals;
       if (suite !== 'engine')
-        throw new UsageError(`unknown benchmark suite '${suite ?? ''}' (have: engine)`);
+        throw new UsageError(`unknown benchmark suite '${suite ?? ''}' (have: engine, flash-sale)`);
       const { runEngineBench } = await import('./bench/engine.ts');
       await runEngineBench({ cases, quick: values.quick ?? false, json: values.json ?? false });
       return 0;

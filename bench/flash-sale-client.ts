@@ -1,0 +1,384 @@
+/**
+ * One client worker of `stampede bench flash-sale` (a worker_thread): a
+ * trusted checkout backend on one WebSocket with a service token, sending
+ * binary protobuf Batch frames for a contiguous range of buyers.
+ *
+ * Two load models:
+ *   closed  at most `windowMessages` commands in flight on the connection;
+ *           each batch answer frees its slots and they are refilled at once
+ *           (payments first, then BUSY retries, then new buyers). Latency
+ *           counts from the actual send.
+ *   open    buyer i of this worker arrives at startAtMs + i / ratePerSec,
+ *           whatever the server's answers; a pacer sends everyone due in one
+ *           frame per wake-up. Latency counts from the intended arrival, so
+ *           time spent queued (here or in the server) is counted.
+ *
+ *   buyer b ─ placeOrder ─┬─ READY_FOR_CHECKOUT ─┬─ pays: [subscribe, pay] ─► pushed outcome: paid | released
+ *                         │                      └─ abandons: final "holding" (the TTL returns the unit)
+ *                         └─ a refusal (SOLD_OUT, ...): final
+ *
+ * Every buyer's final answer is recorded once (SaleRecorder); BUSY and
+ * RATE_LIMITED are not answers: the same request (same request id, so the
+ * engine's idempotency holds) is resent after the delay the server gave.
+ * Never blocks; every buffer is bounded by the buyer range or the window.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import WebSocket from 'ws';
+import { OrderStatus, ResultCode } from '../engine/codes.ts';
+import { stampede } from '../proto/generated/stampede.js';
+import { BuyerPlan, type BuyerShares } from './flash-sale-buyers.ts';
+import { Outcome, type RecordData, SaleRecorder } from './flash-sale-recorder.ts';
+
+export type ClientLoad = { model: 'closed'; windowMessages: number } | { model: 'open'; ratePerSec: number };
+
+/** One sale a worker drives: its buyers, the SKUs they want, and how hard to push. */
+export interface ClientSale {
+  skuIdFirst: number;
+  skuCount: number;
+  buyerIdFirst: number;
+  buyerCount: number;
+  load: ClientLoad;
+  /** Who wants which SKU and who pays. */
+  seed: number;
+  /** Place request ids are base + buyerId: a new base per run keeps a reused server's idempotency out of the way. */
+  placeRequestIdBase: number;
+}
+
+export interface ClientWorkerData {
+  flashSaleClient: true;
+  url: string;
+  token: string;
+  priceMinor: number;
+  batchMessagesMax: number;
+  shares: BuyerShares;
+  /** Sold on the same connection before `ready`, unmeasured, so the JIT of both sides is warm (null: none). */
+  warmup: ClientSale | null;
+  sale: ClientSale;
+  /** A sale fails if not every buyer has a final answer by then. */
+  runMsMax: number;
+}
+
+/** Messages from the main thread. */
+export type ToClient = { type: 'go'; startAtMs: number };
+/** Messages to the main thread. */
+export type FromClient =
+  | { type: 'ready' }
+  | { type: 'progress'; placeAnswered: number; finalTotal: number }
+  | { type: 'done'; record: RecordData; framesSent: number; error?: string }
+  | { type: 'failed'; error: string };
+
+const Kind = { place: 0, subscribe: 1, pay: 2 } as const;
+type Kind = (typeof Kind)[keyof typeof Kind];
+interface Sent {
+  kind: Kind;
+  buyerId: number;
+  orderId: number;
+}
+
+const nowMs = (): number => performance.timeOrigin + performance.now();
+/** Request ids of frames, subscriptions and payments live above any place request id (below 2^40). */
+const batchRequestIdFirst = 2 ** 40;
+const subscribeRequestIdBase = 2 ** 41;
+const payRequestIdBase = 2 ** 42;
+/** The pacer's wake-up when nothing is due sooner. */
+const openLoopTickMsMax = 1;
+
+async function run(
+  data: ClientWorkerData,
+  post: (m: FromClient) => void,
+  go: Promise<number>,
+): Promise<void> {
+  const ws = new WebSocket(data.url, { perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('message', (bytes: Buffer) => {
+      const answer = stampede.v1.ServerMessage.decode(new Uint8Array(bytes));
+      if (answer.authenticated) resolve();
+      else reject(new Error(`authentication refused: ${JSON.stringify(answer.error)}`));
+    });
+    ws.send(stampede.v1.ClientMessage.encode({ requestId: 1, authenticate: { token: data.token } }).finish());
+  });
+  const frames = { nextRequestId: batchRequestIdFirst };
+  if (data.warmup !== null) {
+    const warm = await sell(ws, data, data.warmup, nowMs(), frames, () => {});
+    if (warm.error !== undefined) throw new Error(`warm-up: ${warm.error}`);
+  }
+  post({ type: 'ready' });
+  const startAtMs = await go;
+  const result = await sell(ws, data, data.sale, startAtMs, frames, post);
+  ws.close();
+  post({ type: 'done', ...result });
+}
+
+/** Drives one sale on an authenticated connection; resolves once every buyer has a final answer (or on failure). */
+function sell(
+  ws: WebSocket,
+  data: ClientWorkerData,
+  sale: ClientSale,
+  startAtMs: number,
+  frames: { nextRequestId: number },
+  post: (m: FromClient) => void,
+): Promise<{ record: RecordData; framesSent: number; error?: string }> {
+  const { buyerIdFirst, buyerCount, load } = sale;
+  const plan = new BuyerPlan(sale.seed, sale.skuCount, data.shares);
+  /** When each buyer's place was sent (closed) or due (open): the start of its latencies. */
+  const placedAtMs = new Float64Array(buyerCount);
+  const recorder = new SaleRecorder({
+    buyerIdFirst,
+    buyerCount,
+    skuCount: sale.skuCount,
+    startAtMs,
+    runMsMax: data.runMsMax,
+  });
+  let resolveSale: (result: { record: RecordData; framesSent: number; error?: string }) => void = () => {};
+  const done = new Promise<{ record: RecordData; framesSent: number; error?: string }>((resolve) => {
+    resolveSale = resolve;
+  });
+
+  const batches = new Map<number, Sent[]>();
+  /** Frames before this one were an earlier sale's (the warm-up) on this connection. */
+  const frameRequestIdFirst = frames.nextRequestId;
+  let nextBuyerIndex = 0;
+  let inFlight = 0;
+  let framesSent = 0;
+  /** Orders whose payment outcome is awaited (pushed): order id -> buyer id; bounded by the stock. */
+  const paying = new Map<number, number>();
+  const payQueue: Sent[] = [];
+  const retryQueue: Sent[] = [];
+  let retryTimer: NodeJS.Timeout | null = null;
+  let pacer: NodeJS.Timeout | null = null;
+
+  let finished = false;
+  const finish = (error?: string): void => {
+    if (finished) return;
+    finished = true;
+    clearInterval(progress);
+    clearTimeout(watchdog);
+    if (retryTimer) clearTimeout(retryTimer);
+    if (pacer) clearTimeout(pacer);
+    ws.off('message', onMessage);
+    ws.off('close', onClose);
+    resolveSale({ record: recorder.data(), framesSent, ...(error === undefined ? {} : { error }) });
+  };
+  const progress = setInterval(
+    () => post({ type: 'progress', placeAnswered: recorder.placeAnswered, finalTotal: recorder.finalTotal }),
+    250,
+  );
+  const watchdog = setTimeout(
+    () =>
+      finish(
+        `timed out after ${data.runMsMax} ms with ${buyerCount - recorder.finalTotal} buyers unanswered`,
+      ),
+    Math.max(0, startAtMs + data.runMsMax - nowMs()),
+  );
+
+  const skuIndexOf = (buyerId: number): number => plan.skuIndexOf(buyerId);
+  const final = (buyerId: number, outcome: Outcome, atMs: number): void => {
+    if (recorder.final(buyerId, skuIndexOf(buyerId), outcome, atMs)) finish();
+  };
+  const placeMessage = (buyerId: number): stampede.v1.IClientMessage => ({
+    requestId: sale.placeRequestIdBase + buyerId, // the idempotency key: a BUSY retry resends the same one
+    placeOrder: {
+      buyerId,
+      lines: [{ skuId: sale.skuIdFirst + skuIndexOf(buyerId), quantity: 1, unitPriceMinor: data.priceMinor }],
+      totalMinor: data.priceMinor,
+    },
+  });
+
+  /** Whether the closed loop's window (or, open loop, nothing) keeps a message from going out now. */
+  const roomFor = (): number =>
+    load.model === 'closed' ? load.windowMessages - inFlight : Number.POSITIVE_INFINITY;
+
+  /** Sends payments and retries, then (closed loop) new buyers, or (open loop) the buyers due by `dueAtMs`. */
+  const pump = (dueAtMs = 0): void => {
+    for (;;) {
+      const room = Math.min(data.batchMessagesMax, roomFor());
+      if (room <= 0) return;
+      const sent: Sent[] = [];
+      const messages: stampede.v1.IClientMessage[] = [];
+      // Payments first (2 messages each: subscribe so the outcome is pushed here, then pay).
+      while (payQueue.length > 0 && messages.length + 2 <= room) {
+        const p = payQueue.shift()!;
+        messages.push({
+          requestId: subscribeRequestIdBase + p.buyerId,
+          subscribe: { orderId: p.orderId, buyerId: p.buyerId },
+        });
+        sent.push({ kind: Kind.subscribe, buyerId: p.buyerId, orderId: p.orderId });
+        messages.push({
+          requestId: payRequestIdBase + p.buyerId,
+          pay: { orderId: p.orderId, buyerId: p.buyerId },
+        });
+        sent.push(p);
+      }
+      while (retryTimer === null && retryQueue.length > 0 && messages.length < room) {
+        const r = retryQueue.shift()!;
+        if (r.kind === Kind.pay) payQueue.push(r);
+        else {
+          messages.push(placeMessage(r.buyerId));
+          sent.push(r);
+        }
+      }
+      const sendAtMs = nowMs();
+      while (nextBuyerIndex < buyerCount && messages.length < room) {
+        if (load.model === 'open') {
+          const intendedAtMs = startAtMs + (nextBuyerIndex * 1000) / load.ratePerSec;
+          if (intendedAtMs > dueAtMs) break;
+          placedAtMs[nextBuyerIndex] = intendedAtMs;
+        } else placedAtMs[nextBuyerIndex] = sendAtMs;
+        const buyerId = buyerIdFirst + nextBuyerIndex;
+        nextBuyerIndex++;
+        messages.push(placeMessage(buyerId));
+        sent.push({ kind: Kind.place, buyerId, orderId: 0 });
+      }
+      if (messages.length === 0) return;
+      const requestId = frames.nextRequestId++;
+      batches.set(requestId, sent);
+      inFlight += messages.length;
+      recorder.sent(sendAtMs);
+      ws.send(stampede.v1.ClientMessage.encode({ requestId, batch: { messages } }).finish());
+      framesSent++;
+    }
+  };
+
+  /** Open loop: send what is due, then sleep until the next arrival (at most openLoopTickMsMax). */
+  const pace = (): void => {
+    pacer = null;
+    const now = nowMs();
+    pump(now);
+    if (nextBuyerIndex >= buyerCount || load.model !== 'open') return;
+    const nextDueAtMs = startAtMs + (nextBuyerIndex * 1000) / load.ratePerSec;
+    pacer = setTimeout(pace, Math.min(openLoopTickMsMax, Math.max(0, nextDueAtMs - now)));
+  };
+
+  const retryLater = (s: Sent, afterMs: number): void => {
+    retryQueue.push(s);
+    retryTimer ??= setTimeout(
+      () => {
+        retryTimer = null;
+        pump(nowMs());
+      },
+      Math.max(1, afterMs),
+    );
+  };
+
+  const onAnswer = (s: Sent, answer: stampede.v1.IServerMessage, atMs: number): void => {
+    const error = answer.error;
+    if (error) {
+      if (error.code === 'BUSY' || error.code === 'RATE_LIMITED') {
+        recorder.count(`retry:${error.code}`);
+        if (s.kind !== Kind.subscribe) retryLater(s, error.retryAfterMs ?? 10);
+        return;
+      }
+      recorder.count(`error:${error.code}`);
+      if (s.kind === Kind.place) {
+        recorder.placeAnswer(placedAtMs[s.buyerId - buyerIdFirst]!, atMs);
+        final(s.buyerId, Outcome.failed, atMs);
+      } else if (s.kind === Kind.pay) {
+        paying.delete(s.orderId);
+        final(s.buyerId, Outcome.failed, atMs);
+      }
+      return;
+    }
+    if (s.kind === Kind.subscribe) return;
+    const order = answer.order;
+    if (!order) throw new Error(`unexpected answer ${JSON.stringify(answer)}`);
+    const result = order.result ?? ResultCode.ok;
+    if (s.kind === Kind.pay) {
+      if (result !== ResultCode.ok) {
+        paying.delete(s.orderId);
+        recorder.count(`payRefused:${result}`);
+        final(s.buyerId, Outcome.failed, atMs);
+      }
+      return; // started: the outcome is pushed
+    }
+    recorder.placeAnswer(placedAtMs[s.buyerId - buyerIdFirst]!, atMs);
+    if (result === ResultCode.ok && order.status === OrderStatus.readyForCheckout) {
+      if (plan.pays(s.buyerId)) {
+        const orderId = Number(order.orderId);
+        paying.set(orderId, s.buyerId);
+        payQueue.push({ kind: Kind.pay, buyerId: s.buyerId, orderId });
+      } else final(s.buyerId, Outcome.holding, atMs);
+    } else if (result === ResultCode.soldOut || result === ResultCode.insufficientStock)
+      final(s.buyerId, Outcome.soldOut, atMs);
+    else {
+      recorder.count(`refused:${result}`);
+      final(s.buyerId, Outcome.refused, atMs);
+    }
+  };
+
+  const onMessage = (bytes: Buffer): void => {
+    const atMs = nowMs();
+    const message = stampede.v1.ServerMessage.decode(new Uint8Array(bytes));
+    if (message.update) {
+      const u = message.update;
+      const status = u.status ?? 0;
+      const orderId = Number(u.orderId);
+      const buyerId = paying.get(orderId);
+      // Pushes of the statuses before payment (and of orders not paid here) are not answers.
+      if (buyerId === undefined || status < OrderStatus.checkoutSuccess) return;
+      paying.delete(orderId);
+      if (status === OrderStatus.checkoutSuccess) {
+        recorder.paidAnswer(placedAtMs[buyerId - buyerIdFirst]!, atMs);
+        final(buyerId, Outcome.paid, atMs);
+      } else {
+        recorder.count(`payOutcome:${stampede.v1.OrderStatus[status]}`);
+        final(buyerId, Outcome.released, atMs);
+      }
+      return;
+    }
+    const requestId = Number(message.requestId);
+    const sent = batches.get(requestId);
+    if (sent === undefined) {
+      if (requestId >= batchRequestIdFirst && requestId < frameRequestIdFirst) return; // a late warm-up answer
+      finish(`answer to unknown request ${requestId}: ${JSON.stringify(message)}`);
+      return;
+    }
+    batches.delete(requestId);
+    inFlight -= sent.length;
+    if (!message.batch) {
+      // The whole frame was refused: a bug in this client, not load.
+      finish(`batch refused: ${JSON.stringify(message.error)}`);
+      return;
+    }
+    const answers = message.batch.answers ?? [];
+    if (answers.length !== sent.length) {
+      finish(`batch of ${sent.length} answered with ${answers.length} answers`);
+      return;
+    }
+    // Refill the window first, then read the answers: the server works on the next frame while this
+    // thread records these (payments they start go out with the next refill, one round trip later).
+    const dueAtMs = load.model === 'open' ? atMs : 0;
+    pump(dueAtMs);
+    for (let i = 0; i < sent.length && !finished; i++) onAnswer(sent[i]!, answers[i]!, atMs);
+    if (!finished) pump(dueAtMs);
+  };
+  const onClose = (code: number): void => {
+    if (recorder.finalTotal < buyerCount)
+      finish(`connection closed (${code}) with ${buyerCount - recorder.finalTotal} buyers unanswered`);
+  };
+  ws.on('message', onMessage);
+  ws.on('close', onClose);
+  if (load.model === 'open') pace();
+  else pump();
+  return done;
+}
+
+if (parentPort !== null && (workerData as { flashSaleClient?: boolean } | null)?.flashSaleClient === true) {
+  const port = parentPort;
+  let start: (startAtMs: number) => void = () => {};
+  const go = new Promise<number>((resolve) => {
+    start = resolve;
+  });
+  port.on('message', (m: ToClient) => {
+    if (m.type === 'go') start(m.startAtMs);
+  });
+  run(workerData as ClientWorkerData, (m) => port.postMessage(m), go).catch((error: unknown) => {
+    port.postMessage({
+      type: 'failed',
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+  });
+}

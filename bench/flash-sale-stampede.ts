@@ -1,0 +1,552 @@
+/**
+ * The Stampede side of `stampede bench flash-sale`: puts the sale's SKUs on
+ * a node (its own child process, or --target), drives the buyers through
+ * client worker threads over real WebSockets, then gathers what the audit
+ * needs from the node itself:
+ *
+ *   1. catalog: addProduct + configureSale (limit 1 per buyer) over the admin
+ *      API, for the sale's SKUs and a warm-up SKU after them
+ *   2. load: one worker per --clients, each a contiguous buyer range and its
+ *      share of the window (closed loop) or of the arrival rate (open loop);
+ *      each first sells the warm-up SKU to its share of the warm-up buyers
+ *      (unmeasured), then waits for the common start
+ *   3. resources: CPU and peak RSS of the server process (and its threads)
+ *      and of this process, sampled right before and after the load
+ *   4. read API: each SKU's stock, and a seeded sample of buyers' orders
+ *      against what those buyers were told
+ *   5. journal (own node only): stop it (it reports its live state hash),
+ *      replay the journal from scratch (hash, invariants, stock), and read
+ *      the orders from the journal the way the read model does
+ *
+ * Runs on the bench's main thread.
+ */
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import type { Worker } from 'node:worker_threads';
+import { OrderStatus, statusName } from '../engine/codes.ts';
+import { eventPayloadWordsMax } from '../engine/layout.ts';
+import type { JournalReader } from '../journal/journal-backend.ts';
+import { fileJournalSelection, journalBackendFor } from '../journal/journal-selection.ts';
+import { replayDataDir } from '../journal/replay-tool.ts';
+import { startWorker } from '../lib/start-worker.ts';
+import { issueToken } from '../lib/tokens.ts';
+import { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
+import type { SaleOutcome, SkuStock } from './flash-sale-audit.ts';
+import { BuyerPlan, type BuyerShares, buyerUnit, warmupStock } from './flash-sale-buyers.ts';
+import type { ClientLoad, ClientWorkerData, FromClient } from './flash-sale-client.ts';
+import { hotPriceMinor } from './flash-sale-commands.ts';
+import type { Resources, SystemRun } from './flash-sale-figures.ts';
+import { peakRssBytes, processCpuSeconds, threadsCpuBetween, threadsCpuSeconds } from './flash-sale-proc.ts';
+import {
+  type MergedRecord,
+  mergeRecords,
+  Outcome,
+  outcomeTotal,
+  type RecordData,
+} from './flash-sale-recorder.ts';
+import { type ServerChild, startServerChild } from './flash-sale-server.ts';
+
+export interface StampedeRunOptions {
+  buyers: number;
+  stock: number;
+  skus: number;
+  load: { model: 'closed'; concurrency: number } | { model: 'open'; ratePerSec: number };
+  clients: number;
+  /** Buyers of an unmeasured warm-up sale on its own SKU before the measured one (0: none). */
+  warmupBuyers: number;
+  shares: BuyerShares;
+  seed: number;
+  /** ws:// or http:// base of a running node; undefined starts one. */
+  target: string | undefined;
+  runMsMax: number;
+  progress: (placeAnswered: number, finalTotal: number) => void;
+}
+
+export const stampedeRunLimits = Object.freeze({
+  /**
+   * Messages per batch frame: the node's default commandsPerFrameMax. Smaller frames would let client
+   * and server overlap with 256 in flight, but measured no better within the noise of a shared 2-core
+   * machine (64 per frame: 50-71k attempts/s; 256: 49-67k, same runs interleaved).
+   */
+  batchMessagesMax: 256,
+  /** Buyers whose orders are read back over the HTTP API and compared with their answers. */
+  readApiSampleBuyers: 300,
+  readApiConcurrency: 16,
+  /** Server threads listed by CPU. */
+  serverThreadsShown: 5,
+});
+
+const limitPerBuyer = 1;
+const mib = 2 ** 20;
+
+/** What the bench's own node is configured with (environment of `stampede serve`). */
+function ownNodeEnv(secret: string, shares: BuyerShares): Record<string, string> {
+  const payAttempts = shares.pay + shares.decline;
+  return {
+    STAMPEDE_TOKEN_SECRET: secret,
+    // Every bench client comes from 127.0.0.1: the per-address limit would be the bottleneck measured.
+    STAMPEDE_IP_REQUESTS_PER_SECOND: '1000000',
+    STAMPEDE_IP_BURST: '1000000',
+    // The sandbox provider accepts or declines every payment it is asked for, at the --pay : --decline ratio.
+    STAMPEDE_PAYMENTS_SANDBOX_SUCCESS_RATE: String(payAttempts === 0 ? 1 : shares.pay / payAttempts),
+    STAMPEDE_PAYMENTS_SANDBOX_DECLINE_RATE: String(payAttempts === 0 ? 0 : shares.decline / payAttempts),
+  };
+}
+
+class HttpNode {
+  readonly base: string;
+  private readonly adminToken: string;
+  readonly serviceToken: string;
+
+  constructor(base: string, secret: string) {
+    this.base = base.replace(/\/$/, '');
+    const nowMs = Date.now();
+    const ttlMs = 24 * 3_600_000;
+    this.adminToken = issueToken(secret, { role: 'admin', adminName: 'flash-sale-bench' }, { nowMs, ttlMs });
+    this.serviceToken = issueToken(
+      secret,
+      { role: 'service', serviceName: 'flash-sale-bench' },
+      { nowMs, ttlMs },
+    );
+  }
+
+  async get(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const response = await fetch(`${this.base}${path}`, {
+      headers: { authorization: `Bearer ${this.serviceToken}` },
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  async admin(path: string, body: object): Promise<void> {
+    const response = await fetch(`${this.base}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (response.status !== 200)
+      throw new Error(
+        `POST ${path} ${JSON.stringify(body)}: HTTP ${response.status} ${await response.text()}`,
+      );
+  }
+
+  /** The first SKU id after every product the node has (a --target may hold earlier runs' SKUs). */
+  async freeSkuIdFirst(): Promise<number> {
+    let after = 0;
+    for (;;) {
+      const { status, body } = await this.get(`/v1/products?after=${after}&limit=500`);
+      if (status !== 200) throw new Error(`GET /v1/products: HTTP ${status} ${JSON.stringify(body)}`);
+      const products = body.products as { skuId: number }[];
+      for (const p of products) after = Math.max(after, p.skuId);
+      if (body.nextCursor === null) return after + 1;
+    }
+  }
+}
+
+export async function runStampede(options: StampedeRunOptions): Promise<SystemRun> {
+  const secret = options.target === undefined ? randomBytes(32).toString('base64url') : targetSecret();
+  const child =
+    options.target === undefined ? await startServerChild(ownNodeEnv(secret, options.shares)) : null;
+  try {
+    const httpBase = child === null ? httpBaseOf(options.target!) : `http://127.0.0.1:${child.port}`;
+    const node = new HttpNode(httpBase, secret);
+    const skuIdFirst = child === null ? await node.freeSkuIdFirst() : 1;
+    // The sale's SKUs, then the warm-up's one, after them so the sale's ids do not depend on --warmup.
+    const warmupSkuId = skuIdFirst + options.skus;
+    const catalog = [
+      ...Array.from({ length: options.skus }, (_, i) => ({ skuId: skuIdFirst + i, stock: options.stock })),
+      ...(options.warmupBuyers > 0
+        ? [{ skuId: warmupSkuId, stock: warmupStock(options.stock, options.buyers, options.warmupBuyers) }]
+        : []),
+    ];
+    for (const { skuId, stock } of catalog) {
+      await node.admin('/v1/admin/products', { skuId, priceMinor: hotPriceMinor, currency: 'USD', stock });
+      await node.admin(`/v1/admin/products/${skuId}/sale`, { limitPerBuyer, startsAtMs: 0, endsAtMs: 0 });
+    }
+    const load = await driveLoad(
+      options,
+      `${httpBase.replace(/^http/, 'ws')}/v1/checkout`,
+      node,
+      { skuIdFirst, warmupSkuId },
+      child,
+    );
+    const skus = await readApiStock(node, skuIdFirst, options);
+    const readApiCheck = await readApiSample(node, load.record, options, skuIdFirst);
+    const journal = child === null ? null : await journalAudit(child, options, skuIdFirst);
+    const outcome: SaleOutcome = {
+      system: 'stampede',
+      buyers: options.buyers,
+      limitPerBuyer,
+      finalAnswerCounts: load.record.finalCounts,
+      toldBySku: load.record.outcomesBySku,
+      store:
+        journal === null
+          ? // No journal to read: the read API's sold and available, and the buyers' word for the rest,
+            // so conservation and the per-buyer limit are not really checked (the notes say so).
+            {
+              skus: skus.map((s) => ({ ...s, reserved: s.initial - s.sold - s.available })),
+              ordersSold: skus.reduce((n, s) => n + s.sold, 0),
+              ordersHolding: skus.reduce((n, s) => n + s.initial - s.sold - s.available, 0),
+              ordersReleased: outcomeTotal(load.record.outcomesBySku, Outcome.released),
+              ordersPerBuyerMax: 0,
+            }
+          : journal.store,
+      extraChecks: [
+        ...load.clientErrors.map((detail) => ({ name: 'client', ok: false, detail })),
+        readApiCheck,
+        ...(journal === null ? [] : [...journal.checks, readApiAgreesWithJournal(skus, journal.store.skus)]),
+      ],
+    };
+    const notes = [
+      child === null
+        ? `target ${options.target}: journal audit skipped (not our node to stop); reserved and releases taken from the buyers' answers`
+        : '',
+      `${options.clients} client worker(s), ${load.framesSent.toLocaleString('en-US')} batch frames`,
+      retriesNote(load.record.counters),
+    ]
+      .filter((n) => n !== '')
+      .join('; ');
+    return { record: load.record, outcome, resources: load.resources, notes };
+  } finally {
+    child?.dispose();
+  }
+}
+
+function targetSecret(): string {
+  const secret = process.env.STAMPEDE_TOKEN_SECRET;
+  if (secret === undefined || secret === '')
+    throw Object.assign(
+      new Error(
+        '--target needs STAMPEDE_TOKEN_SECRET: the bench signs an admin token (catalog) and a service token',
+      ),
+      { code: 'CONFIG_INVALID' },
+    );
+  return secret;
+}
+
+function httpBaseOf(target: string): string {
+  return target.replace(/^ws/, 'http').replace(/\/v1\/checkout\/?$/, '');
+}
+
+function retriesNote(counters: Record<string, number>): string {
+  const retries = Object.entries(counters).filter(([k]) => k.startsWith('retry:'));
+  return retries.length === 0 ? 'no retries' : retries.map(([k, v]) => `${k.slice(6)} ${v}`).join(', ');
+}
+
+async function driveLoad(
+  options: StampedeRunOptions,
+  url: string,
+  node: HttpNode,
+  skuIds: { skuIdFirst: number; warmupSkuId: number },
+  child: ServerChild | null,
+): Promise<{ record: MergedRecord; resources: Resources; framesSent: number; clientErrors: string[] }> {
+  const clients = Math.min(options.clients, options.buyers);
+  const placeRequestIdBase = 2 ** 31 * (1 + (options.seed % 255));
+  const workers: Worker[] = [];
+  const progress = new Map<number, { placeAnswered: number; finalTotal: number }>();
+  const results: Promise<{ record: RecordData; framesSent: number; error?: string }>[] = [];
+  const ready: Promise<void>[] = [];
+  /** Worker c's share of `total`: contiguous, sizes differing by at most one. */
+  const share = (total: number, c: number): { first: number; count: number } => {
+    const first = Math.floor((total * c) / clients);
+    return { first, count: Math.floor((total * (c + 1)) / clients) - first };
+  };
+  const concurrency = options.load.model === 'closed' ? options.load.concurrency : 256;
+  for (let c = 0; c < clients; c++) {
+    const buyers = share(options.buyers, c);
+    const warmupBuyers = share(options.warmupBuyers, c);
+    const window: ClientLoad = { model: 'closed', windowMessages: Math.max(1, share(concurrency, c).count) };
+    const data: ClientWorkerData = {
+      flashSaleClient: true,
+      url,
+      token: node.serviceToken,
+      priceMinor: hotPriceMinor,
+      batchMessagesMax: stampedeRunLimits.batchMessagesMax,
+      shares: options.shares,
+      // Warm-up buyers are numbered after the sale's, on their own SKU: nothing the audit reads.
+      warmup:
+        warmupBuyers.count === 0
+          ? null
+          : {
+              skuIdFirst: skuIds.warmupSkuId,
+              skuCount: 1,
+              buyerIdFirst: options.buyers + 1 + warmupBuyers.first,
+              buyerCount: warmupBuyers.count,
+              load: window,
+              seed: options.seed ^ 0x5bd1e995,
+              placeRequestIdBase,
+            },
+      sale: {
+        skuIdFirst: skuIds.skuIdFirst,
+        skuCount: options.skus,
+        buyerIdFirst: 1 + buyers.first,
+        buyerCount: buyers.count,
+        load:
+          options.load.model === 'closed'
+            ? window
+            : { model: 'open', ratePerSec: options.load.ratePerSec / clients },
+        seed: options.seed,
+        placeRequestIdBase,
+      },
+      runMsMax: options.runMsMax,
+    };
+    const worker = startWorker(import.meta.url, './flash-sale-client', { workerData: data });
+    workers.push(worker);
+    let readyResolve: () => void = () => {};
+    ready.push(new Promise((resolve) => (readyResolve = resolve)));
+    results.push(
+      new Promise((resolve, reject) => {
+        worker.on('message', (m: FromClient) => {
+          if (m.type === 'ready') readyResolve();
+          else if (m.type === 'progress') {
+            progress.set(c, m);
+            let placeAnswered = 0;
+            let finalTotal = 0;
+            for (const p of progress.values()) {
+              placeAnswered += p.placeAnswered;
+              finalTotal += p.finalTotal;
+            }
+            options.progress(placeAnswered, finalTotal);
+          } else if (m.type === 'done') resolve(m);
+          else reject(new Error(`client worker ${c} failed: ${m.error}`));
+        });
+        worker.once('error', reject);
+        worker.once('exit', (code) => reject(new Error(`client worker ${c} exited with code ${code}`)));
+      }),
+    );
+  }
+  try {
+    await Promise.race([Promise.all(ready), Promise.all(results)]);
+    const serverPid = child?.pid;
+    const clientCpuBefore = processCpuSeconds(process.pid);
+    const serverCpuBefore = serverPid === undefined ? null : processCpuSeconds(serverPid);
+    const serverThreadsBefore = serverPid === undefined ? null : threadsCpuSeconds(serverPid);
+    // A few ms ahead, so every worker starts its clock (and open-loop schedule) at the same moment.
+    const startAtMs = performance.timeOrigin + performance.now() + 5;
+    for (const w of workers) w.postMessage({ type: 'go', startAtMs });
+    const done = await Promise.all(results);
+    const clientCpuAfter = processCpuSeconds(process.pid);
+    const resources: Resources = {
+      clientCpuSeconds: round2((clientCpuAfter ?? 0) - (clientCpuBefore ?? 0)),
+      clientPeakRssMiB: Math.round((peakRssBytes(process.pid) ?? 0) / mib),
+      serverCpuSeconds:
+        serverPid === undefined ? null : round2((processCpuSeconds(serverPid) ?? 0) - (serverCpuBefore ?? 0)),
+      serverThreadsCpuSeconds:
+        serverPid === undefined || serverThreadsBefore === null
+          ? null
+          : threadsCpuBetween(
+              serverPid,
+              serverThreadsBefore,
+              threadsCpuSeconds(serverPid),
+              stampedeRunLimits.serverThreadsShown,
+            ),
+      serverPeakRssMiB: serverPid === undefined ? null : Math.round((peakRssBytes(serverPid) ?? 0) / mib),
+    };
+    return {
+      record: mergeRecords(done.map((d) => d.record)),
+      resources,
+      framesSent: done.reduce((n, d) => n + d.framesSent, 0),
+      clientErrors: done.flatMap((d) => (d.error === undefined ? [] : [d.error])),
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+const round2 = (n: number): number => Math.round(n * 100) / 100;
+
+/** Each SKU's stock as the read API reports it (reserved is filled in by the journal audit). */
+async function readApiStock(
+  node: HttpNode,
+  skuIdFirst: number,
+  options: StampedeRunOptions,
+): Promise<SkuStock[]> {
+  const skus: SkuStock[] = [];
+  for (let i = 0; i < options.skus; i++) {
+    const skuId = skuIdFirst + i;
+    const { status, body } = await node.get(`/v1/products/${skuId}`);
+    if (status !== 200) throw new Error(`GET /v1/products/${skuId}: HTTP ${status} ${JSON.stringify(body)}`);
+    skus.push({
+      skuId,
+      initial: options.stock,
+      sold: Number(body.sold),
+      reserved: Number.NaN,
+      available: Number(body.available),
+    });
+  }
+  return skus;
+}
+
+/** Which order statuses fit each final answer a buyer was told. */
+const statusesFitting: Record<number, readonly number[]> = {
+  [Outcome.paid]: [OrderStatus.checkoutSuccess],
+  [Outcome.holding]: [OrderStatus.readyForCheckout, OrderStatus.timeout],
+  [Outcome.released]: [OrderStatus.errorCheckout, OrderStatus.timeout, OrderStatus.exceptionCheckout],
+  [Outcome.soldOut]: [],
+  [Outcome.refused]: [OrderStatus.failCheckout],
+};
+
+/**
+ * Reads a seeded sample of buyers' orders over the HTTP API and checks each
+ * against the buyer's final answer: a buyer told "paid" has one paid order
+ * of their SKU, one told "sold out" has none, and so on.
+ */
+async function readApiSample(
+  node: HttpNode,
+  record: MergedRecord,
+  options: StampedeRunOptions,
+  skuIdFirst: number,
+): Promise<{ name: string; ok: boolean; detail: string }> {
+  const plan = new BuyerPlan(options.seed, options.skus, options.shares);
+  const sample = new Set<number>();
+  // Everyone who got stock is rare among the buyers: take half the sample from them.
+  for (let b = 1; b <= options.buyers && sample.size < stampedeRunLimits.readApiSampleBuyers / 2; b++) {
+    const told = record.finalOutcome[b - 1]!;
+    if (told === Outcome.paid || told === Outcome.holding || told === Outcome.released) sample.add(b);
+  }
+  for (let i = 0; sample.size < Math.min(options.buyers, stampedeRunLimits.readApiSampleBuyers); i++)
+    sample.add(1 + Math.floor(buyerUnit(i, options.seed, 3) * options.buyers));
+  const buyers = [...sample];
+  const problems: string[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < buyers.length) {
+      const buyerId = buyers[next++]!;
+      const told = record.finalOutcome[buyerId - 1]!;
+      const skuId = skuIdFirst + plan.skuIndexOf(buyerId);
+      const { status, body } = await node.get(`/v1/buyers/${buyerId}/orders?limit=10`);
+      if (status !== 200) {
+        problems.push(`buyer ${buyerId}: HTTP ${status}`);
+        continue;
+      }
+      const orders = (body.orders as { status: string; lines: { skuId: number }[] }[]).filter(
+        (o) => o.lines[0]?.skuId === skuId,
+      );
+      const fitting = (statusesFitting[told] ?? []).map(statusName);
+      const ok =
+        fitting.length === 0
+          ? orders.length === 0
+          : orders.length === 1 && fitting.includes(orders[0]!.status);
+      if (!ok)
+        problems.push(
+          `buyer ${buyerId} was told ${told}, the read API has ${orders.length === 0 ? 'no order' : orders.map((o) => o.status).join(', ')}`,
+        );
+    }
+  };
+  await Promise.all(Array.from({ length: stampedeRunLimits.readApiConcurrency }, worker));
+  return {
+    name: 'read API agrees with the buyers',
+    ok: problems.length === 0,
+    detail:
+      problems.length === 0
+        ? `${buyers.length} buyers' orders read back`
+        : `${problems.length} of ${buyers.length} sampled buyers disagree, e.g. ${problems.slice(0, 3).join('; ')}`,
+  };
+}
+
+function readApiAgreesWithJournal(
+  readApi: readonly SkuStock[],
+  journal: readonly SkuStock[],
+): { name: string; ok: boolean; detail: string } {
+  const differing = readApi.filter(
+    (s, i) => s.sold !== journal[i]?.sold || s.available !== journal[i]?.available,
+  );
+  return {
+    name: 'read API stock == journal stock',
+    ok: differing.length === 0,
+    detail:
+      differing.length === 0
+        ? `${readApi.length} SKUs`
+        : differing
+            .slice(0, 3)
+            .map((s) => `SKU ${s.skuId}: read API sold ${s.sold} available ${s.available}`)
+            .join('; '),
+  };
+}
+
+/** Stops the node, replays its journal from the first record, and reads its orders from the journal. */
+async function journalAudit(
+  child: ServerChild,
+  options: Pick<StampedeRunOptions, 'buyers' | 'stock' | 'skus'>,
+  skuIdFirst: number,
+): Promise<{ store: SaleOutcome['store']; checks: { name: string; ok: boolean; detail: string }[] }> {
+  const live = await child.stop();
+  const reader = (await journalBackendFor(fileJournalSelection, child.dataDir)).openReader();
+  try {
+    return await auditJournal(reader, child.dataDir, live, options, skuIdFirst);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function auditJournal(
+  reader: JournalReader,
+  dataDir: string,
+  live: { lastSeq: number; stateHash: string },
+  options: Pick<StampedeRunOptions, 'buyers' | 'stock' | 'skus'>,
+  skuIdFirst: number,
+): Promise<{ store: SaleOutcome['store']; checks: { name: string; ok: boolean; detail: string }[] }> {
+  const replay = await replayDataDir(dataDir, reader, { fromScratch: true });
+  const checks = [
+    {
+      name: 'journal replay == live state',
+      ok: replay.stateHash === live.stateHash && replay.lastSeq === live.lastSeq,
+      detail: `live seq ${live.lastSeq} hash ${live.stateHash}; replayed seq ${replay.lastSeq} hash ${replay.stateHash} (${replay.eventsReplayed} events in ${replay.seconds.toFixed(2)} s)`,
+    },
+    {
+      name: 'engine invariants after replay',
+      ok: replay.invariantViolations.length === 0,
+      detail: replay.invariantViolations.join('; ') || 'ok',
+    },
+  ];
+  const skus: SkuStock[] = [];
+  for (let i = 0; i < options.skus; i++) {
+    const skuId = skuIdFirst + i;
+    const s = replay.stock.find((x) => x.skuId === skuId);
+    skus.push({
+      skuId,
+      initial: options.stock,
+      sold: s?.sold ?? Number.NaN,
+      reserved: s?.reserved ?? Number.NaN,
+      available: s?.available ?? Number.NaN,
+    });
+  }
+  // Orders as the journal records them, read the way the server's read model reads them.
+  const model = new EmbeddedReadModel(options.buyers + 1);
+  const scratchWords = new Int32Array(eventPayloadWordsMax);
+  const scratchF64 = new Float64Array(scratchWords.buffer);
+  const scratchBytes = new Uint8Array(scratchWords.buffer);
+  await reader.scan(await reader.firstSeq(), (seq, type, atMs, bytes, offset, length) => {
+    scratchBytes.set(bytes.subarray(offset, offset + length));
+    model.apply(type, seq, atMs, scratchWords, scratchF64, 0);
+  });
+  let ordersSold = 0;
+  let ordersHolding = 0;
+  let ordersReleased = 0;
+  const unitsPerBuyerSku = new Map<number, number>();
+  let ordersPerBuyerMax = 0;
+  const isSaleSku = (skuId: number): boolean => skuId >= skuIdFirst && skuId < skuIdFirst + options.skus;
+  for (const order of model.orders.values()) {
+    if (!order.lines.some((line) => isSaleSku(line.skuId))) continue; // the warm-up's
+    const s = order.status;
+    const holdsStock = s >= OrderStatus.checkedInventory && s <= OrderStatus.readyForCheckout;
+    if (s === OrderStatus.checkoutSuccess) ordersSold++;
+    else if (holdsStock) ordersHolding++;
+    else if (s !== OrderStatus.created) ordersReleased++;
+    if (s !== OrderStatus.checkoutSuccess && !holdsStock) continue;
+    for (const line of order.lines) {
+      const key = order.buyerId * 2 ** 21 + line.skuId;
+      const units = (unitsPerBuyerSku.get(key) ?? 0) + line.quantity;
+      unitsPerBuyerSku.set(key, units);
+      ordersPerBuyerMax = Math.max(ordersPerBuyerMax, units);
+    }
+  }
+  return {
+    store: { skus, ordersSold, ordersHolding, ordersReleased, ordersPerBuyerMax },
+    checks,
+  };
+}
+
+/** Client worker threads by default: one per two cores, at least one (the server needs the rest). */
+export function defaultClientWorkers(): number {
+  return Math.max(1, Math.floor(cpus().length / 2));
+}

@@ -1,0 +1,133 @@
+/**
+ * `stampede bench flash-sale` as a capacity planner runs it, small: a real
+ * process that starts its own node, sells 100 units to 2,000 buyers over
+ * WebSockets, then does the same sale on the real Redis and MariaDB
+ * (--compare). It must exit 0 (every audit passed), print one JSON line per
+ * system with the figures, and write an HTML report that needs no network.
+ * No figure is asserted against a speed: benchmarks judge speed, tests
+ * judge behaviour.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { seedFromEnv } from '../lib/seeded-random.ts';
+import { parseFlashSaleOptions } from './flash-sale.ts';
+
+const cli = join(import.meta.dirname, '..', 'cli.ts');
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import=tsx', cli, 'bench', 'flash-sale', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve) =>
+    child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr })),
+  );
+}
+
+t.test(
+  'a small sale against Stampede and the baselines: audited, JSON lines, a self-contained report',
+  async (t) => {
+    const seed = seedFromEnv();
+    t.comment(`seed ${seed} (replay with SEED=${seed})`);
+    const dir = mkdtempSync(join(tmpdir(), 'stampede-flash-sale-test-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const report = join(dir, 'tmp.html');
+    const result = await run([
+      '--buyers',
+      '2000',
+      '--stock',
+      '100',
+      // A small warm-up: its SKU and orders must stay out of every audit.
+      '--warmup',
+      '500',
+      '--compare',
+      '--json',
+      '--report',
+      report,
+      '--seed',
+      String(seed % 2 ** 31),
+    ]);
+    t.equal(result.code, 0, `exit 0 (every audit passed); stderr:\n${result.stderr}`);
+
+    const lines = result.stdout.trim().split('\n');
+    const rows = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    t.same(
+      rows.map((r) => r.system),
+      ['stampede', 'redis-lua', 'mysql-cond', 'mysql-tx'],
+      'one JSON line per system',
+    );
+    for (const row of rows) {
+      const latency = row.placeToAnswerMs as Record<string, number>;
+      t.match(
+        row,
+        {
+          buyers: 2000,
+          stock: 100,
+          concurrency: 256,
+          loadModel: 'closed',
+          attempts: 2000,
+          auditOk: true,
+          auditProblems: [],
+          attemptsPerSec: Number,
+          soldOutPerSec: Number,
+          clientCpuSeconds: Number,
+        },
+        `${row.system}: the figures`,
+      );
+      t.ok(
+        latency.p50! <= latency.p90! &&
+          latency.p90! <= latency.p99! &&
+          latency.p99! <= latency.p999! &&
+          latency.p999! <= latency.max!,
+        `${row.system}: p50 <= p90 <= p99 <= p99.9 <= max`,
+      );
+      t.equal(latency.count, 2000, `${row.system}: a latency for every buyer`);
+      t.equal(
+        (row.stockEnd as { sold: number }).sold + (row.stockEnd as { reserved: number }).reserved <= 100,
+        true,
+        'no oversell',
+      );
+    }
+    const stampede = rows[0]!;
+    t.type(stampede.serverCpuSeconds, 'number', 'the server process was measured');
+    t.type(stampede.serverPeakRssMiB, 'number');
+    t.ok(stampede.placeToPaidMs !== null, 'place→paid latencies (80% of the buyers who reserve pay)');
+    t.same(stampede.vsStampede, null);
+    t.match(rows[1]!.vsStampede, { attemptsPerSec: Number, soldOutPerSec: Number });
+
+    const html = readFileSync(report, 'utf8');
+    t.match(html, /^<!doctype html>/);
+    t.match(html, /<svg[^>]*aria-label="latency CDF"/, 'a latency CDF');
+    t.match(html, /sold out at/, 'the sell-out moment is marked');
+    for (const system of ['stampede', 'redis-lua', 'mysql-cond', 'mysql-tx'])
+      t.match(html, new RegExp(`aria-label="throughput of ${system}"`), `throughput of ${system}`);
+    t.notMatch(html, /(src|href)\s*=\s*["']?\s*(https?:)?\/\//i, 'nothing loaded from the network');
+    t.notMatch(html, /<(script|link|img|iframe)\b[^>]*\b(src|href)=/i, 'no external resources at all');
+  },
+);
+
+t.test('bad options are refused with a message and exit code 2', async (t) => {
+  const result = await run(['--buyers', '0']);
+  t.equal(result.code, 2);
+  t.match(result.stderr, /--buyers must be an integer from 1 to 900000, got '0'/);
+  t.throws(() => parseFlashSaleOptions(['--pay', '0.9', '--decline', '0.2'], {}), {
+    message: /--pay, --decline and --abandon must add up to 1, got 0.9 \+ 0.2 \+ -0.1/,
+  });
+  t.throws(() => parseFlashSaleOptions(['--open-loop'], {}), {
+    message: /--open-loop and --rate N go together/,
+  });
+  t.throws(() => parseFlashSaleOptions(['--report', 'x.txt'], {}), {
+    message: /--report must name an .html file/,
+  });
+  t.match(parseFlashSaleOptions(['--pay', '0.5'], {}).shares, { pay: 0.5, decline: 0.25, abandon: 0.25 });
+});
