@@ -9,16 +9,16 @@
  * full replay through the reader agrees; a crash loses no acknowledged order.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { type EngineAnswer, EngineCommands } from '../gateways/engine-commands.ts';
 import { type JournalSelection, journalBackendFor } from '../journal/journal-selection.ts';
 import { kafkaJournalConfigFromEnv } from '../journal/kafka-journal.ts';
 import { recoverFromJournal } from '../journal/recovery.ts';
 import { replayDataDir } from '../journal/replay-tool.ts';
 import { listSnapshots, snapshotsDir } from '../journal/snapshot-store.ts';
+import { tempDataDir } from '../lib/temp-data-dir.ts';
 import { ResultCode } from './codes.ts';
 import { CommandClient } from './command-client.ts';
 import type { CommandInput } from './commands.ts';
@@ -64,12 +64,6 @@ const place = (buyerId: number, requestId: number): CommandInput => ({
   lines: [{ skuId: 1, quantity: 1, unitPriceMinor: 500 }],
 });
 
-function tempDataDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'stampede-journals-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 /** Every event the notify ring holds now, as seq:type. */
 function drainNotify(host: EngineHost): string[] {
   const ring = host.notify!;
@@ -103,7 +97,7 @@ const smallBatches = { segmentBytesMax: 16_384, batchBytesMax: 8192 };
 function nodeTests(name: string, journal: () => JournalSelection, options: { skip?: string } = {}): void {
   const title = `${name}: answers only when durable; a restart from snapshot + journal keeps the exact state`;
   t.test(title, options, async (t) => {
-    const dataDir = tempDataDir(t);
+    const dataDir = tempDataDir(t, 'journals');
     const selection = journal();
     const start = (): Promise<EngineHost> =>
       EngineHost.start({ dataDir, limits, journal: selection, notifyRingSlots: 8192, ...smallBatches });
@@ -161,7 +155,7 @@ function nodeTests(name: string, journal: () => JournalSelection, options: { ski
   });
 
   t.test(`${name}: a crash loses no acknowledged order`, options, async (t) => {
-    const dataDir = tempDataDir(t);
+    const dataDir = tempDataDir(t, 'journals');
     const selection = journal();
     const host = await EngineHost.start({ dataDir, limits, journal: selection, ...smallBatches });
     await send(host, addProduct(5000));

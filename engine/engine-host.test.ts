@@ -6,13 +6,13 @@
  * start-up; `stampede replay` and `stampede prune` work on the data directory.
  */
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { type EngineAnswer, EngineCommands } from '../gateways/engine-commands.ts';
 import { journalDir, recoverState } from '../journal/recovery.ts';
 import { snapshotsDir } from '../journal/snapshot-store.ts';
+import { tempDataDir } from '../lib/temp-data-dir.ts';
 import { OrderStatus, ResultCode } from './codes.ts';
 import { CommandClient } from './command-client.ts';
 import type { CommandInput } from './commands.ts';
@@ -45,14 +45,8 @@ const place = (buyerId: number, requestId: number): CommandInput => ({
   lines: [{ skuId: 1, quantity: 1, unitPriceMinor: 500 }],
 });
 
-function tempDataDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'stampede-host-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 t.test('replies wait for fsync; a clean stop and restart keep the exact state', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'host');
   const host = await EngineHost.start({ dataDir, limits });
   const client = new CommandClient(host.producers[0]!, host.control);
   const added = await send(client, host, {
@@ -90,7 +84,7 @@ t.test('replies wait for fsync; a clean stop and restart keep the exact state', 
 });
 
 t.test('a crash loses no acknowledged order', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'host');
   const host = await EngineHost.start({ dataDir, limits });
   const client = new CommandClient(host.producers[0]!, host.control);
   await send(client, host, {
@@ -129,7 +123,7 @@ t.test('a crash loses no acknowledged order', async (t) => {
 });
 
 t.test('a torn journal tail is truncated at start-up', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'host');
   const host = await EngineHost.start({ dataDir, limits });
   const client = new CommandClient(host.producers[0]!, host.control);
   await send(client, host, {
@@ -160,7 +154,7 @@ t.test('a torn journal tail is truncated at start-up', async (t) => {
 });
 
 t.test('two nodes cannot share a data directory', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'host');
   const host = await EngineHost.start({ dataDir, limits });
   await t.rejects(EngineHost.start({ dataDir, limits }), { code: 'DATA_DIR_LOCKED' });
   await host.stop();
@@ -172,7 +166,7 @@ t.test('two nodes cannot share a data directory', async (t) => {
 });
 
 t.test('when the journal fails the node stops taking commands and says so', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'host');
   const host = await EngineHost.start({ dataDir, limits });
   const failed = new Promise<Error>((resolve) => host.onFailure(resolve));
   host.control.setJournalFailed(); // what the journal thread does on JOURNAL_IO
@@ -183,7 +177,7 @@ t.test('when the journal fails the node stops taking commands and says so', asyn
 });
 
 t.test('stampede replay and prune on a data directory', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'host');
   const host = await EngineHost.start({ dataDir, limits, segmentBytesMax: 8192, batchBytesMax: 8192 });
   const client = new CommandClient(host.producers[0]!, host.control);
   await send(client, host, {

@@ -245,3 +245,21 @@ export interface ProjectedOrder {
   createdSeq: number;
   updatedSeq: number;
 }
+
+/** The order row an orderCreated event makes. */
+export function orderOfCreated(event: Extract<ProjectedEvent, { kind: 'orderCreated' }>): ProjectedOrder {
+  return {
+    orderId: event.orderId,
+    buyerId: event.buyerId,
+    requestId: event.requestId,
+    status: OrderStatus.created,
+    reasonCode: 0,
+    totalMinor: event.totalMinor,
+    lines: event.lines,
+    createdAtMs: event.atMs,
+    expiresAtMs: event.expiresAtMs,
+    updatedAtMs: event.atMs,
+    createdSeq: event.seq,
+    updatedSeq: event.seq,
+  };
+}

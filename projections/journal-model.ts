@@ -10,6 +10,7 @@ import {
   movementDeltas,
   movementOfTransition,
   type OrderLine,
+  orderOfCreated,
   type PaymentOutcomeName,
   type ProjectedEvent,
   type ProjectedOrder,
@@ -118,20 +119,7 @@ export class JournalModel {
         });
         return;
       case 'orderCreated':
-        this.orders.set(event.orderId, {
-          orderId: event.orderId,
-          buyerId: event.buyerId,
-          requestId: event.requestId,
-          status: OrderStatus.created,
-          reasonCode: 0,
-          totalMinor: event.totalMinor,
-          lines: event.lines,
-          createdAtMs: event.atMs,
-          expiresAtMs: event.expiresAtMs,
-          updatedAtMs: event.atMs,
-          createdSeq: event.seq,
-          updatedSeq: event.seq,
-        });
+        this.orders.set(event.orderId, orderOfCreated(event));
         this.history.push({
           seq: event.seq,
           orderId: event.orderId,

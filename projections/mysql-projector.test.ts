@@ -10,6 +10,7 @@ import t, { type Test } from 'tap';
 import { FileJournalReader } from '../journal/journal-backend.ts';
 import { journalDir } from '../journal/recovery.ts';
 import { seedFromEnv } from '../lib/seeded-random.ts';
+import { tempDataDir } from '../lib/temp-data-dir.ts';
 import { runProjectCommand, runReconcileCommand } from './cli.ts';
 import { ProjectionErrorCode } from './errors.ts';
 import { MysqlProjectionStore, type MysqlStoreOptions } from './mysql-store.ts';
@@ -18,7 +19,6 @@ import {
   journalModelOf,
   SaleJournalWriter,
   smallBatchLimits,
-  tempDataDir,
   writeSaleJournal,
 } from './testing/sale-journal.ts';
 import { eventually, freshMysqlDatabase, mysqlConnection, withAddress } from './testing/stores.ts';

@@ -28,6 +28,7 @@ import {
   movementDeltas,
   movementOfTransition,
   type OrderLine,
+  orderOfCreated,
   type ProjectedEvent,
   type ProjectedOrder,
   paymentOutcomeOf,
@@ -336,20 +337,7 @@ export function buildStatements(
         ]);
         break;
       case 'orderCreated':
-        newOrders.set(event.orderId, {
-          orderId: event.orderId,
-          buyerId: event.buyerId,
-          requestId: event.requestId,
-          status: OrderStatus.created,
-          reasonCode: 0,
-          totalMinor: event.totalMinor,
-          lines: event.lines,
-          createdAtMs: event.atMs,
-          expiresAtMs: event.expiresAtMs,
-          updatedAtMs: event.atMs,
-          createdSeq: event.seq,
-          updatedSeq: event.seq,
-        });
+        newOrders.set(event.orderId, orderOfCreated(event));
         history.push([event.seq, event.orderId, OrderStatus.none, OrderStatus.created, 0, event.atMs]);
         break;
       case 'orderStatusChanged': {

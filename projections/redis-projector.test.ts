@@ -11,6 +11,7 @@ import { packCurrency } from '../engine/layout.ts';
 import { FileJournalReader } from '../journal/journal-backend.ts';
 import { journalDir } from '../journal/recovery.ts';
 import { seedFromEnv } from '../lib/seeded-random.ts';
+import { tempDataDir } from '../lib/temp-data-dir.ts';
 import { runReconcileCommand } from './cli.ts';
 import { orderStatusSeedName } from './events.ts';
 import { Projector, ProjectorState } from './projector.ts';
@@ -21,7 +22,6 @@ import {
   SaleJournalWriter,
   ScriptedJournal,
   smallBatchLimits,
-  tempDataDir,
   writeSaleJournal,
 } from './testing/sale-journal.ts';
 import { eventually, freshRedisPrefix } from './testing/stores.ts';

@@ -4,10 +4,7 @@
  * committed in random group commits, as the journal thread would. Times start at Date.now(), so Redis TTL
  * rules in reconcile see recent orders. SEED reproduces a run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Test } from 'tap';
 import { EngineHarness } from '../../engine/testing/harness.ts';
 import { ReferenceModel } from '../../engine/testing/reference-model.ts';
 import {
@@ -30,13 +27,6 @@ export const smallBatchLimits = Object.freeze({
   retryDelayMsMin: 10,
   retryDelayMsMax: 100,
 });
-
-/** A temporary data directory, removed at teardown. */
-export function tempDataDir(t: Test, name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `stampede-${name}-`));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** What the data directory's journal says every store must hold (journal-model.ts). */
 export function journalModelOf(dataDir: string): JournalModel {
