@@ -59,6 +59,8 @@ export interface StampedeRunOptions {
   /** ws:// or http:// base of a running node; undefined starts one. */
   target: string | undefined;
   runMsMax: number;
+  /** The own node's order TTL: abandoned reservations return after it (ignored with --target). */
+  orderTtlMs: number;
   progress: (placeAnswered: number, finalTotal: number) => void;
 }
 
@@ -80,10 +82,12 @@ const limitPerBuyer = 1;
 const mib = 2 ** 20;
 
 /** What the bench's own node is configured with (environment of `stampede serve`). */
-function ownNodeEnv(secret: string, shares: BuyerShares): Record<string, string> {
+function ownNodeEnv(secret: string, shares: BuyerShares, orderTtlMs: number): Record<string, string> {
   const payAttempts = shares.pay + shares.decline;
   return {
     STAMPEDE_TOKEN_SECRET: secret,
+    // Short, so buyers who walk away give their unit back during the run (the engine's timer wheel).
+    STAMPEDE_ORDER_TTL_MS: String(orderTtlMs),
     // Every bench client comes from 127.0.0.1: the per-address limit would be the bottleneck measured.
     STAMPEDE_IP_REQUESTS_PER_SECOND: '1000000',
     STAMPEDE_IP_BURST: '1000000',
@@ -145,7 +149,9 @@ class HttpNode {
 export async function runStampede(options: StampedeRunOptions): Promise<SystemRun> {
   const secret = options.target === undefined ? randomBytes(32).toString('base64url') : targetSecret();
   const child =
-    options.target === undefined ? await startServerChild(ownNodeEnv(secret, options.shares)) : null;
+    options.target === undefined
+      ? await startServerChild(ownNodeEnv(secret, options.shares, options.orderTtlMs))
+      : null;
   try {
     const httpBase = child === null ? httpBaseOf(options.target!) : `http://127.0.0.1:${child.port}`;
     const node = new HttpNode(httpBase, secret);
@@ -169,6 +175,8 @@ export async function runStampede(options: StampedeRunOptions): Promise<SystemRu
       { skuIdFirst, warmupSkuId },
       child,
     );
+    // Our own node: let every abandoned reservation time out, so the audit sees their stock come back.
+    if (child !== null) await untilNothingReserved(node, skuIdFirst, options);
     const skus = await readApiStock(node, skuIdFirst, options);
     const readApiCheck = await readApiSample(node, load.record, options, skuIdFirst);
     const journal = child === null ? null : await journalAudit(child, options, skuIdFirst);
@@ -374,6 +382,28 @@ async function readApiStock(
     });
   }
   return skus;
+}
+
+/**
+ * Waits until no unit of the sale is reserved: every reservation a buyer walked away from has timed out
+ * (orderTtlMs, plus the timer wheel's tick) and paid ones are final. Fails after twice the TTL plus 10 s.
+ */
+async function untilNothingReserved(
+  node: HttpNode,
+  skuIdFirst: number,
+  options: StampedeRunOptions,
+): Promise<void> {
+  const deadlineMs = Date.now() + 2 * options.orderTtlMs + 10_000;
+  for (;;) {
+    const skus = await readApiStock(node, skuIdFirst, options);
+    const reserved = skus.reduce((n, s) => n + s.initial - s.sold - s.available, 0);
+    if (reserved === 0) return;
+    if (Date.now() > deadlineMs)
+      throw new Error(
+        `${reserved} units still reserved ${2 * options.orderTtlMs + 10_000} ms after the sale`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Which order statuses fit each final answer a buyer was told. */

@@ -62,6 +62,9 @@ Usage:
   --report FILE.html  write a self-contained HTML report (latency CDFs, throughput, sell-out)
   --seed N            who wants which SKU and who pays (default: random, printed)
   --timeout SECONDS   a system's run fails if not every buyer is answered by then (default 900)
+  --order-ttl-ms N    the bench's own node: an unpaid order times out after N ms and its unit comes
+                      back (default 2000, so abandoned reservations return within the run; the audit
+                      waits for them)
 
 Exit codes: 0 every audit passed, 1 an audit failed, 2 bad usage.`;
 
@@ -81,6 +84,7 @@ export interface FlashSaleOptions {
   report: string | undefined;
   seed: number;
   runMsMax: number;
+  orderTtlMs: number;
 }
 
 class FlashSaleUsageError extends Error {}
@@ -142,6 +146,7 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
       report: { type: 'string' },
       seed: { type: 'string' },
       timeout: { type: 'string' },
+      'order-ttl-ms': { type: 'string' },
     },
     strict: true,
   });
@@ -180,6 +185,7 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
     report: values.report,
     seed: integer('seed', values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31 - 1),
     runMsMax: integer('timeout', values.timeout, 900, 1, 86_400) * 1000,
+    orderTtlMs: integer('order-ttl-ms', values['order-ttl-ms'], 2_000, 1_000, 3_000_000),
   };
 }
 

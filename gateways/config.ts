@@ -396,6 +396,13 @@ export const configSettings = {
     ['redis:', 'rediss:'],
     'Redis projection store; unset: no Redis projection.',
   ),
+  orderTtlMs: int(
+    'STAMPEDE_ORDER_TTL_MS',
+    engineLimitsDefault.orderTtlMs,
+    1_000,
+    3_000_000,
+    "How long a reservation waits for its payment before the order times out and its stock returns, in ms. An engine limit: a data directory keeps the value it was created with (engine.json), and a node started with another refuses to start.",
+  ),
   journal: oneOf(
     'STAMPEDE_JOURNAL',
     'file',

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { issueToken } from '../lib/tokens.ts';
-import { http } from './testing/test-server.ts';
+import { http, TestClient } from './testing/test-server.ts';
 
 const cli = join(import.meta.dirname, '..', 'cli.ts');
 const secret = 'serve-test-secret-serve-test-secret-0123';
@@ -105,4 +105,33 @@ t.test('admin routes need an admin token; listing pages with a cursor', async (t
   t.equal(page2.body.nextCursor, null, 'the last page says so');
   const badLimit = await http(port, 'GET', '/v1/products?limit=0');
   t.equal(badLimit.status, 400);
+});
+
+t.test('STAMPEDE_ORDER_TTL_MS: an unpaid reservation times out and its stock returns', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'stampede-serve-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const node = serve(dataDir, { STAMPEDE_ORDER_TTL_MS: '1000' });
+  const port = await node.port;
+  const buyerToken = issueToken(secret, { role: 'buyer', buyerId: 9 }, { nowMs: Date.now(), ttlMs: 60_000 });
+  const client = await TestClient.connect(port);
+  t.teardown(() => client.close());
+  await client.request({ requestId: 1, authenticate: { token: buyerToken } });
+  const placed = await client.request({
+    requestId: 2,
+    placeOrder: { lines: [{ skuId: 3, quantity: 2, unitPriceMinor: 12_999 }], totalMinor: 25_998 },
+  });
+  const orderId = (placed.order as { orderId: number }).orderId;
+  t.equal((await http(port, 'GET', '/v1/stock/3')).body.available, 498, 'two units reserved');
+  const timedOut = await client.push(
+    (m) => (m.update as { status: string }).status === 'ORDER_STATUS_TIMEOUT',
+  );
+  t.equal((timedOut.update as { orderId: number }).orderId, orderId, 'the unpaid order timed out');
+  t.equal((await http(port, 'GET', '/v1/stock/3')).body.available, 500, 'and its stock came back');
+  node.child.kill('SIGTERM');
+  t.equal(await node.exited, 0);
+
+  const other = serve(dataDir, { STAMPEDE_ORDER_TTL_MS: '2000' });
+  await t.rejects(other.port, 'a data directory keeps the TTL it was created with');
+  t.not(await other.exited, 0);
+  t.match(other.stderr(), /orderTtlMs/);
 });

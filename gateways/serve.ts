@@ -6,6 +6,7 @@
  * starts. SIGINT/SIGTERM stop it gracefully (refuse new work, answer what is
  * in flight, fsync, snapshot) and exit 0.
  */
+import { engineLimits } from '../engine/limits.ts';
 import { fileJournalSelection } from '../journal/journal-selection.ts';
 import { verifyToken } from '../lib/tokens.ts';
 import type { TokenCheck } from './checkout-service.ts';
@@ -44,6 +45,8 @@ export async function startFromConfig(
             partition: config.kafka.partition,
           }
         : fileJournalSelection,
+    // The engine's other limits are its defaults; a data directory keeps those it was created with.
+    limits: engineLimits({ orderTtlMs: config.orderTtlMs }),
     host: config.host,
     httpPort: config.httpPort,
     notifyRingSlots: 65_536,
