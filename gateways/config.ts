@@ -401,7 +401,7 @@ export const configSettings = {
     engineLimitsDefault.orderTtlMs,
     1_000,
     3_000_000,
-    "How long a reservation waits for its payment before the order times out and its stock returns, in ms. An engine limit: a data directory keeps the value it was created with (engine.json), and a node started with another refuses to start.",
+    'How long a reservation waits for its payment before the order times out and its stock returns, in ms. An engine limit: a data directory keeps the value it was created with (engine.json), and a node started with another refuses to start.',
   ),
   journal: oneOf(
     'STAMPEDE_JOURNAL',
