@@ -4,7 +4,7 @@
  *   serve    run a node (engine + journal threads) with embedded defaults
  *   replay   rebuild state from snapshot + journal, verify, summarise
  *   prune    delete journal segments covered by the newest snapshot
- *   bench    run the benchmarks (bench engine, bench flash-sale)
+ *   bench    run the benchmarks (bench engine, bench flash-sale, bench projections)
  */
 import { parseArgs } from 'node:util';
 
@@ -32,6 +32,8 @@ Usage:
                             [--compare] [--json] [--report FILE.html] [...]
                                                      a flash sale over WebSockets against Stampede and
                                                      (--compare) Redis+Lua and MySQL, audited; --help lists all
+  stampede bench projections [--quick] [--json] [mysql|redis]
+                                                     a flash sale's journal projected into MySQL and Redis, reconciled
   stampede --help
 
 Environment: STAMPEDE_DATA_DIR (default ./data); KAFKA_BROKERS, KAFKA_JOURNAL_TOPIC, KAFKA_JOURNAL_PARTITION
@@ -155,6 +157,10 @@ async function main(argv: string[]): Promise<number> {
         }
         return runFlashSaleCommand(rest.slice(1));
       }
+      if (rest[0] === 'projections') {
+        const { runProjectionBench } = await import('./bench/projections.ts');
+        return runProjectionBench(rest.slice(1));
+      }
       const { positionals, values } = parseArgs({
         args: rest,
         options: { quick: { type: 'boolean' }, json: { type: 'boolean' } },
@@ -163,7 +169,9 @@ async function main(argv: string[]): Promise<number> {
       });
       const [suite, ...cases] = positionals;
       if (suite !== 'engine')
-        throw new UsageError(`unknown benchmark suite '${suite ?? ''}' (have: engine, flash-sale)`);
+        throw new UsageError(
+          `unknown benchmark suite '${suite ?? ''}' (have: engine, flash-sale, projections)`,
+        );
       const { runEngineBench } = await import('./bench/engine.ts');
       await runEngineBench({ cases, quick: values.quick ?? false, json: values.json ?? false });
       return 0;

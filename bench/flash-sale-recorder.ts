@@ -51,17 +51,16 @@ export function newLatencyHistogram(): hdr.Histogram {
   });
 }
 
-/** A record as it crosses threads: typed arrays and compressed histograms (structured-clone friendly). */
-export interface RecordData {
-  buyerIdFirst: number;
+/** What a sale's record holds; `Histogram` is how the latency histograms travel. */
+interface RecordFields<Histogram> {
   /** Time zero of the throughput buckets (the same for every worker of a run). */
   startAtMs: number;
   finalCounts: Uint8Array;
   finalOutcome: Uint8Array;
   /** outcomesBySku[skuIndex * outcomeKinds + outcome]: final answers by SKU and kind. */
   outcomesBySku: Int32Array;
-  placeToAnswerUs: string;
-  placeToPaidUs: string;
+  placeToAnswerUs: Histogram;
+  placeToPaidUs: Histogram;
   placeAnswersPerBucket: Uint32Array;
   placeAnswered: number;
   /** Place answers before the first sold-out answer (the phase in which every attempt reaches the store). */
@@ -73,6 +72,11 @@ export interface RecordData {
   soldOutLastAtMs: number;
   /** Answers that are not final (BUSY, RATE_LIMITED retried) and other side counts, by name. */
   counters: Record<string, number>;
+}
+
+/** A record as it crosses threads: typed arrays and compressed histograms (structured-clone friendly). */
+export interface RecordData extends RecordFields<string> {
+  buyerIdFirst: number;
 }
 
 export class SaleRecorder {
@@ -183,24 +187,8 @@ function latencyUs(fromMs: number, toMs: number): number {
 }
 
 /** Several records (one per worker, each a contiguous buyer range) as one. */
-export interface MergedRecord {
+export interface MergedRecord extends RecordFields<hdr.Histogram> {
   buyers: number;
-  startAtMs: number;
-  finalCounts: Uint8Array;
-  finalOutcome: Uint8Array;
-  outcomesBySku: Int32Array;
-  placeToAnswerUs: hdr.Histogram;
-  placeToPaidUs: hdr.Histogram;
-  placeAnswersPerBucket: Uint32Array;
-  placeAnswered: number;
-  /** Place answers before the first sold-out answer (the phase in which every attempt reaches the store). */
-  placeAnsweredBeforeSoldOut: number;
-  firstSendAtMs: number;
-  lastPlaceAnswerAtMs: number;
-  lastAnswerAtMs: number;
-  soldOutFirstAtMs: number;
-  soldOutLastAtMs: number;
-  counters: Record<string, number>;
 }
 
 const minSet = (a: number, b: number): number => (a === 0 ? b : b === 0 ? a : Math.min(a, b));
