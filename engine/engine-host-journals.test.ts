@@ -13,6 +13,7 @@ import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { type EngineAnswer, EngineCommands } from '../gateways/engine-commands.ts';
+import { kafkaSkipReason } from '../journal/journal-contract.ts';
 import { type JournalSelection, journalBackendFor } from '../journal/journal-selection.ts';
 import { kafkaJournalConfigFromEnv } from '../journal/kafka-journal.ts';
 import { recoverFromJournal } from '../journal/recovery.ts';
@@ -208,7 +209,5 @@ nodeTests(
     replicationFactor: 1,
     limits: { batchBytesMax: 8192, commitTimeoutMs: 20_000 },
   }),
-  kafka === null
-    ? { skip: 'KAFKA_BROKERS is not set (no Kafka broker here); set KAFKA_BROKERS=host:9092 to run it' }
-    : {},
+  kafka === null ? { skip: kafkaSkipReason } : {},
 );

@@ -12,6 +12,10 @@ import { JournalErrorCode } from './errors.ts';
 import type { JournalBackend, JournalReader } from './journal-backend.ts';
 
 /** A fresh, empty journal location per call (cleaned up through t.teardown). */
+/** Why the tests that need a real Kafka broker are skipped here, printed with each of them. */
+export const kafkaSkipReason =
+  'KAFKA_BROKERS is not set (no Kafka broker here); set KAFKA_BROKERS=host:9092 to run it';
+
 export type JournalBackendFactory = (t: Test) => Promise<JournalBackend>;
 
 /** The record the contract writes for a seq: type, time and payload all derived from the seq. */
