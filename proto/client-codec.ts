@@ -931,55 +931,59 @@ const orderStatuses = new Set<number>(Object.values(OrderStatus));
 const uint32Max = 2 ** 32 - 1;
 const errorCodePattern = /^[A-Z][A-Z0-9_]*$/;
 
-function serverToProto(m: ServerMessageInput, at: string): stampede.v1.IServerMessage {
-  const where = (field: string): string => `${at}.${field}`;
-  const requestId = uint(m.requestId, where('requestId'), protoLimits.float64IntegerMax);
+/**
+ * Checks and converts one answer. `at` and `index` name it in an error
+ * (`message`, or `message.answers[index]`); the path is only spelled out on
+ * a failure, as this runs for every answer and push.
+ */
+function serverToProto(m: ServerMessageInput, at: string, index = -1): stampede.v1.IServerMessage {
+  const requestId = uint(m.requestId, protoLimits.float64IntegerMax, at, index, 'requestId');
   switch (m.kind) {
     case 'authenticated':
       return {
         requestId,
         authenticated: {
-          role: text(m.role, where('role')),
-          buyerId: uint(m.buyerId, where('buyerId'), uint32Max),
-          expiresAtMs: finite(m.expiresAtMs, where('expiresAtMs')),
+          role: text(m.role, at, index, 'role'),
+          buyerId: uint(m.buyerId, uint32Max, at, index, 'buyerId'),
+          expiresAtMs: finite(m.expiresAtMs, at, index, 'expiresAtMs'),
         },
       };
     case 'order':
       return {
         requestId,
         order: {
-          result: member(m.result, where('result'), resultCodes, 'a ResultCode'),
-          orderId: uint(m.orderId, where('orderId'), protoLimits.float64IntegerMax),
-          status: member(m.status, where('status'), orderStatuses, 'an OrderStatus'),
-          expiresAtMs: finite(m.expiresAtMs, where('expiresAtMs')),
-          totalMinor: uint(m.totalMinor, where('totalMinor'), protoLimits.float64IntegerMax),
-          skuId: uint(m.skuId, where('skuId'), uint32Max),
-          message: text(m.message, where('message')),
-          mayReturn: flag(m.mayReturn, where('mayReturn')),
+          result: member(m.result, resultCodes, 'a ResultCode', at, index, 'result'),
+          orderId: uint(m.orderId, protoLimits.float64IntegerMax, at, index, 'orderId'),
+          status: member(m.status, orderStatuses, 'an OrderStatus', at, index, 'status'),
+          expiresAtMs: finite(m.expiresAtMs, at, index, 'expiresAtMs'),
+          totalMinor: uint(m.totalMinor, protoLimits.float64IntegerMax, at, index, 'totalMinor'),
+          skuId: uint(m.skuId, uint32Max, at, index, 'skuId'),
+          message: text(m.message, at, index, 'message'),
+          mayReturn: flag(m.mayReturn, at, index, 'mayReturn'),
         },
       };
     case 'update':
       return {
         requestId,
         update: {
-          orderId: uint(m.orderId, where('orderId'), protoLimits.float64IntegerMax),
-          buyerId: uint(m.buyerId, where('buyerId'), uint32Max),
-          status: member(m.status, where('status'), orderStatuses, 'an OrderStatus'),
-          previous: member(m.previous, where('previous'), orderStatuses, 'an OrderStatus'),
-          code: member(m.code, where('code'), resultCodes, 'a ResultCode'),
-          atMs: finite(m.atMs, where('atMs')),
-          seq: uint(m.seq, where('seq'), protoLimits.float64IntegerMax),
+          orderId: uint(m.orderId, protoLimits.float64IntegerMax, at, index, 'orderId'),
+          buyerId: uint(m.buyerId, uint32Max, at, index, 'buyerId'),
+          status: member(m.status, orderStatuses, 'an OrderStatus', at, index, 'status'),
+          previous: member(m.previous, orderStatuses, 'an OrderStatus', at, index, 'previous'),
+          code: member(m.code, resultCodes, 'a ResultCode', at, index, 'code'),
+          atMs: finite(m.atMs, at, index, 'atMs'),
+          seq: uint(m.seq, protoLimits.float64IntegerMax, at, index, 'seq'),
         },
       };
     case 'error': {
-      const code = text(m.code, where('code'));
-      if (!errorCodePattern.test(code)) fail(where('code'), 'an UPPER_SNAKE error code', code);
+      const code = text(m.code, at, index, 'code');
+      if (!errorCodePattern.test(code)) fail(pathOf(at, index, 'code'), 'an UPPER_SNAKE error code', code);
       return {
         requestId,
         error: {
           code,
-          message: text(m.message, where('message')),
-          retryAfterMs: uint(m.retryAfterMs, where('retryAfterMs'), uint32Max),
+          message: text(m.message, at, index, 'message'),
+          retryAfterMs: uint(m.retryAfterMs, uint32Max, at, index, 'retryAfterMs'),
         },
       };
     }
@@ -987,56 +991,77 @@ function serverToProto(m: ServerMessageInput, at: string): stampede.v1.IServerMe
       return {
         requestId,
         pong: {
-          clientTimeMs: finite(m.clientTimeMs, where('clientTimeMs')),
-          serverTimeMs: finite(m.serverTimeMs, where('serverTimeMs')),
+          clientTimeMs: finite(m.clientTimeMs, at, index, 'clientTimeMs'),
+          serverTimeMs: finite(m.serverTimeMs, at, index, 'serverTimeMs'),
         },
       };
     case 'batch':
-      if (!Array.isArray(m.answers)) fail(where('answers'), 'a list', m.answers);
-      return {
-        requestId,
-        batch: { answers: m.answers.map((answer, i) => serverToProto(answer, `${where('answers')}[${i}]`)) },
-      };
+      if (!Array.isArray(m.answers)) fail(pathOf(at, index, 'answers'), 'a list', m.answers);
+      return { requestId, batch: { answers: batchAnswersToProto(m.answers, pathOf(at, index, 'answers')) } };
     case 'subscribed':
       return {
         requestId,
         subscribed: {
-          orderId: uint(m.orderId, where('orderId'), protoLimits.float64IntegerMax),
-          status: member(m.status, where('status'), orderStatuses, 'an OrderStatus'),
+          orderId: uint(m.orderId, protoLimits.float64IntegerMax, at, index, 'orderId'),
+          status: member(m.status, orderStatuses, 'an OrderStatus', at, index, 'status'),
         },
       };
     default: {
       const unreachable: never = m;
-      return fail(at, 'a ServerMessageInput', (unreachable as { kind?: unknown }).kind);
+      return fail(pathOf(at, index, ''), 'a ServerMessageInput', (unreachable as { kind?: unknown }).kind);
     }
   }
+}
+
+function batchAnswersToProto(
+  answers: readonly ServerMessageInput[],
+  at: string,
+): stampede.v1.IServerMessage[] {
+  const protos = new Array<stampede.v1.IServerMessage>(answers.length);
+  for (let i = 0; i < answers.length; i++) protos[i] = serverToProto(answers[i]!, at, i);
+  return protos;
+}
+
+/** `at.field`, `at[index].field`, or (field '') the message itself. */
+function pathOf(at: string, index: number, field: string): string {
+  const message = index < 0 ? at : `${at}[${index}]`;
+  return field === '' ? message : `${message}.${field}`;
 }
 
 function fail(at: string, expected: string, value: unknown): never {
   throw new TypeError(`encodeServerMessage: ${at} must be ${expected}, got ${describe(value)}`);
 }
 
-function uint(value: number, at: string, max: number): number {
-  if (!Number.isInteger(value) || value < 0 || value > max) fail(at, `an integer from 0 to ${max}`, value);
+function uint(value: number, max: number, at: string, index: number, field: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    fail(pathOf(at, index, field), `an integer from 0 to ${max}`, value);
   return value;
 }
 
-function finite(value: number, at: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) fail(at, 'a finite number', value);
+function finite(value: number, at: string, index: number, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    fail(pathOf(at, index, field), 'a finite number', value);
   return value;
 }
 
-function member(value: number, at: string, known: ReadonlySet<number>, expected: string): number {
-  if (!known.has(value)) fail(at, expected, value);
+function member(
+  value: number,
+  known: ReadonlySet<number>,
+  expected: string,
+  at: string,
+  index: number,
+  field: string,
+): number {
+  if (!known.has(value)) fail(pathOf(at, index, field), expected, value);
   return value;
 }
 
-function text(value: string, at: string): string {
-  if (typeof value !== 'string') fail(at, 'a string', value);
+function text(value: string, at: string, index: number, field: string): string {
+  if (typeof value !== 'string') fail(pathOf(at, index, field), 'a string', value);
   return value.toWellFormed();
 }
 
-function flag(value: boolean, at: string): boolean {
-  if (typeof value !== 'boolean') fail(at, 'a boolean', value);
+function flag(value: boolean, at: string, index: number, field: string): boolean {
+  if (typeof value !== 'boolean') fail(pathOf(at, index, field), 'a boolean', value);
   return value;
 }
