@@ -42,7 +42,7 @@ Usage:
   --buyers N          distinct buyers, one place attempt each (default 200000)
   --stock N           units of each SKU (default 10000)
   --skus N            SKUs; demand is Zipf-skewed: SKU k wanted in proportion to 1/k (default 1)
-  --concurrency N     closed loop: commands in flight at most (default 256)
+  --concurrency N     closed loop: commands in flight at most, 2 or more per client worker (default 256)
   --open-loop         open loop instead: buyers arrive at --rate per second whatever the answers;
   --rate N            latency counts from the intended arrival time
   --pay S --decline S --abandon S
@@ -163,19 +163,26 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
     throw new FlashSaleUsageError(
       `--target must be a base URL like http://127.0.0.1:8080, got '${values.target}'`,
     );
+  const clients = integer('clients', values.clients, defaultClientWorkers(), 1, 64);
+  const concurrency = integer('concurrency', values.concurrency, 256, 2, 100_000);
+  if (!openLoop && concurrency < 2 * clients)
+    // Each worker's window must hold a payment (subscribe + pay go out together), or its buyers wait forever.
+    throw new FlashSaleUsageError(
+      `--concurrency must be at least 2 per client worker (a payment is 2 commands: subscribe + pay), got ${concurrency} for ${clients} worker(s)`,
+    );
   return {
     buyers,
     stock: integer('stock', values.stock, 10_000, 1, 1_000_000),
     skus: integer('skus', values.skus, 1, 1, 1000),
     load: openLoop
       ? { model: 'open', ratePerSec: integer('rate', values.rate, 0, 1, 10_000_000) }
-      : { model: 'closed', concurrency: integer('concurrency', values.concurrency, 256, 1, 100_000) },
+      : { model: 'closed', concurrency },
     shares: sharesOf({
       pay: share('pay', values.pay),
       decline: share('decline', values.decline),
       abandon: share('abandon', values.abandon),
     }),
-    clients: integer('clients', values.clients, defaultClientWorkers(), 1, 64),
+    clients,
     warmupBuyers: integer('warmup', values.warmup, Math.min(20_000, buyers), 0, 100_000),
     target: values.target,
     compare: values.compare ?? false,

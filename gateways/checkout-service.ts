@@ -105,18 +105,81 @@ export class CheckoutService {
 
   /** A durable order change: push it to the buyer's sessions and the order's subscribers. */
   onOrderChange(change: OrderChange): void {
+    const buyerSessions = this.byBuyer.get(change.buyerId);
+    const orderSessions = this.byOrder.get(change.orderId);
+    // Most changes have no listener (a sale's orders outnumber its subscriptions): allocate nothing for them.
+    if (buyerSessions === undefined && orderSessions === undefined) return;
     const update: ServerOut = { kind: 'update', ...change, requestId: 0 };
-    const targets = new Set<Session>();
-    for (const session of this.byBuyer.get(change.buyerId) ?? []) targets.add(session);
-    for (const session of this.byOrder.get(change.orderId) ?? []) targets.add(session);
-    for (const session of targets) {
-      session.push(update);
-      this.deps.metrics.pushesSent++;
-    }
+    if (buyerSessions !== undefined) for (const session of buyerSessions) this.pushTo(session, update);
+    // A session both the buyer's and the order's subscriber gets the update once.
+    if (orderSessions !== undefined)
+      for (const session of orderSessions) if (!buyerSessions?.has(session)) this.pushTo(session, update);
   }
 
-  async handle(session: Session, request: ClientRequest): Promise<ServerOut> {
+  private pushTo(session: Session, update: ServerOut): void {
+    session.push(update);
+    this.deps.metrics.pushesSent++;
+  }
+
+  /**
+   * Answers one frame: at once when the gateway can (refusals, pongs, edge
+   * sold-out, subscriptions, payments started), as a promise when the engine
+   * must answer. A batch is answered when its last command is.
+   */
+  handle(session: Session, request: ClientRequest): ServerOut | Promise<ServerOut> {
     const nowMs = this.now();
+    if (request.kind === 'authenticate') return this.authenticate(session, request, nowMs);
+    if (request.kind !== 'ping') {
+      if (session.role === 'none') return error(request.requestId, 'AUTH_REQUIRED', 'authenticate first');
+      if (nowMs >= session.expiresAtMs)
+        return error(request.requestId, 'TOKEN_EXPIRED', 'the token expired: authenticate again');
+    }
+    if (request.kind !== 'batch') return this.command(session, request, nowMs);
+    if (session.role !== 'service')
+      return error(request.requestId, 'FORBIDDEN', 'only a service connection may batch');
+    return this.batch(session, request, nowMs);
+  }
+
+  private batch(
+    session: Session,
+    request: Extract<ClientRequest, { kind: 'batch' }>,
+    nowMs: number,
+  ): ServerOut | Promise<ServerOut> {
+    const { messages } = request;
+    const answers = new Array<ServerOut>(messages.length);
+    const out: ServerOut = { kind: 'batch', requestId: request.requestId, answers };
+    // A promise per engine command only; the rest are answered in place.
+    let waiting = 0;
+    let answered: (out: ServerOut) => void = () => {};
+    let failed: (reason: unknown) => void = () => {};
+    for (let i = 0; i < messages.length; i++) {
+      const answer = this.command(session, messages[i]!, nowMs);
+      if (!(answer instanceof Promise)) {
+        answers[i] = answer;
+        continue;
+      }
+      waiting++;
+      answer.then(
+        (late) => {
+          answers[i] = late;
+          if (--waiting === 0) answered(out);
+        },
+        (reason: unknown) => failed(reason),
+      );
+    }
+    if (waiting === 0) return out;
+    return new Promise<ServerOut>((resolve, reject) => {
+      answered = resolve;
+      failed = reject;
+    });
+  }
+
+  /** One command of a frame or a batch, from an authenticated session. */
+  private command(
+    session: Session,
+    request: DecodedBatchableMessage,
+    nowMs: number,
+  ): ServerOut | Promise<ServerOut> {
     if (request.kind === 'ping') {
       return {
         kind: 'pong',
@@ -124,16 +187,6 @@ export class CheckoutService {
         clientTimeMs: request.clientTimeMs,
         serverTimeMs: nowMs,
       };
-    }
-    if (request.kind === 'authenticate') return this.authenticate(session, request, nowMs);
-    if (session.role === 'none') return error(request.requestId, 'AUTH_REQUIRED', 'authenticate first');
-    if (nowMs >= session.expiresAtMs)
-      return error(request.requestId, 'TOKEN_EXPIRED', 'the token expired: authenticate again');
-    if (request.kind === 'batch') {
-      if (session.role !== 'service')
-        return error(request.requestId, 'FORBIDDEN', 'only a service connection may batch');
-      const answers = await Promise.all(request.messages.map((message) => this.handle(session, message)));
-      return { kind: 'batch', requestId: request.requestId, answers };
     }
     // Which buyer this command is for.
     let buyerId: number;
@@ -271,7 +324,7 @@ export class CheckoutService {
     );
   }
 
-  private async pay(request: Extract<ClientRequest, { kind: 'pay' }>, buyerId: number): Promise<ServerOut> {
+  private pay(request: Extract<ClientRequest, { kind: 'pay' }>, buyerId: number): ServerOut {
     this.deps.catchUp();
     const order = this.deps.model.orders.get(request.orderId);
     if (order === undefined || order.buyerId !== buyerId) {
@@ -331,7 +384,10 @@ export class CheckoutService {
     return { kind: 'subscribed', requestId: request.requestId, orderId: order.orderId, status: order.status };
   }
 
-  private async engineAnswer(requestId: number, pending: Promise<EngineAnswer> | null): Promise<ServerOut> {
+  private engineAnswer(
+    requestId: number,
+    pending: Promise<EngineAnswer> | null,
+  ): ServerOut | Promise<ServerOut> {
     if (pending === null) {
       this.deps.metrics.busy++;
       return error(
@@ -341,18 +397,17 @@ export class CheckoutService {
         this.deps.busyRetryAfterMs,
       );
     }
-    const a = await pending;
-    const message =
-      a.result === ResultCode.soldOut ? 'sold out; stock may come back when reservations expire' : '';
-    return this.orderOut(
-      requestId,
-      a.result,
-      a.orderId,
-      a.status,
-      a.expiresAtMs,
-      a.totalMinor,
-      a.skuId,
-      message,
+    return pending.then((a) =>
+      this.orderOut(
+        requestId,
+        a.result,
+        a.orderId,
+        a.status,
+        a.expiresAtMs,
+        a.totalMinor,
+        a.skuId,
+        a.result === ResultCode.soldOut ? 'sold out; stock may come back when reservations expire' : '',
+      ),
     );
   }
 

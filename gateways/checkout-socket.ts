@@ -117,21 +117,18 @@ export class CheckoutSocket {
           });
           return;
         }
-        this.service.handle(data, decoded.message).then(
-          (out) => {
-            this.send(ws, out);
-            this.countPlaces(decoded.message, out, receivedAtMs);
-          },
-          (error: unknown) => {
-            this.send(ws, {
-              kind: 'error',
-              requestId: decoded.message.requestId,
-              code: 'INTERNAL',
-              message: error instanceof Error ? error.message : 'internal error',
-              retryAfterMs: 0,
-            });
-          },
-        );
+        const request = decoded.message;
+        try {
+          const out = this.service.handle(data, request);
+          if (out instanceof Promise)
+            out.then(
+              (late) => this.answer(ws, request, late, receivedAtMs),
+              (error: unknown) => this.answerFailed(ws, request, error),
+            );
+          else this.answer(ws, request, out, receivedAtMs);
+        } catch (error) {
+          this.answerFailed(ws, request, error);
+        }
       },
       drain: () => {},
       close: (ws) => {
@@ -141,6 +138,27 @@ export class CheckoutSocket {
         this.service.close(data);
         this.metrics.connectionsClosed++;
       },
+    });
+  }
+
+  private answer(
+    ws: WebSocket<SocketData>,
+    request: ClientRequest,
+    out: ServerOut,
+    receivedAtMs: number,
+  ): void {
+    this.send(ws, out);
+    this.countPlaces(request, out, receivedAtMs);
+  }
+
+  /** A bug, not bad input (that is answered with its own code): the client learns it as INTERNAL. */
+  private answerFailed(ws: WebSocket<SocketData>, request: ClientRequest, error: unknown): void {
+    this.send(ws, {
+      kind: 'error',
+      requestId: request.requestId,
+      code: 'INTERNAL',
+      message: error instanceof Error ? error.message : 'internal error',
+      retryAfterMs: 0,
     });
   }
 
