@@ -186,18 +186,7 @@ export async function runStampede(options: StampedeRunOptions): Promise<SystemRu
       limitPerBuyer,
       finalAnswerCounts: load.record.finalCounts,
       toldBySku: load.record.outcomesBySku,
-      store:
-        journal === null
-          ? // No journal to read: the read API's sold and available, and the buyers' word for the rest,
-            // so conservation and the per-buyer limit are not really checked (the notes say so).
-            {
-              skus: skus.map((s) => ({ ...s, reserved: s.initial - s.sold - s.available })),
-              ordersSold: skus.reduce((n, s) => n + s.sold, 0),
-              ordersHolding: skus.reduce((n, s) => n + s.initial - s.sold - s.available, 0),
-              ordersReleased: outcomeTotal(load.record.outcomesBySku, Outcome.released),
-              ordersPerBuyerMax: 0,
-            }
-          : journal.store,
+      store: journal === null ? targetStore(skus, load.record.outcomesBySku) : journal.store,
       extraChecks: [
         ...load.clientErrors.map((detail) => ({ name: 'client', ok: false, detail })),
         readApiCheck,
@@ -361,6 +350,26 @@ async function driveLoad(
 }
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
+
+/**
+ * A node that is not ours: no journal to read, so the read API's sold and
+ * available, and the buyers' word for the rest. A reservation a buyer was
+ * told of and that is no longer held was released (declined, or timed out on
+ * the node's order TTL during the run: the two cannot be told apart here).
+ * So conservation and the per-buyer limit are not really checked (the notes
+ * say so).
+ */
+function targetStore(skus: readonly SkuStock[], told: Int32Array): SaleOutcome['store'] {
+  const ordersHolding = skus.reduce((n, s) => n + s.initial - s.sold - s.available, 0);
+  const toldReservations = outcomeTotal(told, Outcome.holding) + outcomeTotal(told, Outcome.released);
+  return {
+    skus: skus.map((s) => ({ ...s, reserved: s.initial - s.sold - s.available })),
+    ordersSold: skus.reduce((n, s) => n + s.sold, 0),
+    ordersHolding,
+    ordersReleased: Math.max(0, toldReservations - ordersHolding),
+    ordersPerBuyerMax: 0,
+  };
+}
 
 /** Each SKU's stock as the read API reports it (reserved is filled in by the journal audit). */
 async function readApiStock(
