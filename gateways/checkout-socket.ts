@@ -29,8 +29,10 @@ interface SocketData extends Session {
   /** The last frame kind the client used: answers and pushes follow it. */
   binary: boolean;
   open: boolean;
-  /** Pushes waiting for the next flush (sent together, one write). */
-  pushesPending: ServerOut[];
+  /** Answers and pushes waiting for the end of the task (sent together, one write). */
+  outPending: ServerOut[];
+  /** This connection's socket while it is open (the queue must not touch a closed one). */
+  socket: WebSocket<SocketData> | null;
 }
 
 export class CheckoutSocket {
@@ -38,8 +40,8 @@ export class CheckoutSocket {
   private readonly metrics: GatewayMetrics;
   private readonly options: CheckoutSocketOptions;
   private readonly sockets = new Set<WebSocket<SocketData>>();
-  private readonly socketsWithPushes: WebSocket<SocketData>[] = [];
-  private readonly flushPushes = (): void => this.sendPendingPushes();
+  private readonly socketsWithOutPending: SocketData[] = [];
+  private readonly flushOutPending = (): void => this.sendOutPending();
   private accepting = true;
 
   constructor(service: CheckoutService, metrics: GatewayMetrics, options: CheckoutSocketOptions) {
@@ -80,13 +82,15 @@ export class CheckoutSocket {
           push: () => {},
           binary: true,
           open: true,
-          pushesPending: [],
+          outPending: [],
+          socket: null,
         };
         res.upgrade(data, key, protocol, extensions, context);
       },
       open: (ws) => {
         const data = ws.getUserData();
-        data.push = (out) => this.queuePush(ws, out);
+        data.socket = ws;
+        data.push = (out) => this.queueOut(data, out);
         this.sockets.add(ws);
         this.metrics.connectionsOpened++;
       },
@@ -122,18 +126,25 @@ export class CheckoutSocket {
           const out = this.service.handle(data, request);
           if (out instanceof Promise)
             out.then(
-              (late) => this.answer(ws, request, late, receivedAtMs),
-              (error: unknown) => this.answerFailed(ws, request, error),
+              (late) => {
+                this.queueOut(data, late);
+                this.countPlaces(request, late, receivedAtMs);
+              },
+              (error: unknown) => this.answerFailed(data, request, error),
             );
-          else this.answer(ws, request, out, receivedAtMs);
+          else {
+            this.send(ws, out); // uWS corks what a message handler sends
+            this.countPlaces(request, out, receivedAtMs);
+          }
         } catch (error) {
-          this.answerFailed(ws, request, error);
+          this.answerFailed(data, request, error);
         }
       },
       drain: () => {},
       close: (ws) => {
         const data = ws.getUserData();
         data.open = false;
+        data.socket = null;
         this.sockets.delete(ws);
         this.service.close(data);
         this.metrics.connectionsClosed++;
@@ -141,19 +152,9 @@ export class CheckoutSocket {
     });
   }
 
-  private answer(
-    ws: WebSocket<SocketData>,
-    request: ClientRequest,
-    out: ServerOut,
-    receivedAtMs: number,
-  ): void {
-    this.send(ws, out);
-    this.countPlaces(request, out, receivedAtMs);
-  }
-
   /** A bug, not bad input (that is answered with its own code): the client learns it as INTERNAL. */
-  private answerFailed(ws: WebSocket<SocketData>, request: ClientRequest, error: unknown): void {
-    this.send(ws, {
+  private answerFailed(data: SocketData, request: ClientRequest, error: unknown): void {
+    this.queueOut(data, {
       kind: 'error',
       requestId: request.requestId,
       code: 'INTERNAL',
@@ -191,33 +192,33 @@ export class CheckoutSocket {
   }
 
   /**
-   * Pushes come in bursts (one per durable commit, many orders at once): they
-   * are queued and sent when the current task ends, each socket's corked into
-   * one write. Measured: a write per push cost about 10 µs of the gateway
-   * thread, the largest single cost of a reservation.
+   * What goes out from outside a uWS handler comes in bursts: pushes (one per
+   * durable commit, many orders at once) and the engine's answers (every
+   * reply a commit released). They are queued and sent when the current task
+   * ends, each socket's corked into one write. Measured: a write per push cost
+   * about 10 µs of the gateway thread, the largest single cost of a reservation.
    */
-  private queuePush(ws: WebSocket<SocketData>, out: ServerOut): void {
-    const data = ws.getUserData();
-    if (!data.open) return;
-    if (data.pushesPending.length === 0) {
-      if (this.socketsWithPushes.length === 0) queueMicrotask(this.flushPushes);
-      this.socketsWithPushes.push(ws);
+  private queueOut(data: SocketData, out: ServerOut): void {
+    if (data.socket === null) return;
+    if (data.outPending.length === 0) {
+      if (this.socketsWithOutPending.length === 0) queueMicrotask(this.flushOutPending);
+      this.socketsWithOutPending.push(data);
     }
-    data.pushesPending.push(out);
+    data.outPending.push(out);
   }
 
-  private sendPendingPushes(): void {
-    for (const ws of this.socketsWithPushes) {
-      const data = ws.getUserData();
-      const pushes = data.pushesPending;
-      data.pushesPending = [];
-      if (!data.open) continue;
+  private sendOutPending(): void {
+    for (const data of this.socketsWithOutPending) {
+      const outs = data.outPending;
+      data.outPending = [];
+      const ws = data.socket;
+      if (ws === null) continue;
       ws.cork(() => {
-        // A send may close the socket (slow reader): the rest of its pushes are dropped with it.
-        for (const out of pushes) if (data.open) this.send(ws, out);
+        // A send may close the socket (slow reader): the rest of its queue is dropped with it.
+        for (const out of outs) if (data.open) this.send(ws, out);
       });
     }
-    this.socketsWithPushes.length = 0;
+    this.socketsWithOutPending.length = 0;
   }
 
   /** Sends one answer or push; closes a client that stopped reading. */
