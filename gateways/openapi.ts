@@ -35,6 +35,17 @@ const adminBody = (properties: Record<string, object>, required: string[]) => ({
   },
 });
 const int = { type: 'integer' };
+/** A read the Redis read model may answer (STAMPEDE_READ_MODEL=redis), falling back to the embedded one. */
+const readModelAnswer = (description: string) => ({
+  ...json(description),
+  headers: {
+    'x-stampede-read-source': {
+      description:
+        'which read model answered: redis, or embedded (the default, and the fallback when Redis is unreachable)',
+      schema: { enum: ['embedded', 'redis'] },
+    },
+  },
+});
 const adminAnswer = {
   200: json('applied', { type: 'object', properties: { result: { const: 'ok' } } }),
   422: json('refused by the engine: result names the ResultCode'),
@@ -117,13 +128,13 @@ export const describedRoutes: Record<string, object> = {
   'GET /v1/stock/:skuId': {
     summary: 'available units of a SKU (the engine’s shared array)',
     parameters: [pathParam('skuId', 'SKU id')],
-    responses: { 200: json('{ skuId, available }'), default: errorResponse },
+    responses: { 200: readModelAnswer('{ skuId, available }'), default: errorResponse },
   },
   'GET /v1/orders/:orderId': {
     summary: 'an order with its status history (buyer token: own orders only; service/admin: any)',
     security: bearer,
     parameters: [pathParam('orderId', 'order id')],
-    responses: { 200: json('order'), default: errorResponse },
+    responses: { 200: readModelAnswer('order'), default: errorResponse },
   },
   'GET /v1/buyers/me/orders': {
     summary: "the caller's orders, newest first, cursor paging (buyer token)",
