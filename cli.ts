@@ -7,6 +7,7 @@
  *   bench    run the benchmarks (bench engine, bench flash-sale, bench projections)
  */
 import { parseArgs } from 'node:util';
+import { errorText } from './lib/error-text.ts';
 
 const usage = `stampede — flash-sale commerce engine
 
@@ -195,9 +196,7 @@ main(process.argv.slice(2)).then(
       return;
     }
     const code = (error as { code?: unknown }).code;
-    console.error(
-      `stampede: ${typeof code === 'string' ? `${code}: ` : ''}${error instanceof Error ? error.message : String(error)}`,
-    );
+    console.error(`stampede: ${errorText(error)}`);
     // Configuration that cannot work is a usage error (2); anything else failed at run time (1).
     const badConfiguration =
       code === 'CONFIG_INVALID' || code === 'DATA_DIR_LIMITS_MISMATCH' || code === 'DATA_DIR_CONFIG_INVALID';

@@ -17,7 +17,7 @@ import {
   journalBackendFor,
   journalSelectionFromFlag,
 } from '../journal/journal-selection.ts';
-import { errorText } from './errors.ts';
+import { errorText } from '../lib/error-text.ts';
 import { connectMysql, migrate, mysqlUrlDefault, parseMysqlUrl } from './mysql-schema.ts';
 import { MysqlProjectionStore } from './mysql-store.ts';
 import { Projector, projectorStateName } from './projector.ts';

@@ -4,6 +4,7 @@
  * the projector drops its connection and retries with capped backoff. Anything else halts the projector
  * with the error, for an operator: retrying a wrong SQL statement or a foreign checkpoint never helps.
  */
+import { errorText } from '../lib/error-text.ts';
 
 export const ProjectionErrorCode = {
   /** The store cannot be reached or did not answer in time (retriable). */
@@ -83,13 +84,6 @@ export function isRetriable(error: unknown, depth = 0): boolean {
   if (error instanceof AggregateError && error.errors.some((inner) => isRetriable(inner, depth + 1)))
     return true;
   return e.cause !== undefined && isRetriable(e.cause, depth + 1);
-}
-
-export function errorText(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  const prefix = typeof code === 'string' && !error.message.startsWith(code) ? `${code}: ` : '';
-  return `${prefix}${error.message}`;
 }
 
 /** Wraps a driver error: retriable ones keep their nature, anything else halts (errors.ts). */

@@ -25,7 +25,8 @@
  * returns.
  */
 import type { JournalReader } from '../journal/journal-backend.ts';
-import { errorText, isRetriable, ProjectionError, ProjectionErrorCode } from './errors.ts';
+import { errorText } from '../lib/error-text.ts';
+import { isRetriable, ProjectionError, ProjectionErrorCode } from './errors.ts';
 import { decodeEvent, type ProjectedEvent } from './events.ts';
 import { type ProjectionLimits, projectionLimits } from './limits.ts';
 
