@@ -111,6 +111,9 @@ t.test('STAMPEDE_ORDER_TTL_MS: an unpaid reservation times out and its stock ret
   const dataDir = mkdtempSync(join(tmpdir(), 'stampede-serve-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const node = serve(dataDir, { STAMPEDE_ORDER_TTL_MS: '1000' });
+  t.teardown(() => {
+    if (node.child.exitCode === null) node.child.kill('SIGKILL'); // a failed check left it running
+  });
   const port = await node.port;
   const buyerToken = issueToken(secret, { role: 'buyer', buyerId: 9 }, { nowMs: Date.now(), ttlMs: 60_000 });
   const client = await TestClient.connect(port);
@@ -120,6 +123,9 @@ t.test('STAMPEDE_ORDER_TTL_MS: an unpaid reservation times out and its stock ret
     requestId: 2,
     placeOrder: { lines: [{ skuId: 3, quantity: 2, unitPriceMinor: 12_999 }], totalMinor: 25_998 },
   });
+  // The demo catalog is in place before the node says it listens (it was not, once: UNKNOWN_SKU here).
+  t.equal((placed.order as { result: string }).result, 'RESULT_CODE_OK', 'placed right after start');
+  if ((placed.order as { result: string }).result !== 'RESULT_CODE_OK') return; // no timeout would come
   const orderId = (placed.order as { orderId: number }).orderId;
   t.equal((await http(port, 'GET', '/v1/stock/3')).body.available, 498, 'two units reserved');
   const timedOut = await client.push(

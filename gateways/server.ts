@@ -103,7 +103,6 @@ export class StampedeServer {
   private readonly client: CommandClient;
   private readonly ticker: NodeJS.Timeout;
   private readonly listenSocket: uWS.us_listen_socket;
-  private readonly log: (message: string) => void;
   private stopping: Promise<{ lastSeq: number; stateHash: string }> | null = null;
 
   private constructor(parts: {
@@ -120,7 +119,6 @@ export class StampedeServer {
     ticker: NodeJS.Timeout;
     listenSocket: uWS.us_listen_socket;
     routes: string[];
-    log: (message: string) => void;
   }) {
     this.routes = parts.routes;
     this.host = parts.host;
@@ -135,7 +133,6 @@ export class StampedeServer {
     this.client = parts.client;
     this.ticker = parts.ticker;
     this.listenSocket = parts.listenSocket;
-    this.log = parts.log;
   }
 
   static async start(options: ServerOptions): Promise<StampedeServer> {
@@ -277,6 +274,13 @@ export class StampedeServer {
         commands.submit({ type: 'tick' });
       }, limits.timerSlotMs);
 
+      // Before listening: a client that connects once the node says it listens finds the catalog, in
+      // the engine and in the read model (the feed is drained: the events are durable by then).
+      if (options.demoCatalog && model.products.size === 0) {
+        await seedDemoCatalog(commands, options.log);
+        feed.drain();
+      }
+
       const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
         app.listen(options.host, options.httpPort, (token) => {
           if (token) resolve(token);
@@ -303,12 +307,10 @@ export class StampedeServer {
         ticker,
         listenSocket,
         routes,
-        log: options.log,
       });
       options.log(
         `listening on http://${options.host}:${port} (WebSocket ws://${options.host}:${port}/v1/checkout); read model caught up with ${caughtUp} events`,
       );
-      if (options.demoCatalog && model.products.size === 0) await server.seedDemoCatalog(commands);
       host.onFailure((error) => options.log(`node failed: ${error.message}`));
       return server;
     } catch (error) {
@@ -317,26 +319,6 @@ export class StampedeServer {
       await host.stop().catch(() => {});
       throw error;
     }
-  }
-
-  /** A few products for a first look (`--demo` on an empty data directory). */
-  private async seedDemoCatalog(commands: EngineCommands): Promise<void> {
-    const demo = [
-      { skuId: 1, priceMinor: 49_900, stock: 10_000, name: 'flash-sale phone' },
-      { skuId: 2, priceMinor: 1_999, stock: 100_000, name: 'phone case' },
-      { skuId: 3, priceMinor: 12_999, stock: 500, name: 'limited sneakers' },
-    ];
-    for (const p of demo) {
-      await commands.submit({
-        type: 'addProduct',
-        skuId: p.skuId,
-        priceMinor: p.priceMinor,
-        currency: packCurrency('USD'),
-        stock: p.stock,
-      });
-    }
-    await commands.submit({ type: 'configureSale', skuId: 1, limitPerBuyer: 1, startsAtMs: 0, endsAtMs: 0 });
-    this.log(`demo catalog: ${demo.map((p) => `sku ${p.skuId} ${p.name} (${p.stock} units)`).join(', ')}`);
   }
 
   /** Graceful stop; idempotent. */
@@ -381,4 +363,24 @@ function recordRoutes(app: uWS.TemplatedApp, routes: string[]): uWS.TemplatedApp
       return (value as (...args: unknown[]) => unknown).bind(target);
     },
   });
+}
+
+/** A few products for a first look (`--demo` on an empty data directory). */
+async function seedDemoCatalog(commands: EngineCommands, log: (line: string) => void): Promise<void> {
+  const demo = [
+    { skuId: 1, priceMinor: 49_900, stock: 10_000, name: 'flash-sale phone' },
+    { skuId: 2, priceMinor: 1_999, stock: 100_000, name: 'phone case' },
+    { skuId: 3, priceMinor: 12_999, stock: 500, name: 'limited sneakers' },
+  ];
+  for (const p of demo) {
+    await commands.submit({
+      type: 'addProduct',
+      skuId: p.skuId,
+      priceMinor: p.priceMinor,
+      currency: packCurrency('USD'),
+      stock: p.stock,
+    });
+  }
+  await commands.submit({ type: 'configureSale', skuId: 1, limitPerBuyer: 1, startsAtMs: 0, endsAtMs: 0 });
+  log(`demo catalog: ${demo.map((p) => `sku ${p.skuId} ${p.name} (${p.stock} units)`).join(', ')}`);
 }
