@@ -10,6 +10,7 @@
  * variable is set; with neither it has nothing to compare (exit 2).
  * Exit codes: 0 ok (reconcile: clean), 1 anomalies found or the projector halted, 2 bad usage.
  */
+import { existsSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { JournalReader } from '../journal/journal-backend.ts';
 import {
@@ -17,6 +18,7 @@ import {
   journalBackendFor,
   journalSelectionFromFlag,
 } from '../journal/journal-selection.ts';
+import { journalDir } from '../journal/recovery.ts';
 import { errorText } from '../lib/error-text.ts';
 import { connectMysql, migrate, mysqlUrlDefault, parseMysqlUrl } from './mysql-schema.ts';
 import { MysqlProjectionStore } from './mysql-store.ts';
@@ -44,6 +46,11 @@ async function openReader(journal: string | undefined, dataDir: string): Promise
     if (error instanceof RangeError) throw new UsageError(error.message);
     throw error;
   }
+  // A mistyped --data would otherwise surface as JOURNAL_IO listing a directory that is not there.
+  if (selection.kind === 'file' && !existsSync(journalDir(dataDir)))
+    throw new UsageError(
+      `no journal in ${dataDir} (${journalDir(dataDir)} does not exist): --data names a node's data directory`,
+    );
   return (await journalBackendFor(selection, dataDir)).openReader();
 }
 

@@ -287,4 +287,13 @@ t.test('stampede project --once projects a data directory and stops', async (t) 
   t.equal(await runProjectCommand(['--store', 'mysql', '--mysql', url, '--data', dataDir, '--once'], io), 0);
   t.match(lines.join('\n'), new RegExp(`mysql: stopped at seq ${lastSeq}`));
   t.equal((await counts(t, url)).checkpoint, lastSeq);
+
+  const empty = tempDataDir(t, 'mysql-empty');
+  lines.length = 0;
+  t.equal(
+    await runProjectCommand(['--store', 'mysql', '--mysql', url, '--data', empty, '--once'], io),
+    2,
+    'a directory without a journal is a usage error',
+  );
+  t.match(lines.join('\n'), /stampede project: no journal in .*does not exist/);
 });
