@@ -12,7 +12,12 @@ import { resultName, statusName } from '../engine/codes.ts';
 import type { CommandInput } from '../engine/commands.ts';
 import { packCurrency } from '../engine/layout.ts';
 import { engineTimeMsMax } from '../engine/limits.ts';
-import type { EmbeddedReadModel, OrderView, ProductView } from '../projections/embedded-read-model.ts';
+import {
+  type EmbeddedReadModel,
+  historyFields,
+  type OrderView,
+  type ProductView,
+} from '../projections/embedded-read-model.ts';
 import type { OrderStatusRead, RedisReadModel } from '../projections/redis-read-model.ts';
 import { dashboardPage } from './dashboard-page.ts';
 import type { DashboardStats } from './dashboard-stats.ts';
@@ -82,13 +87,21 @@ export const orderJson = (o: OrderView) => ({
   createdAtMs: o.createdAtMs,
   expiresAtMs: o.expiresAtMs,
   updatedAtMs: o.updatedAtMs,
-  history: o.history.map((h) => ({
-    status: statusName(h.status),
-    code: resultName(h.code),
-    atMs: h.atMs,
-    seq: h.seq,
-  })),
+  history: historyJson(o.history),
 });
+
+function historyJson(history: readonly number[]) {
+  const out: { status: string; code: string; atMs: number; seq: number }[] = [];
+  for (let i = 0; i < history.length; i += historyFields) {
+    out.push({
+      status: statusName(history[i]!),
+      code: resultName(history[i + 1]!),
+      atMs: history[i + 2]!,
+      seq: history[i + 3]!,
+    });
+  }
+  return out;
+}
 
 /** An order as the Redis projection holds it: status and totals, no lines or history. */
 const redisOrderJson = (o: OrderStatusRead) => ({

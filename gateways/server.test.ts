@@ -40,6 +40,13 @@ const place = (requestId: number, skuId: number, quantity = 1, unitPriceMinor = 
   placeOrder: { lines: [{ skuId, quantity, unitPriceMinor }], totalMinor: quantity * unitPriceMinor },
 });
 
+/** ORDER_STATUS_CHECKOUT_SUCCESS (protocol) -> checkoutSuccess (HTTP API). */
+const statusNameOf = (protocolName: string): string =>
+  protocolName
+    .replace(/^ORDER_STATUS_/, '')
+    .toLowerCase()
+    .replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
+
 const order = (answer: Json) =>
   answer.order as { result: string; orderId: number; status: string; mayReturn: boolean; skuId: number };
 
@@ -77,6 +84,15 @@ t.test("a buyer's whole flow: place, pay, pushed updates, reads", async (t) => {
   const read = await http(server.port, 'GET', `/v1/orders/${placed.orderId}`, { token: alicesToken });
   t.equal(read.status, 200);
   t.equal(read.body.status, 'checkoutSuccess');
+  const history = read.body.history as { status: string; code: string; atMs: number; seq: number }[];
+  t.same(
+    history.map((h) => [h.status, h.code, h.seq]),
+    alice.pushes.map((m) => {
+      const update = m.update as { status: string; seq: number };
+      return [statusNameOf(update.status), 'ok', update.seq];
+    }),
+    'the read shows every transition the pushes showed, with their seqs',
+  );
   const mine = await http(server.port, 'GET', '/v1/buyers/me/orders', { token: alicesToken });
   t.same(
     (mine.body.orders as { orderId: number }[]).map((o) => o.orderId),

@@ -33,6 +33,9 @@ export interface ProductView {
   saleEndsAtMs: number;
 }
 
+/** Numbers per transition in OrderView.history. */
+export const historyFields = 4;
+
 export interface OrderView {
   orderId: number;
   buyerId: number;
@@ -44,7 +47,13 @@ export interface OrderView {
   createdAtMs: number;
   expiresAtMs: number;
   updatedAtMs: number;
-  history: { status: number; code: number; atMs: number; seq: number }[];
+  /**
+   * Every transition, flat: status, code, atMs, seq, then the next one
+   * (historyFields numbers each). One array of numbers per order instead of
+   * an object per transition: the gateway thread's heap holds up to a
+   * million orders, and the garbage collector walks every object in it.
+   */
+  history: number[];
 }
 
 /** What a status change looked like, for pushes. */
@@ -161,7 +170,7 @@ export class EmbeddedReadModel {
       createdAtMs: atMs,
       expiresAtMs: f64[(at + OrderCreated.expiresAtMs) >> 1]!,
       updatedAtMs: atMs,
-      history: [{ status: OrderStatus.created, code: 0, atMs, seq }],
+      history: [OrderStatus.created, 0, atMs, seq],
     });
     let list = this.buyerOrders.get(buyerId);
     if (list === undefined) {
@@ -202,7 +211,7 @@ export class EmbeddedReadModel {
       order.status = status;
       order.code = code;
       order.updatedAtMs = atMs;
-      order.history.push({ status, code, atMs, seq });
+      order.history.push(status, code, atMs, seq);
       if (status === OrderStatus.checkoutSuccess) {
         for (const line of order.lines) {
           const product = this.products.get(line.skuId);
