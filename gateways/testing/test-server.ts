@@ -76,6 +76,9 @@ export async function startTestServer(
 
 export type Json = Record<string, unknown> & { requestId?: number };
 
+/** Longer than any answer or push a test waits for (order TTLs and payment delays in tests are ~1 s). */
+const testClientWaitMsMax = 30_000;
+
 /** A JSON-frame checkout client. */
 export class TestClient {
   readonly ws: WebSocket;
@@ -131,25 +134,53 @@ export class TestClient {
   /** Sends a JSON message and resolves with the answer carrying its requestId. */
   request(message: Json): Promise<Json> {
     const requestId = Number(message.requestId ?? 0);
-    return new Promise((resolve) => {
-      this.waiting.set(requestId, resolve);
-      this.ws.send(JSON.stringify(message));
-    });
+    return this.within(
+      new Promise((resolve) => {
+        this.waiting.set(requestId, resolve);
+        this.ws.send(JSON.stringify(message));
+      }),
+      `the answer to request ${requestId}`,
+    );
   }
 
   /** Sends raw text or bytes; resolves with the next answer to request id 0 (errors about unreadable frames). */
   raw(data: string | Buffer): Promise<Json> {
-    return new Promise((resolve) => {
-      this.waiting.set(0, resolve);
-      this.ws.send(data);
-    });
+    return this.within(
+      new Promise((resolve) => {
+        this.waiting.set(0, resolve);
+        this.ws.send(data);
+      }),
+      'the answer to a raw frame',
+    );
   }
 
   /** Resolves with the first push (already received or coming) that passes the test. */
   push(test: (m: Json) => boolean): Promise<Json> {
     const seen = this.pushes.find(test);
     if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => this.pushWaiters.push({ test, resolve }));
+    return this.within(
+      new Promise((resolve) => this.pushWaiters.push({ test, resolve })),
+      'a push that passes the test',
+    );
+  }
+
+  /**
+   * A test that waits for what never comes fails here, naming it, instead of
+   * hanging until the runner's file timeout (minutes, and no reason given).
+   */
+  private within(waiting: Promise<Json>, what: string): Promise<Json> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const last = this.pushes.slice(-3).map((m) => JSON.stringify(m));
+        reject(
+          new Error(
+            `${what}: none within ${testClientWaitMsMax} ms (${this.received} messages received; last pushes: ${last.join(' ') || 'none'})`,
+          ),
+        );
+      }, testClientWaitMsMax);
+    });
+    return Promise.race([waiting, expired]).finally(() => clearTimeout(timer));
   }
 
   close(): void {
