@@ -367,10 +367,11 @@ function frameMessagesMax(windowMessages: number): number {
  * say so).
  */
 function targetStore(skus: readonly SkuStock[], told: Int32Array): SaleOutcome['store'] {
-  const ordersHolding = skus.reduce((n, s) => n + s.initial - s.sold - s.available, 0);
+  const withReserved = skus.map((s) => ({ ...s, reserved: s.initial - s.sold - s.available }));
+  const ordersHolding = withReserved.reduce((n, s) => n + s.reserved, 0);
   const toldReservations = outcomeTotal(told, Outcome.holding) + outcomeTotal(told, Outcome.released);
   return {
-    skus: skus.map((s) => ({ ...s, reserved: s.initial - s.sold - s.available })),
+    skus: withReserved,
     ordersSold: skus.reduce((n, s) => n + s.sold, 0),
     ordersHolding,
     ordersReleased: Math.max(0, toldReservations - ordersHolding),

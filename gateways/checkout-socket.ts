@@ -28,10 +28,9 @@ export interface CheckoutSocketOptions {
 interface SocketData extends Session {
   /** The last frame kind the client used: answers and pushes follow it. */
   binary: boolean;
-  open: boolean;
   /** Answers and pushes waiting for the end of the task (sent together, one write). */
   outPending: ServerOut[];
-  /** This connection's socket while it is open (the queue must not touch a closed one). */
+  /** This connection's socket while it is open; null once it closed or is closing (nothing more is sent). */
   socket: WebSocket<SocketData> | null;
 }
 
@@ -81,7 +80,6 @@ export class CheckoutSocket {
           subscriptions: new Set(),
           push: () => {},
           binary: true,
-          open: true,
           outPending: [],
           socket: null,
         };
@@ -143,7 +141,6 @@ export class CheckoutSocket {
       drain: () => {},
       close: (ws) => {
         const data = ws.getUserData();
-        data.open = false;
         data.socket = null;
         this.sockets.delete(ws);
         this.service.close(data);
@@ -215,7 +212,7 @@ export class CheckoutSocket {
       if (ws === null) continue;
       ws.cork(() => {
         // A send may close the socket (slow reader): the rest of its queue is dropped with it.
-        for (const out of outs) if (data.open) this.send(ws, out);
+        for (const out of outs) if (data.socket !== null) this.send(ws, out);
       });
     }
     this.socketsWithOutPending.length = 0;
@@ -224,11 +221,11 @@ export class CheckoutSocket {
   /** Sends one answer or push; closes a client that stopped reading. */
   private send(ws: WebSocket<SocketData>, out: ServerOut): void {
     const data = ws.getUserData();
-    if (!data.open) return;
+    if (data.socket === null) return;
     this.countAnswer(out);
     if (ws.getBufferedAmount() > this.options.backpressureBytesMax) {
       this.metrics.slowReadersClosed++;
-      data.open = false;
+      data.socket = null;
       ws.end(this.options.closeCodeOf('SLOW_READER') ?? 4010, 'SLOW_READER: not reading its answers');
       return;
     }
@@ -237,7 +234,7 @@ export class CheckoutSocket {
     if (out.kind === 'error') {
       const closeCode = this.options.closeCodeOf(out.code);
       if (closeCode !== null) {
-        data.open = false;
+        data.socket = null;
         ws.end(closeCode, `${out.code}: ${out.message}`.slice(0, 120));
       }
     }
@@ -252,8 +249,8 @@ export class CheckoutSocket {
   closeAll(reason: string): void {
     for (const ws of [...this.sockets]) {
       const data = ws.getUserData();
-      if (!data.open) continue;
-      data.open = false;
+      if (data.socket === null) continue;
+      data.socket = null;
       ws.end(this.options.closeCodeOf('SHUTTING_DOWN') ?? 1001, reason);
     }
   }

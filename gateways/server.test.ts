@@ -5,6 +5,8 @@
  * shutdown that loses no acknowledged order.
  */
 import t from 'tap';
+import { statusName } from '../engine/codes.ts';
+import { stampede } from '../proto/generated/stampede.js';
 import { signatureHeader, signWebhookBody } from './payments-webhook.ts';
 import {
   http,
@@ -39,13 +41,6 @@ const place = (requestId: number, skuId: number, quantity = 1, unitPriceMinor = 
   requestId,
   placeOrder: { lines: [{ skuId, quantity, unitPriceMinor }], totalMinor: quantity * unitPriceMinor },
 });
-
-/** ORDER_STATUS_CHECKOUT_SUCCESS (protocol) -> checkoutSuccess (HTTP API). */
-const statusNameOf = (protocolName: string): string =>
-  protocolName
-    .replace(/^ORDER_STATUS_/, '')
-    .toLowerCase()
-    .replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
 
 const order = (answer: Json) =>
   answer.order as { result: string; orderId: number; status: string; mayReturn: boolean; skuId: number };
@@ -89,7 +84,11 @@ t.test("a buyer's whole flow: place, pay, pushed updates, reads", async (t) => {
     history.map((h) => [h.status, h.code, h.seq]),
     alice.pushes.map((m) => {
       const update = m.update as { status: string; seq: number };
-      return [statusNameOf(update.status), 'ok', update.seq];
+      return [
+        statusName(stampede.v1.OrderStatus[update.status as keyof typeof stampede.v1.OrderStatus]),
+        'ok',
+        update.seq,
+      ];
     }),
     'the read shows every transition the pushes showed, with their seqs',
   );
