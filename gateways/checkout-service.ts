@@ -294,6 +294,8 @@ export class CheckoutService {
           model.products.has(line.skuId) &&
           availability[line.skuId]! <= 0,
       );
+    // A retry of an order already answered must get that answer: the model may not hold the order yet.
+    if (soldOutEverywhere) this.deps.catchUp();
     if (soldOutEverywhere && model.orderForRequest(buyerId, request.requestId) === undefined) {
       this.deps.metrics.edgeSoldOut++;
       return {

@@ -3,8 +3,10 @@
  * disk (start-up), then the journal thread's notify ring as commits happen.
  * Each event goes to the embedded read model; order changes go on to the
  * listener (WebSocket pushes). Runs on the gateway's event loop, woken by
- * the durable cursor, and never blocks it for long: at most
- * `eventsPerTurnMax` events per turn.
+ * the durable cursor, after the commit's answers have gone out, and never
+ * blocks it for long: at most `eventsPerTurnMax` events per turn. Whoever
+ * needs the model current now (a payment, a subscription, a retried order)
+ * calls drain() first.
  */
 import type { ControlBlock } from '../engine/control-block.ts';
 import { EventSlot } from '../engine/layout.ts';
@@ -86,6 +88,10 @@ export class DurableEventFeed {
           continue;
         }
         await this.control.waitDurableEpochChange(epoch, 50);
+        // Answers first: the command client's pump wakes on the same commit, and its replies (microtasks)
+        // go out before this applies the commit's events. Measured: applying a 1,024-event commit took
+        // 0.8 ms, and when it ran first every answer of the commit waited for it.
+        await new Promise((resolve) => setImmediate(resolve));
       }
     })();
   }

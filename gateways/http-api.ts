@@ -35,6 +35,8 @@ export type AuthCheck = { ok: true; principal: Principal } | { ok: false; code: 
 
 export interface HttpApiDeps {
   model: EmbeddedReadModel;
+  /** Applies the durable events the model lacks: an order read after its answer finds the order (read your writes). */
+  catchUp: () => void;
   /**
    * Set when the node reads stock and order status from the Redis projection (readModel 'redis'). Those two
    * routes then ask Redis first and answer from the embedded model when Redis fails or lacks the key; the
@@ -218,6 +220,7 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       auth.principal.role !== 'buyer' || buyerId === auth.principal.buyerId;
     const notFound = (): void => sendError(reply, deps, 'NOT_FOUND', `no order ${orderText} for this caller`);
     const embedded = (): void => {
+      deps.catchUp();
       const order = orderId === null ? undefined : deps.model.orders.get(orderId);
       if (order === undefined || !visible(order.buyerId)) notFound();
       else reply.json(200, orderJson(order), readSource('embedded'));
@@ -239,6 +242,7 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       sendError(reply, deps, 'BAD_REQUEST', `before must be an order id and limit 1..${deps.pageSizeMax}`);
       return;
     }
+    deps.catchUp();
     const orders = deps.model.ordersOfBuyer(buyerId, limit, beforeId);
     const last = orders[orders.length - 1];
     reply.json(200, {

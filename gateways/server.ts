@@ -227,6 +227,7 @@ export class StampedeServer {
       };
       registerHttpApi(app, {
         model,
+        catchUp: () => feed.drain(),
         redisReads,
         availability: host.availability,
         skusMax: limits.skusMax,
