@@ -33,6 +33,7 @@ import type { IConversionOptions } from 'protobufjs';
 import { OrderStatus, ResultCode } from '../engine/codes.ts';
 import { stampede } from './generated/stampede.js';
 import { protoLimits } from './limits.ts';
+import { utf8Of, varintBytes, WireWriter } from './wire-writer.ts';
 
 // Decoded client messages
 
@@ -918,6 +919,7 @@ export function encodeServerMessage(message: ServerMessageInput, binary: true): 
 export function encodeServerMessage(message: ServerMessageInput, binary: false): string;
 export function encodeServerMessage(message: ServerMessageInput, binary: boolean): Uint8Array | string;
 export function encodeServerMessage(message: ServerMessageInput, binary: boolean): Uint8Array | string {
+  if (binary && (message.kind === 'order' || message.kind === 'batch')) return encodeOrdersBinary(message);
   const proto = serverToProto(message, 'message');
   if (binary) return stampede.v1.ServerMessage.encode(proto).finish();
   // The generated toObject reads own properties only, so the plain object serves as the message.
@@ -949,19 +951,7 @@ function serverToProto(m: ServerMessageInput, at: string, index = -1): stampede.
         },
       };
     case 'order':
-      return {
-        requestId,
-        order: {
-          result: member(m.result, resultCodes, 'a ResultCode', at, index, 'result'),
-          orderId: uint(m.orderId, protoLimits.float64IntegerMax, at, index, 'orderId'),
-          status: member(m.status, orderStatuses, 'an OrderStatus', at, index, 'status'),
-          expiresAtMs: finite(m.expiresAtMs, at, index, 'expiresAtMs'),
-          totalMinor: uint(m.totalMinor, protoLimits.float64IntegerMax, at, index, 'totalMinor'),
-          skuId: uint(m.skuId, uint32Max, at, index, 'skuId'),
-          message: text(m.message, at, index, 'message'),
-          mayReturn: flag(m.mayReturn, at, index, 'mayReturn'),
-        },
-      };
+      return { requestId, order: orderAnswer(m, at, index) };
     case 'update':
       return {
         requestId,
@@ -1011,6 +1001,24 @@ function serverToProto(m: ServerMessageInput, at: string, index = -1): stampede.
       return fail(pathOf(at, index, ''), 'a ServerMessageInput', (unreachable as { kind?: unknown }).kind);
     }
   }
+}
+
+type OrderInput = Extract<ServerMessageInput, { kind: 'order' }>;
+type CheckedOrderAnswer = Required<{
+  [K in keyof stampede.v1.IOrderAnswer]: NonNullable<stampede.v1.IOrderAnswer[K]>;
+}>;
+
+function orderAnswer(m: OrderInput, at: string, index: number): CheckedOrderAnswer {
+  return {
+    result: member(m.result, resultCodes, 'a ResultCode', at, index, 'result'),
+    orderId: uint(m.orderId, protoLimits.float64IntegerMax, at, index, 'orderId'),
+    status: member(m.status, orderStatuses, 'an OrderStatus', at, index, 'status'),
+    expiresAtMs: finite(m.expiresAtMs, at, index, 'expiresAtMs'),
+    totalMinor: uint(m.totalMinor, protoLimits.float64IntegerMax, at, index, 'totalMinor'),
+    skuId: uint(m.skuId, uint32Max, at, index, 'skuId'),
+    message: text(m.message, at, index, 'message'),
+    mayReturn: flag(m.mayReturn, at, index, 'mayReturn'),
+  };
 }
 
 function batchAnswersToProto(
@@ -1064,4 +1072,149 @@ function text(value: string, at: string, index: number, field: string): string {
 function flag(value: boolean, at: string, index: number, field: string): boolean {
   if (typeof value !== 'boolean') fail(pathOf(at, index, field), 'a boolean', value);
   return value;
+}
+
+/**
+ * The answers a sale is made of, order answers and batches of them, written
+ * by hand (proto/wire-writer.ts): the same bytes protobufjs writes (every
+ * field, zeros included, in field-number order; the golden fixtures and a
+ * seeded comparison in client-codec.test.ts hold it to that), checked the
+ * same way (orderAnswer), without protobufjs's allocation per field. Other
+ * kinds, alone or in a batch, still go through protobufjs.
+ * Measured: proto/client-codec.bench.ts (figures in proto/README.md).
+ */
+const Tag = {
+  requestId: (1 << 3) | 0,
+  order: (11 << 3) | 2,
+  batch: (15 << 3) | 2,
+  batchAnswer: (1 << 3) | 2,
+  result: (1 << 3) | 0,
+  orderId: (2 << 3) | 0,
+  status: (3 << 3) | 0,
+  expiresAtMs: (4 << 3) | 1,
+  totalMinor: (5 << 3) | 0,
+  skuId: (6 << 3) | 0,
+  message: (7 << 3) | 2,
+  mayReturn: (8 << 3) | 0,
+} as const;
+
+const wire = new WireWriter();
+/** Per batch answer: its checked order (or null) and the byte sizes measured before writing. */
+const batchOrders: (CheckedOrderAnswer | null)[] = [];
+const batchOthers: (Uint8Array | null)[] = [];
+const batchMessageUtf8: Uint8Array[] = [];
+const batchAnswerBytes: number[] = [];
+
+/** OrderAnswer body bytes; every tag here is one byte. */
+function orderBodyBytes(o: CheckedOrderAnswer, messageBytes: number): number {
+  return (
+    1 +
+    varintBytes(o.result) +
+    1 +
+    varintBytes(o.orderId) +
+    1 +
+    varintBytes(o.status) +
+    1 +
+    8 +
+    1 +
+    varintBytes(o.totalMinor) +
+    1 +
+    varintBytes(o.skuId) +
+    1 +
+    varintBytes(messageBytes) +
+    messageBytes +
+    1 +
+    1
+  );
+}
+
+/** A ServerMessage holding one order answer: its bytes. */
+function orderMessageBytes(requestId: number, bodyBytes: number): number {
+  return 1 + varintBytes(requestId) + 1 + varintBytes(bodyBytes) + bodyBytes;
+}
+
+function writeOrderMessage(
+  requestId: number,
+  o: CheckedOrderAnswer,
+  messageUtf8: Uint8Array,
+  bodyBytes: number,
+): void {
+  wire.varint(Tag.requestId);
+  wire.varint(requestId);
+  wire.varint(Tag.order);
+  wire.varint(bodyBytes);
+  wire.varint(Tag.result);
+  wire.varint(o.result);
+  wire.varint(Tag.orderId);
+  wire.varint(o.orderId);
+  wire.varint(Tag.status);
+  wire.varint(o.status);
+  wire.varint(Tag.expiresAtMs);
+  wire.double(o.expiresAtMs);
+  wire.varint(Tag.totalMinor);
+  wire.varint(o.totalMinor);
+  wire.varint(Tag.skuId);
+  wire.varint(o.skuId);
+  wire.varint(Tag.message);
+  wire.varint(messageUtf8.length);
+  wire.raw(messageUtf8);
+  wire.varint(Tag.mayReturn);
+  wire.varint(o.mayReturn ? 1 : 0);
+}
+
+function encodeOrdersBinary(m: Extract<ServerMessageInput, { kind: 'order' | 'batch' }>): Uint8Array {
+  const requestId = uint(m.requestId, protoLimits.float64IntegerMax, 'message', -1, 'requestId');
+  if (m.kind === 'order') {
+    const o = orderAnswer(m, 'message', -1);
+    const messageUtf8 = utf8Of(o.message);
+    const bodyBytes = orderBodyBytes(o, messageUtf8.length);
+    wire.begin(orderMessageBytes(requestId, bodyBytes));
+    writeOrderMessage(requestId, o, messageUtf8, bodyBytes);
+    return wire.finish();
+  }
+  const at = 'message.answers';
+  const count = m.answers.length;
+  let batchBytes = 0;
+  for (let i = 0; i < count; i++) {
+    const answer = m.answers[i]!;
+    let bytes: number;
+    if (answer.kind === 'order') {
+      const o = orderAnswer(answer, at, i);
+      const messageUtf8 = utf8Of(o.message);
+      batchOrders[i] = o;
+      batchOthers[i] = null;
+      batchMessageUtf8[i] = messageUtf8;
+      bytes = orderMessageBytes(
+        uint(answer.requestId, protoLimits.float64IntegerMax, at, i, 'requestId'),
+        orderBodyBytes(o, messageUtf8.length),
+      );
+    } else {
+      const encoded = stampede.v1.ServerMessage.encode(serverToProto(answer, at, i)).finish();
+      batchOrders[i] = null;
+      batchOthers[i] = encoded;
+      bytes = encoded.length;
+    }
+    batchAnswerBytes[i] = bytes;
+    batchBytes += 1 + varintBytes(bytes) + bytes;
+  }
+  wire.begin(1 + varintBytes(requestId) + 1 + varintBytes(batchBytes) + batchBytes);
+  wire.varint(Tag.requestId);
+  wire.varint(requestId);
+  wire.varint(Tag.batch);
+  wire.varint(batchBytes);
+  for (let i = 0; i < count; i++) {
+    wire.varint(Tag.batchAnswer);
+    wire.varint(batchAnswerBytes[i]!);
+    const o = batchOrders[i];
+    if (o === null || o === undefined) wire.raw(batchOthers[i]!);
+    else {
+      const messageUtf8 = batchMessageUtf8[i]!;
+      writeOrderMessage(m.answers[i]!.requestId, o, messageUtf8, orderBodyBytes(o, messageUtf8.length));
+    }
+  }
+  // Let go of what this batch referenced.
+  batchOrders.length = 0;
+  batchOthers.length = 0;
+  batchMessageUtf8.length = 0;
+  return wire.finish();
 }
