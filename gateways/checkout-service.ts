@@ -71,6 +71,14 @@ export interface CheckoutDeps {
   now?: () => number;
 }
 
+/**
+ * The message of a sold-out answer, the most frequent answer of a sale: short,
+ * as mayReturn already says that units may come back. The former 55-byte
+ * sentence was two thirds of a sold-out answer's bytes, and decoding it about
+ * a tenth of the bench client's CPU in a profile of the sold-out phase.
+ */
+const soldOutMessage = 'sold out';
+
 export const error = (requestId: number, code: string, message: string, retryAfterMs = 0): ServerOut => ({
   kind: 'error',
   requestId,
@@ -307,7 +315,7 @@ export class CheckoutService {
         expiresAtMs: 0,
         totalMinor: 0,
         skuId: request.lines[0]!.skuId,
-        message: 'sold out; stock may come back when reservations expire',
+        message: soldOutMessage,
         mayReturn: true,
       };
     }
@@ -408,7 +416,7 @@ export class CheckoutService {
         a.expiresAtMs,
         a.totalMinor,
         a.skuId,
-        a.result === ResultCode.soldOut ? 'sold out; stock may come back when reservations expire' : '',
+        a.result === ResultCode.soldOut ? soldOutMessage : '',
       ),
     );
   }

@@ -24,7 +24,7 @@ import {
 import { stampede } from './generated/stampede.js';
 
 const perFrame = 128;
-const soldOut = 'sold out; stock may come back when reservations expire';
+const soldOut = 'sold out'; // the gateway's message (gateways/checkout-service.ts)
 const answers: ServerMessageInput = {
   kind: 'batch',
   requestId: 2 ** 40 + 5,
