@@ -30,14 +30,18 @@ export function varintBytes(value: number): number {
  * also quote a client's text.
  */
 export function utf8Of(text: string): Uint8Array {
+  if (text === utf8Last.text) return utf8Last.bytes; // a sale's answers mostly repeat one message
   let bytes = utf8Remembered.get(text);
   if (bytes === undefined) {
     bytes = Buffer.from(text, 'utf8');
     if (utf8Remembered.size >= utf8RememberedMax) utf8Remembered.clear();
     utf8Remembered.set(text, bytes);
   }
+  utf8Last.text = text;
+  utf8Last.bytes = bytes;
   return bytes;
 }
+const utf8Last: { text: string; bytes: Uint8Array } = { text: '', bytes: new Uint8Array(0) };
 const utf8Remembered = new Map<string, Uint8Array>();
 const utf8RememberedMax = 64;
 
