@@ -10,7 +10,7 @@
  *   encode.protobufjs         the same batch through protobufjs, as the gateway
  *                             wrote it before: the writer's reason to exist
  *   decode.place-orders       decodeClientFrame of a frame of places: the fast
- *                             path (decodePlaceBatch, one pass over the bytes)
+ *                             path (decodeCommandBatch, one pass over the bytes)
  *   decode.full               the same frame the full way (WireScan, protobufjs
  *                             decode, narrow), as every other frame is read
  * Targets: each fast path at most half of its full counterpart. Checks first
@@ -22,7 +22,7 @@ import {
   clientFrameLimitsDefault,
   decodeClientFrame,
   decodeClientFrameInFull,
-  decodePlaceBatch,
+  decodeCommandBatch,
   encodeServerMessage,
   type ServerMessageInput,
 } from './client-codec.ts';
@@ -62,7 +62,7 @@ const places = stampede.v1.ClientMessage.encode({
 }).finish();
 
 const full = decodeClientFrameInFull(places, true, clientFrameLimitsDefault);
-const fast = decodePlaceBatch(places, clientFrameLimitsDefault);
+const fast = decodeCommandBatch(places, clientFrameLimitsDefault);
 if (fast === null || !full.ok || JSON.stringify(fast) !== JSON.stringify(full.message))
   throw new Error('bench check failed: the place frame did not take the fast path, or read differently');
 const hand = Buffer.from(encodeServerMessage(answers, true));

@@ -26,7 +26,7 @@ import {
   type DecodedClientMessage,
   decodeClientFrame,
   decodeClientFrameInFull,
-  decodePlaceBatch,
+  decodeCommandBatch,
   encodeServerMessage,
   type ServerMessageInput,
   serverJsonOptions,
@@ -1454,90 +1454,101 @@ t.test('order answers and batches are written to the same bytes protobufjs write
   );
 });
 
-t.test('batches of places read on the fast path decode exactly as the full path does (seeded)', async (t) => {
-  const seed = seedFromEnv();
-  t.comment(`SEED=${seed} (replay: SEED=${seed} npx tap proto/client-codec.test.ts)`);
-  const random = new SeededRandom(seed);
-  const varint = (value: number): number[] => {
-    const out: number[] = [];
-    while (value >= 0x80) {
-      out.push((value % 0x80) | 0x80);
-      value = Math.floor(value / 0x80);
-    }
-    out.push(value);
-    return out;
-  };
-  const field = (tag: number, body: Uint8Array): number[] => [
-    ...varint(tag),
-    ...varint(body.length),
-    ...body,
-  ];
-  // Edge values of each range, and past them (the full path must then decide).
-  // Mostly a plain valid value; now and then an edge, or a value past it, or nothing.
-  const pick = (values: number[]): number => (random.chance(0.97) ? values[1]! : random.pick(values));
-  const maybe = (value: number): number | null => (random.chance(0.01) ? null : value);
-  const place = (): Uint8Array => {
-    const lines = Array.from({ length: random.chance(0.1) ? random.int(0, 10) : 1 }, () => ({
-      skuId: maybe(pick([0, 7, 1, 2 ** 31 - 1, 2 ** 31])),
-      quantity: maybe(pick([0, 1, 2, 2 ** 31 - 1])),
-      unitPriceMinor: maybe(pick([0, 1999, 2 ** 31 - 1, 2 ** 31, -1])),
-    }));
-    const message = ClientMessage.encode({
-      requestId: maybe(pick([0, 1e9 + random.int(0, 1e6), 1, 2 ** 53 - 1, 2 ** 53])),
-      placeOrder: {
-        lines,
-        totalMinor: maybe(pick([0, 1999, 2 ** 53 - 1, -1])),
-        buyerId: random.chance(0.05)
-          ? null
-          : pick([0, 100_000 + random.int(0, 1e5), 1, 2 ** 31 - 1, 2 ** 31]),
-      },
-    }).finish();
-    // Sometimes the request id again after the body (a duplicate, or the only one): valid protobuf, last wins.
-    if (random.chance(0.02)) return Uint8Array.from([...message, 0x08, ...varint(random.int(1, 1e6))]);
-    return message;
-  };
-  const other = (): Uint8Array =>
-    random.chance(0.5)
-      ? ClientMessage.encode({ requestId: 5, pay: { orderId: 9, buyerId: 3 } }).finish()
-      : ClientMessage.encode({ requestId: 6, ping: { clientTimeMs: 1 } }).finish();
-  const frame = (): Uint8Array => {
-    const messages = Array.from({ length: random.chance(0.05) ? 0 : random.int(1, 12) }, () =>
-      random.chance(0.98) ? place() : other(),
-    );
-    const batch = Uint8Array.from(messages.flatMap((m) => field(0x0a, m)));
-    const requestId = random.chance(0.05)
-      ? []
-      : [0x08, ...varint(pick([0, 1, 2 ** 40 + random.int(0, 1e6)]))];
-    const bytes = [...requestId, ...field((16 << 3) | 2, batch)];
-    if (random.chance(0.05)) bytes.push(0x10, 0x01); // an unknown field the full path skips
-    return Uint8Array.from(bytes);
-  };
-  const mutate = (bytes: Uint8Array): Uint8Array => {
-    const copy = Uint8Array.from(bytes);
-    if (random.chance(0.5)) return copy.subarray(0, random.int(0, copy.length));
-    copy[random.int(0, copy.length - 1)] = random.int(0, 255);
-    return copy;
-  };
-  let fast = 0;
-  let mismatches = 0;
-  for (let i = 0; i < 3_000; i++) {
-    const limits = random.chance(0.2)
-      ? clientFrameLimits({ batchMessagesMax: random.int(1, 4), linesPerOrderMax: random.int(1, 3) })
-      : clientFrameLimitsDefault;
-    let bytes = frame();
-    if (random.chance(0.3)) bytes = mutate(bytes);
-    const quick = decodePlaceBatch(bytes, limits);
-    const full = decodeClientFrameInFull(bytes, true, limits);
-    const served = decodeClientFrame(bytes, true, limits);
-    if (quick !== null) fast++;
-    const agrees =
-      (quick === null || (full.ok && JSON.stringify(full.message) === JSON.stringify(quick))) &&
-      JSON.stringify(served) === JSON.stringify(full);
-    if (!agrees && mismatches++ < 3)
-      t.fail(
-        `SEED=${seed} frame ${i} ${Buffer.from(bytes).toString('hex').slice(0, 200)}: fast ${JSON.stringify(quick)?.slice(0, 200)}, full ${JSON.stringify(full).slice(0, 200)}`,
+t.test(
+  'batches of places, payments and subscriptions read on the fast path decode exactly as the full path does (seeded)',
+  async (t) => {
+    const seed = seedFromEnv();
+    t.comment(`SEED=${seed} (replay: SEED=${seed} npx tap proto/client-codec.test.ts)`);
+    const random = new SeededRandom(seed);
+    const varint = (value: number): number[] => {
+      const out: number[] = [];
+      while (value >= 0x80) {
+        out.push((value % 0x80) | 0x80);
+        value = Math.floor(value / 0x80);
+      }
+      out.push(value);
+      return out;
+    };
+    const field = (tag: number, body: Uint8Array): number[] => [
+      ...varint(tag),
+      ...varint(body.length),
+      ...body,
+    ];
+    // Edge values of each range, and past them (the full path must then decide).
+    // Mostly a plain valid value; now and then an edge, or a value past it, or nothing.
+    const pick = (values: number[]): number => (random.chance(0.97) ? values[1]! : random.pick(values));
+    const maybe = (value: number): number | null => (random.chance(0.01) ? null : value);
+    const place = (): Uint8Array => {
+      const lines = Array.from({ length: random.chance(0.1) ? random.int(0, 10) : 1 }, () => ({
+        skuId: maybe(pick([0, 7, 1, 2 ** 31 - 1, 2 ** 31])),
+        quantity: maybe(pick([0, 1, 2, 2 ** 31 - 1])),
+        unitPriceMinor: maybe(pick([0, 1999, 2 ** 31 - 1, 2 ** 31, -1])),
+      }));
+      const message = ClientMessage.encode({
+        requestId: maybe(pick([0, 1e9 + random.int(0, 1e6), 1, 2 ** 53 - 1, 2 ** 53])),
+        placeOrder: {
+          lines,
+          totalMinor: maybe(pick([0, 1999, 2 ** 53 - 1, -1])),
+          buyerId: random.chance(0.05)
+            ? null
+            : pick([0, 100_000 + random.int(0, 1e5), 1, 2 ** 31 - 1, 2 ** 31]),
+        },
+      }).finish();
+      // Sometimes the request id again after the body (a duplicate, or the only one): valid protobuf, last wins.
+      if (random.chance(0.02)) return Uint8Array.from([...message, 0x08, ...varint(random.int(1, 1e6))]);
+      return message;
+    };
+    // Pay, cancel and subscribe take the fast path too; ping (and anything else) goes the full way.
+    const other = (): Uint8Array => {
+      if (random.chance(0.1))
+        return ClientMessage.encode({ requestId: 6, ping: { clientTimeMs: 1 } }).finish();
+      const body = {
+        orderId: maybe(pick([0, 1000 + random.int(0, 1e6), 1, 2 ** 53 - 1, 2 ** 53])),
+        buyerId: random.chance(0.3) ? null : pick([0, 100_000 + random.int(0, 1e5), 1, 2 ** 31 - 1, 2 ** 31]),
+      };
+      const requestId = pick([0, 2 ** 42 + random.int(0, 1e6), 1]);
+      const kind = random.pick(['pay', 'cancel', 'subscribe'] as const);
+      return ClientMessage.encode({ requestId, [kind]: body }).finish();
+    };
+    const frame = (): Uint8Array => {
+      const messages = Array.from({ length: random.chance(0.05) ? 0 : random.int(1, 12) }, () =>
+        random.chance(0.8) ? place() : other(),
       );
-  }
-  t.equal(mismatches, 0, 'the fast path and the full path agree on every frame');
-  t.ok(fast > 500, `the fast path read ${fast} of 3,000 frames (the rest went the full way)`);
-});
+      const batch = Uint8Array.from(messages.flatMap((m) => field(0x0a, m)));
+      const requestId = random.chance(0.05)
+        ? []
+        : [0x08, ...varint(pick([0, 1, 2 ** 40 + random.int(0, 1e6)]))];
+      const bytes = [...requestId, ...field((16 << 3) | 2, batch)];
+      if (random.chance(0.05)) bytes.push(0x10, 0x01); // an unknown field the full path skips
+      return Uint8Array.from(bytes);
+    };
+    const mutate = (bytes: Uint8Array): Uint8Array => {
+      const copy = Uint8Array.from(bytes);
+      if (random.chance(0.5)) return copy.subarray(0, random.int(0, copy.length));
+      copy[random.int(0, copy.length - 1)] = random.int(0, 255);
+      return copy;
+    };
+    let fast = 0;
+    let mismatches = 0;
+    for (let i = 0; i < 3_000; i++) {
+      const limits = random.chance(0.2)
+        ? clientFrameLimits({ batchMessagesMax: random.int(1, 4), linesPerOrderMax: random.int(1, 3) })
+        : clientFrameLimitsDefault;
+      let bytes = frame();
+      if (random.chance(0.3)) bytes = mutate(bytes);
+      const quick = decodeCommandBatch(bytes, limits);
+      const full = decodeClientFrameInFull(bytes, true, limits);
+      const served = decodeClientFrame(bytes, true, limits);
+      if (quick !== null) fast++;
+      const agrees =
+        (quick === null || (full.ok && JSON.stringify(full.message) === JSON.stringify(quick))) &&
+        JSON.stringify(served) === JSON.stringify(full);
+      if (!agrees && mismatches++ < 3)
+        t.fail(
+          `SEED=${seed} frame ${i} ${Buffer.from(bytes).toString('hex').slice(0, 200)}: fast ${JSON.stringify(quick)?.slice(0, 200)}, full ${JSON.stringify(full).slice(0, 200)}`,
+        );
+    }
+    t.equal(mismatches, 0, 'the fast path and the full path agree on every frame');
+    t.ok(fast > 500, `the fast path read ${fast} of 3,000 frames (the rest went the full way)`);
+  },
+);

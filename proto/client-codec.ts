@@ -19,8 +19,8 @@
  *      schema (at most five messages deep), whatever the bytes say;
  *   2. the generated stampede.v1.ClientMessage.decode;
  *   3. narrow: presence and ranges (proto/limits.ts), into the plain union.
- * Except the sale's hot frame, a Batch of plain place orders, which
- * decodePlaceBatch reads in one pass into the same value (and hands anything
+ * Except the sale's hot frame, a Batch of plain place orders (and pay,
+ * cancel, subscribe), which decodeCommandBatch reads in one pass into the same value (and hands anything
  * less plain to the three steps). Likewise order answers are written by hand
  * (encodeOrdersBinary); proto/README.md has both, with their figures.
  * A text frame: strict UTF-8, JSON.parse, fromJson (the proto3 JSON mapping,
@@ -337,8 +337,8 @@ export function decodeClientFrame(
     };
   }
   if (isBinary) {
-    const places = decodePlaceBatch(bytes, limits);
-    if (places !== null) return { ok: true, message: places };
+    const batch = decodeCommandBatch(bytes, limits);
+    if (batch !== null) return { ok: true, message: batch };
   }
   return decodeClientFrameInFull(bytes, isBinary, limits);
 }
@@ -400,8 +400,9 @@ export function decodeClientFrameInFull(
 }
 
 /**
- * The frame a checkout backend sends in a sale, a Batch of place orders, read
- * in one pass over the bytes into the same DecodedClientMessage the full path
+ * The frame a checkout backend sends in a sale, a Batch of place orders (and
+ * the subscriptions, payments and cancellations that follow them), read in
+ * one pass over the bytes into the same DecodedClientMessage the full path
  * makes. Only the plain shape is read here: every field known, none twice,
  * every value present and in range. Anything else (another kind, an unknown or
  * repeated field, a value out of range, malformed bytes) returns null, and the
@@ -409,19 +410,19 @@ export function decodeClientFrameInFull(
  * error. A seeded test in client-codec.test.ts holds both paths to the same
  * result. Measured: proto/client-codec.bench.ts (figures in proto/README.md).
  */
-export function decodePlaceBatch(
+export function decodeCommandBatch(
   bytes: Uint8Array,
   limits: Readonly<ClientFrameLimits>,
 ): DecodedClientMessage | null {
-  placeReader.bytes = bytes;
-  placeReader.at = 0;
-  const decoded = readPlaceBatch(placeReader, bytes, limits);
-  placeReader.bytes = noBytes; // uWS reuses the frame's memory: keep no reference to it
+  commandReader.bytes = bytes;
+  commandReader.at = 0;
+  const decoded = readCommandBatch(commandReader, bytes, limits);
+  commandReader.bytes = noBytes; // uWS reuses the frame's memory: keep no reference to it
   return decoded;
 }
 
-function readPlaceBatch(
-  reader: PlaceReader,
+function readCommandBatch(
+  reader: CommandReader,
   bytes: Uint8Array,
   limits: Readonly<ClientFrameLimits>,
 ): DecodedClientMessage | null {
@@ -430,8 +431,8 @@ function readPlaceBatch(
   let batchStart = -1;
   while (reader.at < bytes.length) {
     const tag = reader.varint(bytes.length);
-    if (tag === PlaceTag.requestId && requestId < 0) requestId = reader.varint(bytes.length);
-    else if (tag === PlaceTag.batch && batchStart < 0) {
+    if (tag === FastTag.requestId && requestId < 0) requestId = reader.varint(bytes.length);
+    else if (tag === FastTag.batch && batchStart < 0) {
       batchEnd = reader.length(bytes.length);
       batchStart = reader.at;
       reader.at = batchEnd;
@@ -442,10 +443,10 @@ function readPlaceBatch(
   reader.at = batchStart;
   const messages: DecodedBatchableMessage[] = [];
   while (reader.at < batchEnd) {
-    if (reader.varint(batchEnd) !== PlaceTag.message) return null;
+    if (reader.varint(batchEnd) !== FastTag.message) return null;
     const end = reader.length(batchEnd);
     if (end < 0 || messages.length === limits.batchMessagesMax) return null;
-    const message = readPlace(reader, end, limits.linesPerOrderMax);
+    const message = readCommand(reader, end, limits.linesPerOrderMax);
     if (message === null) return null;
     messages.push(message);
     reader.at = end; // its request_id may follow its body
@@ -454,15 +455,17 @@ function readPlaceBatch(
   return { kind: 'batch', requestId, messages };
 }
 
-/** A ClientMessage holding a ClientPlaceOrder, ending at `end`; null when not plainly that. */
-function readPlace(reader: PlaceReader, end: number, linesMax: number): DecodedBatchableMessage | null {
+/** A ClientMessage holding a place order, pay, cancel or subscribe, ending at `end`; null when not plainly that. */
+function readCommand(reader: CommandReader, end: number, linesMax: number): DecodedBatchableMessage | null {
   let requestId = -1;
+  let bodyTag = -1;
   let bodyStart = -1;
   let bodyEnd = -1;
   while (reader.at < end) {
     const tag = reader.varint(end);
-    if (tag === PlaceTag.requestId && requestId < 0) requestId = reader.varint(end);
-    else if (tag === PlaceTag.placeOrder && bodyStart < 0) {
+    if (tag === FastTag.requestId && requestId < 0) requestId = reader.varint(end);
+    else if (bodyTag < 0 && tag >= FastTag.placeOrder && tag <= FastTag.subscribe && (tag & 7) === 2) {
+      bodyTag = tag;
       bodyEnd = reader.length(end);
       bodyStart = reader.at;
       reader.at = bodyEnd;
@@ -471,40 +474,76 @@ function readPlace(reader: PlaceReader, end: number, linesMax: number): DecodedB
   }
   if (requestId < 1 || bodyStart < 0) return null;
   reader.at = bodyStart;
+  switch (bodyTag) {
+    case FastTag.placeOrder:
+      return readPlaceOrder(reader, requestId, bodyEnd, linesMax);
+    case FastTag.pay:
+      return readOrderCommand(reader, 'pay', requestId, bodyEnd);
+    case FastTag.cancel:
+      return readOrderCommand(reader, 'cancel', requestId, bodyEnd);
+    default:
+      return readOrderCommand(reader, 'subscribe', requestId, bodyEnd);
+  }
+}
+
+function readPlaceOrder(
+  reader: CommandReader,
+  requestId: number,
+  end: number,
+  linesMax: number,
+): DecodedBatchableMessage | null {
   const lines: DecodedOrderLine[] = [];
   let totalMinor = -1;
   let buyerId = -1;
-  while (reader.at < bodyEnd) {
-    const tag = reader.varint(bodyEnd);
-    if (tag === PlaceTag.line && lines.length < linesMax) {
-      const lineEnd = reader.length(bodyEnd);
+  while (reader.at < end) {
+    const tag = reader.varint(end);
+    if (tag === FastTag.line && lines.length < linesMax) {
+      const lineEnd = reader.length(end);
       if (lineEnd < 0) return null;
       const line = readLine(reader, lineEnd);
       if (line === null) return null;
       lines.push(line);
-    } else if (tag === PlaceTag.totalMinor && totalMinor < 0) totalMinor = reader.varint(bodyEnd);
-    else if (tag === PlaceTag.buyerId && buyerId < 0) {
-      buyerId = reader.varint(bodyEnd);
-      if (buyerId > protoLimits.wordValueMax) return null;
-    } else return null;
+    } else if (tag === FastTag.totalMinor && totalMinor < 0) totalMinor = reader.varint(end);
+    else if (tag === FastTag.placeBuyerId && buyerId < 0) buyerId = reader.varint(end);
+    else return null;
     if (reader.at < 0) return null;
   }
-  if (totalMinor < 0) return null;
+  if (totalMinor < 0 || buyerId > protoLimits.wordValueMax) return null;
   // buyer_id 0, proto3's default, reads as absent (optionalBuyerId).
   return buyerId <= 0
     ? { kind: 'placeOrder', requestId, totalMinor, lines }
     : { kind: 'placeOrder', requestId, buyerId, totalMinor, lines };
 }
 
-function readLine(reader: PlaceReader, end: number): DecodedOrderLine | null {
+/** Pay, Cancel and Subscribe: order_id (required), buyer_id (optional). */
+function readOrderCommand(
+  reader: CommandReader,
+  kind: 'pay' | 'cancel' | 'subscribe',
+  requestId: number,
+  end: number,
+): DecodedBatchableMessage | null {
+  let orderId = -1;
+  let buyerId = -1;
+  while (reader.at < end) {
+    const tag = reader.varint(end);
+    if (tag === FastTag.orderId && orderId < 0) orderId = reader.varint(end);
+    else if (tag === FastTag.orderBuyerId && buyerId < 0) buyerId = reader.varint(end);
+    else return null;
+    if (reader.at < 0) return null;
+  }
+  if (orderId < 0 || buyerId > protoLimits.wordValueMax) return null;
+  return buyerId <= 0 ? { kind, requestId, orderId } : { kind, requestId, orderId, buyerId };
+}
+
+function readLine(reader: CommandReader, end: number): DecodedOrderLine | null {
   let skuId = -1;
   let quantity = -1;
   let unitPriceMinor = -1;
   while (reader.at < end) {
     const tag = reader.varint(end);
-    if (tag === PlaceTag.lineSkuId && skuId < 0) skuId = reader.varint(end);
-    else if (tag === PlaceTag.lineQuantity && quantity < 0) quantity = reader.varint(end);
-    else if (tag === PlaceTag.lineUnitPriceMinor && unitPriceMinor < 0) unitPriceMinor = reader.varint(end);
+    if (tag === FastTag.lineSkuId && skuId < 0) skuId = reader.varint(end);
+    else if (tag === FastTag.lineQuantity && quantity < 0) quantity = reader.varint(end);
+    else if (tag === FastTag.lineUnitPriceMinor && unitPriceMinor < 0) unitPriceMinor = reader.varint(end);
     else return null;
     if (reader.at < 0) return null;
   }
@@ -521,17 +560,23 @@ function readLine(reader: PlaceReader, end: number): DecodedOrderLine | null {
   return { skuId, quantity, unitPriceMinor };
 }
 
-const PlaceTag = {
+const FastTag = {
   requestId: (1 << 3) | 0,
-  placeOrder: (11 << 3) | 2,
   batch: (16 << 3) | 2,
   message: (1 << 3) | 2,
+  // The batchable bodies, consecutive field numbers: place_order, pay, cancel, subscribe.
+  placeOrder: (11 << 3) | 2,
+  pay: (12 << 3) | 2,
+  cancel: (13 << 3) | 2,
+  subscribe: (14 << 3) | 2,
   line: (1 << 3) | 2,
   totalMinor: (2 << 3) | 0,
-  buyerId: (3 << 3) | 0,
+  placeBuyerId: (3 << 3) | 0,
   lineSkuId: (1 << 3) | 0,
   lineQuantity: (2 << 3) | 0,
   lineUnitPriceMinor: (3 << 3) | 0,
+  orderId: (1 << 3) | 0,
+  orderBuyerId: (2 << 3) | 0,
 } as const;
 
 /**
@@ -541,7 +586,7 @@ const PlaceTag = {
  */
 const noBytes = new Uint8Array(0);
 
-class PlaceReader {
+class CommandReader {
   bytes: Uint8Array = noBytes;
   at = 0;
 
@@ -575,7 +620,7 @@ class PlaceReader {
     return -1;
   }
 }
-const placeReader = new PlaceReader();
+const commandReader = new CommandReader();
 
 const isValidRequestId = (value: unknown): value is number =>
   typeof value === 'number' &&
@@ -1299,6 +1344,7 @@ const batchOrders: (CheckedOrderAnswer | null)[] = [];
 const batchOthers: (Uint8Array | null)[] = [];
 const batchMessageUtf8: Uint8Array[] = [];
 const batchAnswerBytes: number[] = [];
+const batchBodyBytes: number[] = [];
 
 /** OrderAnswer body bytes; every tag here is one byte. */
 function orderBodyBytes(o: CheckedOrderAnswer, messageBytes: number): number {
@@ -1379,9 +1425,11 @@ function encodeOrdersBinary(m: Extract<ServerMessageInput, { kind: 'order' | 'ba
       batchOrders[i] = o;
       batchOthers[i] = null;
       batchMessageUtf8[i] = messageUtf8;
+      const bodyBytes = orderBodyBytes(o, messageUtf8.length);
+      batchBodyBytes[i] = bodyBytes;
       bytes = orderMessageBytes(
         uint(answer.requestId, protoLimits.float64IntegerMax, at, i, 'requestId'),
-        orderBodyBytes(o, messageUtf8.length),
+        bodyBytes,
       );
     } else {
       const encoded = stampede.v1.ServerMessage.encode(serverToProto(answer, at, i)).finish();
@@ -1404,7 +1452,7 @@ function encodeOrdersBinary(m: Extract<ServerMessageInput, { kind: 'order' | 'ba
     if (o === null || o === undefined) wire.raw(batchOthers[i]!);
     else {
       const messageUtf8 = batchMessageUtf8[i]!;
-      writeOrderMessage(m.answers[i]!.requestId, o, messageUtf8, orderBodyBytes(o, messageUtf8.length));
+      writeOrderMessage(m.answers[i]!.requestId, o, messageUtf8, batchBodyBytes[i]!);
     }
   }
   // Let go of what this batch referenced.
