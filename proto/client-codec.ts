@@ -426,24 +426,12 @@ function readCommandBatch(
   bytes: Uint8Array,
   limits: Readonly<ClientFrameLimits>,
 ): DecodedClientMessage | null {
-  let requestId = -1;
-  let batchEnd = -1;
-  let batchStart = -1;
-  while (reader.at < bytes.length) {
-    const tag = reader.varint(bytes.length);
-    if (tag === FastTag.requestId && requestId < 0) requestId = reader.varint(bytes.length);
-    else if (tag === FastTag.batch && batchStart < 0) {
-      batchEnd = reader.length(bytes.length);
-      batchStart = reader.at;
-      reader.at = batchEnd;
-    } else return null;
-    if (reader.at < 0) return null;
-  }
-  if (requestId < 1 || batchStart < 0) return null;
-  reader.at = batchStart;
+  if (!reader.envelope(bytes.length, CommandTag.batch, CommandTag.batch)) return null;
+  const requestId = reader.requestId;
+  const batchEnd = reader.bodyEnd;
   const messages: DecodedBatchableMessage[] = [];
   while (reader.at < batchEnd) {
-    if (reader.varint(batchEnd) !== FastTag.message) return null;
+    if (reader.varint(batchEnd) !== CommandTag.message) return null;
     const end = reader.length(batchEnd);
     if (end < 0 || messages.length === limits.batchMessagesMax) return null;
     const message = readCommand(reader, end, limits.linesPerOrderMax);
@@ -457,29 +445,14 @@ function readCommandBatch(
 
 /** A ClientMessage holding a place order, pay, cancel or subscribe, ending at `end`; null when not plainly that. */
 function readCommand(reader: CommandReader, end: number, linesMax: number): DecodedBatchableMessage | null {
-  let requestId = -1;
-  let bodyTag = -1;
-  let bodyStart = -1;
-  let bodyEnd = -1;
-  while (reader.at < end) {
-    const tag = reader.varint(end);
-    if (tag === FastTag.requestId && requestId < 0) requestId = reader.varint(end);
-    else if (bodyTag < 0 && tag >= FastTag.placeOrder && tag <= FastTag.subscribe && (tag & 7) === 2) {
-      bodyTag = tag;
-      bodyEnd = reader.length(end);
-      bodyStart = reader.at;
-      reader.at = bodyEnd;
-    } else return null;
-    if (reader.at < 0) return null;
-  }
-  if (requestId < 1 || bodyStart < 0) return null;
-  reader.at = bodyStart;
-  switch (bodyTag) {
-    case FastTag.placeOrder:
+  if (!reader.envelope(end, CommandTag.placeOrder, CommandTag.subscribe)) return null;
+  const { requestId, bodyEnd } = reader;
+  switch (reader.bodyTag) {
+    case CommandTag.placeOrder:
       return readPlaceOrder(reader, requestId, bodyEnd, linesMax);
-    case FastTag.pay:
+    case CommandTag.pay:
       return readOrderCommand(reader, 'pay', requestId, bodyEnd);
-    case FastTag.cancel:
+    case CommandTag.cancel:
       return readOrderCommand(reader, 'cancel', requestId, bodyEnd);
     default:
       return readOrderCommand(reader, 'subscribe', requestId, bodyEnd);
@@ -497,14 +470,14 @@ function readPlaceOrder(
   let buyerId = -1;
   while (reader.at < end) {
     const tag = reader.varint(end);
-    if (tag === FastTag.line && lines.length < linesMax) {
+    if (tag === CommandTag.line && lines.length < linesMax) {
       const lineEnd = reader.length(end);
       if (lineEnd < 0) return null;
       const line = readLine(reader, lineEnd);
       if (line === null) return null;
       lines.push(line);
-    } else if (tag === FastTag.totalMinor && totalMinor < 0) totalMinor = reader.varint(end);
-    else if (tag === FastTag.placeBuyerId && buyerId < 0) buyerId = reader.varint(end);
+    } else if (tag === CommandTag.totalMinor && totalMinor < 0) totalMinor = reader.varint(end);
+    else if (tag === CommandTag.placeBuyerId && buyerId < 0) buyerId = reader.varint(end);
     else return null;
     if (reader.at < 0) return null;
   }
@@ -526,8 +499,8 @@ function readOrderCommand(
   let buyerId = -1;
   while (reader.at < end) {
     const tag = reader.varint(end);
-    if (tag === FastTag.orderId && orderId < 0) orderId = reader.varint(end);
-    else if (tag === FastTag.orderBuyerId && buyerId < 0) buyerId = reader.varint(end);
+    if (tag === CommandTag.orderId && orderId < 0) orderId = reader.varint(end);
+    else if (tag === CommandTag.orderBuyerId && buyerId < 0) buyerId = reader.varint(end);
     else return null;
     if (reader.at < 0) return null;
   }
@@ -541,9 +514,9 @@ function readLine(reader: CommandReader, end: number): DecodedOrderLine | null {
   let unitPriceMinor = -1;
   while (reader.at < end) {
     const tag = reader.varint(end);
-    if (tag === FastTag.lineSkuId && skuId < 0) skuId = reader.varint(end);
-    else if (tag === FastTag.lineQuantity && quantity < 0) quantity = reader.varint(end);
-    else if (tag === FastTag.lineUnitPriceMinor && unitPriceMinor < 0) unitPriceMinor = reader.varint(end);
+    if (tag === CommandTag.lineSkuId && skuId < 0) skuId = reader.varint(end);
+    else if (tag === CommandTag.lineQuantity && quantity < 0) quantity = reader.varint(end);
+    else if (tag === CommandTag.lineUnitPriceMinor && unitPriceMinor < 0) unitPriceMinor = reader.varint(end);
     else return null;
     if (reader.at < 0) return null;
   }
@@ -560,7 +533,7 @@ function readLine(reader: CommandReader, end: number): DecodedOrderLine | null {
   return { skuId, quantity, unitPriceMinor };
 }
 
-const FastTag = {
+const CommandTag = {
   requestId: (1 << 3) | 0,
   batch: (16 << 3) | 2,
   message: (1 << 3) | 2,
@@ -589,6 +562,39 @@ const noBytes = new Uint8Array(0);
 class CommandReader {
   bytes: Uint8Array = noBytes;
   at = 0;
+  /** The last envelope read: its request_id, its body's tag, and where the body ends. */
+  requestId = -1;
+  bodyTag = -1;
+  bodyEnd = -1;
+
+  /**
+   * A ClientMessage ending at `end`: a valid request_id and exactly one body,
+   * whose tag lies from `bodyTagMin` to `bodyTagMax` (length-delimited), in
+   * either order. Leaves `at` at the body's start; false when not plainly that.
+   */
+  envelope(end: number, bodyTagMin: number, bodyTagMax: number): boolean {
+    let requestId = -1;
+    let bodyTag = -1;
+    let bodyStart = -1;
+    let bodyEnd = -1;
+    while (this.at < end) {
+      const tag = this.varint(end);
+      if (tag === CommandTag.requestId && requestId < 0) requestId = this.varint(end);
+      else if (bodyTag < 0 && tag >= bodyTagMin && tag <= bodyTagMax && (tag & 7) === 2) {
+        bodyTag = tag;
+        bodyEnd = this.length(end);
+        bodyStart = this.at;
+        this.at = bodyEnd;
+      } else return false;
+      if (this.at < 0) return false;
+    }
+    if (requestId < 1 || bodyStart < 0) return false;
+    this.requestId = requestId;
+    this.bodyTag = bodyTag;
+    this.bodyEnd = bodyEnd;
+    this.at = bodyStart;
+    return true;
+  }
 
   /** A varint below 2^53 ending before `end`; -1 (and at = -1) otherwise. */
   varint(end: number): number {
@@ -1323,7 +1329,7 @@ function flag(value: boolean, at: string, index: number, field: string): boolean
  * kinds, alone or in a batch, still go through protobufjs.
  * Measured: proto/client-codec.bench.ts (figures in proto/README.md).
  */
-const Tag = {
+const AnswerTag = {
   requestId: (1 << 3) | 0,
   order: (11 << 3) | 2,
   batch: (15 << 3) | 2,
@@ -1380,26 +1386,26 @@ function writeOrderMessage(
   messageUtf8: Uint8Array,
   bodyBytes: number,
 ): void {
-  wire.varint(Tag.requestId);
+  wire.varint(AnswerTag.requestId);
   wire.varint(requestId);
-  wire.varint(Tag.order);
+  wire.varint(AnswerTag.order);
   wire.varint(bodyBytes);
-  wire.varint(Tag.result);
+  wire.varint(AnswerTag.result);
   wire.varint(o.result);
-  wire.varint(Tag.orderId);
+  wire.varint(AnswerTag.orderId);
   wire.varint(o.orderId);
-  wire.varint(Tag.status);
+  wire.varint(AnswerTag.status);
   wire.varint(o.status);
-  wire.varint(Tag.expiresAtMs);
+  wire.varint(AnswerTag.expiresAtMs);
   wire.double(o.expiresAtMs);
-  wire.varint(Tag.totalMinor);
+  wire.varint(AnswerTag.totalMinor);
   wire.varint(o.totalMinor);
-  wire.varint(Tag.skuId);
+  wire.varint(AnswerTag.skuId);
   wire.varint(o.skuId);
-  wire.varint(Tag.message);
+  wire.varint(AnswerTag.message);
   wire.varint(messageUtf8.length);
   wire.raw(messageUtf8);
-  wire.varint(Tag.mayReturn);
+  wire.varint(AnswerTag.mayReturn);
   wire.varint(o.mayReturn ? 1 : 0);
 }
 
@@ -1441,12 +1447,12 @@ function encodeOrdersBinary(m: Extract<ServerMessageInput, { kind: 'order' | 'ba
     batchBytes += 1 + varintBytes(bytes) + bytes;
   }
   wire.begin(1 + varintBytes(requestId) + 1 + varintBytes(batchBytes) + batchBytes);
-  wire.varint(Tag.requestId);
+  wire.varint(AnswerTag.requestId);
   wire.varint(requestId);
-  wire.varint(Tag.batch);
+  wire.varint(AnswerTag.batch);
   wire.varint(batchBytes);
   for (let i = 0; i < count; i++) {
-    wire.varint(Tag.batchAnswer);
+    wire.varint(AnswerTag.batchAnswer);
     wire.varint(batchAnswerBytes[i]!);
     const o = batchOrders[i];
     if (o === null || o === undefined) wire.raw(batchOthers[i]!);
