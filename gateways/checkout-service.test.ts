@@ -1,0 +1,121 @@
+/**
+ * CheckoutService's edge rules where the timing of the read model matters:
+ * answers go out before the gateway's feed applies their commit
+ * (durable-event-feed.ts), so the model may lag an answer a client already
+ * has. Here the model lags on purpose: its events wait in `pending` until
+ * the service asks to catch up. The engine is a recorder of what reached it
+ * (the end-to-end path is in server.test.ts).
+ */
+import t from 'tap';
+import { EventType, OrderStatus, ResultCode } from '../engine/codes.ts';
+import { EventSlot, OrderCreated, ProductAdded, packCurrency } from '../engine/layout.ts';
+import { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
+import type { ClientRequest, Session } from './checkout-service.ts';
+import { CheckoutService } from './checkout-service.ts';
+import type { EngineAnswer, EngineCommands } from './engine-commands.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { SandboxPayments } from './payments-sandbox.ts';
+import { TokenBucketLimiter } from './token-bucket.ts';
+
+const skuId = 1;
+const buyerId = 7;
+const orderId = 1001;
+const requestId = 42;
+
+function lagging(): { service: CheckoutService; submitted: number[]; pending: (() => void)[] } {
+  const model = new EmbeddedReadModel();
+  const words = new Int32Array(EventSlot.words);
+  const f64 = new Float64Array(words.buffer);
+  words[ProductAdded.skuId] = skuId;
+  words[ProductAdded.priceMinor] = 1999;
+  words[ProductAdded.currency] = packCurrency('EUR');
+  words[ProductAdded.stock] = 1;
+  model.apply(EventType.productAdded, 1, 0, words, f64, 0);
+  // Durable, answered, not yet applied: the buyer's order for request 42 took the last unit.
+  const pending = [
+    (): void => {
+      words.fill(0);
+      words[OrderCreated.buyerId] = buyerId;
+      words[OrderCreated.lineCount] = 1;
+      f64[OrderCreated.orderId >> 1] = orderId;
+      f64[OrderCreated.requestId >> 1] = requestId;
+      f64[OrderCreated.totalMinor >> 1] = 1999;
+      words[OrderCreated.lines + OrderCreated.lineSkuId] = skuId;
+      words[OrderCreated.lines + OrderCreated.lineQuantity] = 1;
+      words[OrderCreated.lines + OrderCreated.lineUnitPriceMinor] = 1999;
+      model.apply(EventType.orderCreated, 2, 0, words, f64, 0);
+    },
+  ];
+  const submitted: number[] = [];
+  const commands = {
+    submit: (input: { requestId: number }): Promise<EngineAnswer> => {
+      submitted.push(input.requestId);
+      // The engine's idempotency: the same request gets its first answer again.
+      return Promise.resolve({
+        result: ResultCode.ok,
+        orderId,
+        status: OrderStatus.readyForCheckout,
+        skuId: 0,
+        expiresAtMs: 0,
+        totalMinor: 1999,
+        durableSeqNeeded: 2,
+      });
+    },
+  } as unknown as EngineCommands;
+  const limiter = (): TokenBucketLimiter =>
+    new TokenBucketLimiter({ ratePerSecond: 1000, burst: 1000, keysMax: 16 });
+  const service = new CheckoutService({
+    commands,
+    model,
+    availability: new Int32Array(8), // every SKU at 0: sold out
+    skusMax: 7,
+    payments: new SandboxPayments({ delayMs: 0, successRate: 1, declineRate: 0 }, () => {}),
+    metrics: new GatewayMetrics(),
+    verifyToken: () => ({ ok: false, code: 'TOKEN_INVALID', message: 'not used here' }),
+    buyerLimiter: limiter(),
+    ipLimiter: limiter(),
+    busyRetryAfterMs: 10,
+    catchUp: () => {
+      for (const apply of pending.splice(0)) apply();
+    },
+  });
+  return { service, submitted, pending };
+}
+
+const session = (): Session => ({
+  role: 'service',
+  buyerId: 0,
+  ip: '127.0.0.1',
+  expiresAtMs: Number.POSITIVE_INFINITY,
+  subscriptions: new Set(),
+  push: () => {},
+});
+
+const place = (id: number): ClientRequest => ({
+  kind: 'placeOrder',
+  requestId: id,
+  buyerId,
+  totalMinor: 1999,
+  lines: [{ skuId, quantity: 1, unitPriceMinor: 1999 }],
+});
+
+t.test(
+  'a retried order is not refused at the sold-out edge while the read model lags its answer',
+  async (t) => {
+    const { service, submitted, pending } = lagging();
+    const retry = await service.handle(session(), place(requestId));
+    t.equal(pending.length, 0, 'the service caught the model up first');
+    t.same(submitted, [requestId], 'the retry went to the engine');
+    t.match(retry, { kind: 'order', result: ResultCode.ok, orderId }, 'and got its first answer');
+    const other = await service.handle(session(), place(requestId + 1));
+    t.match(other, { kind: 'order', result: ResultCode.soldOut }, 'a new request is sold out at the edge');
+    t.same(submitted, [requestId], 'without the engine');
+  },
+);
+
+t.test('a subscription to an order answered but not yet applied finds it', async (t) => {
+  const { service, pending } = lagging();
+  const subscribed = service.handle(session(), { kind: 'subscribe', requestId: 9, buyerId, orderId });
+  t.equal(pending.length, 0);
+  t.match(subscribed, { kind: 'subscribed', orderId });
+});
