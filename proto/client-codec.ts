@@ -19,10 +19,11 @@
  *      schema (at most five messages deep), whatever the bytes say;
  *   2. the generated stampede.v1.ClientMessage.decode;
  *   3. narrow: presence and ranges (proto/limits.ts), into the plain union.
- * Except the sale's hot frame, a Batch of plain place orders (and pay,
- * cancel, subscribe), which decodeCommandBatch reads in one pass into the same value (and hands anything
- * less plain to the three steps). Likewise order answers are written by hand
- * (encodeOrdersBinary); proto/README.md has both, with their figures.
+ * Except the sale's hot frame, a Batch of plain place orders, payments,
+ * cancellations and subscriptions, which decodeCommandBatch reads in one pass
+ * into the same value (anything less plain goes through the three steps).
+ * Likewise order answers are written by hand (encodeOrdersBinary);
+ * proto/README.md has both, with their figures.
  * A text frame: strict UTF-8, JSON.parse, fromJson (the proto3 JSON mapping,
  * strictly: unknown or misspelt fields and wrong JSON types are refused, which
  * protobufjs's fromObject would ignore or coerce), then the same narrow.
@@ -343,7 +344,7 @@ export function decodeClientFrame(
   return decodeClientFrameInFull(bytes, isBinary, limits);
 }
 
-/** decodeClientFrame without the fast path for batches of places: every frame walked, decoded and narrowed. */
+/** decodeClientFrame without the fast path (decodeCommandBatch): every frame walked, decoded and narrowed. */
 export function decodeClientFrameInFull(
   bytes: Uint8Array,
   isBinary: boolean,
@@ -552,13 +553,13 @@ const CommandTag = {
   orderBuyerId: (2 << 3) | 0,
 } as const;
 
+const noBytes = new Uint8Array(0);
+
 /**
  * Reads varints and lengths; on anything it does not read plainly (truncated,
  * above 2^53 - 1, a length past `end`) it sets `at` to -1, which every caller
  * checks after each field.
  */
-const noBytes = new Uint8Array(0);
-
 class CommandReader {
   bytes: Uint8Array = noBytes;
   at = 0;
@@ -1411,19 +1412,31 @@ function writeOrderMessage(
 
 function encodeOrdersBinary(m: Extract<ServerMessageInput, { kind: 'order' | 'batch' }>): Uint8Array {
   const requestId = uint(m.requestId, protoLimits.float64IntegerMax, 'message', -1, 'requestId');
-  if (m.kind === 'order') {
-    const o = orderAnswer(m, 'message', -1);
-    const messageUtf8 = utf8Of(o.message);
-    const bodyBytes = orderBodyBytes(o, messageUtf8.length);
-    wire.begin(orderMessageBytes(requestId, bodyBytes));
-    writeOrderMessage(requestId, o, messageUtf8, bodyBytes);
-    return wire.finish();
+  if (m.kind === 'batch') {
+    try {
+      return encodeBatchBinary(requestId, m.answers);
+    } finally {
+      // Let go of what this batch referenced, also when one of its answers failed its checks.
+      batchOrders.length = 0;
+      batchOthers.length = 0;
+      batchMessageUtf8.length = 0;
+    }
   }
+  const o = orderAnswer(m, 'message', -1);
+  const messageUtf8 = utf8Of(o.message);
+  const bodyBytes = orderBodyBytes(o, messageUtf8.length);
+  wire.begin(orderMessageBytes(requestId, bodyBytes));
+  writeOrderMessage(requestId, o, messageUtf8, bodyBytes);
+  return wire.finish();
+}
+
+/** A BatchAnswer in two passes: check and size every answer, then write them (encodeOrdersBinary clears up). */
+function encodeBatchBinary(requestId: number, answers: readonly ServerMessageInput[]): Uint8Array {
   const at = 'message.answers';
-  const count = m.answers.length;
+  const count = answers.length;
   let batchBytes = 0;
   for (let i = 0; i < count; i++) {
-    const answer = m.answers[i]!;
+    const answer = answers[i]!;
     let bytes: number;
     if (answer.kind === 'order') {
       const o = orderAnswer(answer, at, i);
@@ -1458,12 +1471,8 @@ function encodeOrdersBinary(m: Extract<ServerMessageInput, { kind: 'order' | 'ba
     if (o === null || o === undefined) wire.raw(batchOthers[i]!);
     else {
       const messageUtf8 = batchMessageUtf8[i]!;
-      writeOrderMessage(m.answers[i]!.requestId, o, messageUtf8, batchBodyBytes[i]!);
+      writeOrderMessage(answers[i]!.requestId, o, messageUtf8, batchBodyBytes[i]!);
     }
   }
-  // Let go of what this batch referenced.
-  batchOrders.length = 0;
-  batchOthers.length = 0;
-  batchMessageUtf8.length = 0;
   return wire.finish();
 }
