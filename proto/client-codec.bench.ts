@@ -9,6 +9,9 @@
  *                             writer (proto/wire-writer.ts)
  *   encode.protobufjs         the same batch through protobufjs, as the gateway
  *                             wrote it before: the writer's reason to exist
+ *   encode.updates            encodeServerMessage, binary, of 128 order updates
+ *                             (pushes, one message each), against protobufjs
+ *                             given the plain object the gateway built for it
  *   decode.place-orders       decodeClientFrame of a frame of places: the fast
  *                             path (decodeCommandBatch, one pass over the bytes)
  *   decode.full               the same frame the full way (WireScan, protobufjs
@@ -47,6 +50,23 @@ const answers: ServerMessageInput = {
   })),
 };
 const asProtobufjs = stampede.v1.ServerMessage.fromObject(JSON.parse(encodeServerMessage(answers, false)));
+const updates: ServerMessageInput[] = Array.from({ length: perFrame }, (_, i) => ({
+  kind: 'update',
+  requestId: 0,
+  orderId: 123_456 + i,
+  buyerId: 100_000 + i,
+  status: OrderStatus.checkoutSuccess,
+  previous: OrderStatus.readyForCheckout,
+  code: ResultCode.ok,
+  atMs: 1_790_000_000_000 + i,
+  seq: 5_000_000 + i,
+}));
+/** An update as the gateway handed it to protobufjs before it was written by hand (serverToProto, checks aside). */
+const updateAsProtobufjs = (u: ServerMessageInput): stampede.v1.IServerMessage => {
+  if (u.kind !== 'update') throw new Error('not an update');
+  const { requestId, orderId, buyerId, status, previous, code, atMs, seq } = u;
+  return { requestId, update: { orderId, buyerId, status, previous, code, atMs, seq } };
+};
 const places = stampede.v1.ClientMessage.encode({
   requestId: 2 ** 40 + 5,
   batch: {
@@ -68,6 +88,11 @@ if (fast === null || !full.ok || JSON.stringify(fast) !== JSON.stringify(full.me
 const hand = Buffer.from(encodeServerMessage(answers, true));
 if (!hand.equals(Buffer.from(stampede.v1.ServerMessage.encode(asProtobufjs).finish())))
   throw new Error('bench check failed: the two encoders wrote different bytes');
+updates.forEach((u, i) => {
+  const bytes = Buffer.from(encodeServerMessage(u, true));
+  if (!bytes.equals(Buffer.from(stampede.v1.ServerMessage.encode(updateAsProtobufjs(updates[i]!)).finish())))
+    throw new Error('bench check failed: the two encoders wrote an update differently');
+});
 
 /** µs per message of one pass of `run` (one frame of perFrame messages a call). */
 function pass(run: () => unknown): number {
@@ -105,6 +130,14 @@ const pairs = {
   'encode.order-answers vs encode.protobufjs': compare(
     () => encodeServerMessage(answers, true),
     () => stampede.v1.ServerMessage.encode(asProtobufjs).finish(),
+  ),
+  'encode.updates vs encode.protobufjs': compare(
+    () => {
+      for (const u of updates) encodeServerMessage(u, true);
+    },
+    () => {
+      for (const u of updates) stampede.v1.ServerMessage.encode(updateAsProtobufjs(u)).finish();
+    },
   ),
   'decode.place-orders vs decode.full': compare(
     () => decodeClientFrame(places, true, limits),

@@ -1377,82 +1377,132 @@ t.test(
   },
 );
 
-t.test('order answers and batches are written to the same bytes protobufjs writes (seeded)', async (t) => {
-  const seed = seedFromEnv();
-  t.comment(`SEED=${seed} (replay: SEED=${seed} npx tap proto/client-codec.test.ts)`);
-  const random = new SeededRandom(seed);
-  const results = Object.values(ResultCode);
-  const statuses = Object.values(OrderStatus);
-  // Varint edges (1, 2, 5 and 8 bytes) and anything up to 2^53 - 1.
-  const integer = (max: number): number =>
-    random.pick(
-      [0, 1, 127, 128, 16_383, 16_384, 2 ** 32 - 1, 2 ** 32, 2 ** 35, max, random.int(0, max)].filter(
-        (n) => n <= max,
-      ),
-    );
-  const texts = ['', 'sold out', 'stock é ✓ 🚀', 'lone \ud800 surrogate', 'x'.repeat(200)];
-  const order = (): ServerMessageInput => ({
-    kind: 'order',
-    requestId: integer(protoLimits.float64IntegerMax),
-    result: random.pick(results),
-    orderId: integer(protoLimits.float64IntegerMax),
-    status: random.pick(statuses),
-    // Not -0: the JSON the reference goes through has no -0.
-    expiresAtMs: random.pick([0, 1.5, -3, Date.now(), Number.MAX_VALUE]),
-    totalMinor: integer(protoLimits.float64IntegerMax),
-    skuId: integer(2 ** 32 - 1),
-    message: random.pick(texts),
-    mayReturn: random.chance(0.5),
-  });
-  const other = (): ServerMessageInput =>
-    random.chance(0.5)
-      ? {
-          kind: 'error',
-          requestId: integer(1000),
-          code: 'BUSY',
-          message: random.pick(texts),
-          retryAfterMs: 5,
-        }
-      : { kind: 'pong', requestId: integer(1000), clientTimeMs: 1, serverTimeMs: 2 };
-  const viaProtobufjs = (message: ServerMessageInput): Uint8Array =>
-    ServerMessage.encode(ServerMessage.fromObject(JSON.parse(encodeServerMessage(message, false)))).finish();
-  let mismatches = 0;
-  for (let i = 0; i < 2_000; i++) {
-    const message: ServerMessageInput = random.chance(0.3)
-      ? order()
-      : {
-          kind: 'batch',
-          requestId: integer(protoLimits.float64IntegerMax),
-          answers: Array.from({ length: random.int(0, 40) }, () => (random.chance(0.9) ? order() : other())),
-        };
-    const bytes = Buffer.from(encodeServerMessage(message, true)).toString('hex');
-    const expected = Buffer.from(viaProtobufjs(message)).toString('hex');
-    if (bytes !== expected && mismatches++ < 3)
-      t.fail(
-        `SEED=${seed} message ${i}: ${JSON.stringify(message).slice(0, 300)}\n got ${bytes}\nwant ${expected}`,
+t.test(
+  'order answers, updates, subscriptions and batches are written to the same bytes protobufjs writes (seeded)',
+  async (t) => {
+    const seed = seedFromEnv();
+    t.comment(`SEED=${seed} (replay: SEED=${seed} npx tap proto/client-codec.test.ts)`);
+    const random = new SeededRandom(seed);
+    const results = Object.values(ResultCode);
+    const statuses = Object.values(OrderStatus);
+    // Varint edges (1, 2, 5 and 8 bytes) and anything up to 2^53 - 1.
+    const integer = (max: number): number =>
+      random.pick(
+        [0, 1, 127, 128, 16_383, 16_384, 2 ** 32 - 1, 2 ** 32, 2 ** 35, max, random.int(0, max)].filter(
+          (n) => n <= max,
+        ),
       );
-  }
-  t.equal(mismatches, 0, 'every message byte for byte');
-  t.throws(
-    () =>
-      encodeServerMessage({ ...(order() as object), kind: 'order', result: 999 } as ServerMessageInput, true),
-    /message\.result must be a ResultCode, got 999/,
-    'an impossible value is still refused by name',
-  );
-  t.throws(
-    () =>
-      encodeServerMessage(
-        {
-          kind: 'batch',
-          requestId: 1,
-          answers: [order(), { ...(order() as object), skuId: -1 } as ServerMessageInput],
-        },
-        true,
-      ),
-    /message\.answers\[1\]\.skuId must be an integer/,
-    'in a batch too, with its index',
-  );
-});
+    const texts = ['', 'sold out', 'stock é ✓ 🚀', 'lone \ud800 surrogate', 'x'.repeat(200)];
+    const order = (): ServerMessageInput => ({
+      kind: 'order',
+      requestId: integer(protoLimits.float64IntegerMax),
+      result: random.pick(results),
+      orderId: integer(protoLimits.float64IntegerMax),
+      status: random.pick(statuses),
+      // Not -0: the JSON the reference goes through has no -0.
+      expiresAtMs: random.pick([0, 1.5, -3, Date.now(), Number.MAX_VALUE]),
+      totalMinor: integer(protoLimits.float64IntegerMax),
+      skuId: integer(2 ** 32 - 1),
+      message: random.pick(texts),
+      mayReturn: random.chance(0.5),
+    });
+    const update = (): ServerMessageInput => ({
+      kind: 'update',
+      requestId: random.chance(0.8) ? 0 : integer(protoLimits.float64IntegerMax),
+      orderId: integer(protoLimits.float64IntegerMax),
+      buyerId: integer(2 ** 32 - 1),
+      status: random.pick(statuses),
+      previous: random.pick(statuses),
+      code: random.pick(results),
+      atMs: random.pick([0, 1.5, -3, Date.now(), Number.MAX_VALUE]),
+      seq: integer(protoLimits.float64IntegerMax),
+    });
+    const subscribed = (): ServerMessageInput => ({
+      kind: 'subscribed',
+      requestId: integer(protoLimits.float64IntegerMax),
+      orderId: integer(protoLimits.float64IntegerMax),
+      status: random.pick(statuses),
+    });
+    const handWritten = (): ServerMessageInput => random.pick([order, order, update, subscribed])();
+    const other = (): ServerMessageInput =>
+      random.chance(0.5)
+        ? {
+            kind: 'error',
+            requestId: integer(1000),
+            code: 'BUSY',
+            message: random.pick(texts),
+            retryAfterMs: 5,
+          }
+        : { kind: 'pong', requestId: integer(1000), clientTimeMs: 1, serverTimeMs: 2 };
+    const viaProtobufjs = (message: ServerMessageInput): Uint8Array =>
+      ServerMessage.encode(
+        ServerMessage.fromObject(JSON.parse(encodeServerMessage(message, false))),
+      ).finish();
+    let mismatches = 0;
+    for (let i = 0; i < 2_000; i++) {
+      const message: ServerMessageInput = random.chance(0.3)
+        ? handWritten()
+        : {
+            kind: 'batch',
+            requestId: integer(protoLimits.float64IntegerMax),
+            answers: Array.from({ length: random.int(0, 40) }, () =>
+              random.chance(0.9) ? handWritten() : other(),
+            ),
+          };
+      const bytes = Buffer.from(encodeServerMessage(message, true)).toString('hex');
+      const expected = Buffer.from(viaProtobufjs(message)).toString('hex');
+      if (bytes !== expected && mismatches++ < 3)
+        t.fail(
+          `SEED=${seed} message ${i}: ${JSON.stringify(message).slice(0, 300)}\n got ${bytes}\nwant ${expected}`,
+        );
+    }
+    t.equal(mismatches, 0, 'every message byte for byte');
+    t.throws(
+      () =>
+        encodeServerMessage(
+          { ...(order() as object), kind: 'order', result: 999 } as ServerMessageInput,
+          true,
+        ),
+      /message\.result must be a ResultCode, got 999/,
+      'an impossible value is still refused by name',
+    );
+    t.throws(
+      () =>
+        encodeServerMessage(
+          {
+            kind: 'batch',
+            requestId: 1,
+            answers: [order(), { ...(order() as object), skuId: -1 } as ServerMessageInput],
+          },
+          true,
+        ),
+      /message\.answers\[1\]\.skuId must be an integer/,
+      'in a batch too, with its index',
+    );
+    t.throws(
+      () =>
+        encodeServerMessage(
+          { ...(update() as object), kind: 'update', atMs: Number.NaN } as ServerMessageInput,
+          true,
+        ),
+      /message\.atMs must be a finite number, got NaN/,
+      'an update is checked by field name',
+    );
+    t.throws(
+      () =>
+        encodeServerMessage(
+          {
+            kind: 'batch',
+            requestId: 1,
+            answers: [subscribed(), { ...(subscribed() as object), status: 99 } as ServerMessageInput],
+          },
+          true,
+        ),
+      /message\.answers\[1\]\.status must be an OrderStatus, got 99/,
+      'so is a subscription in a batch',
+    );
+  },
+);
 
 t.test(
   'batches of places, payments and subscriptions read on the fast path decode exactly as the full path does (seeded)',

@@ -1166,7 +1166,7 @@ export function encodeServerMessage(message: ServerMessageInput, binary: true): 
 export function encodeServerMessage(message: ServerMessageInput, binary: false): string;
 export function encodeServerMessage(message: ServerMessageInput, binary: boolean): Uint8Array | string;
 export function encodeServerMessage(message: ServerMessageInput, binary: boolean): Uint8Array | string {
-  if (binary && (message.kind === 'order' || message.kind === 'batch')) return encodeOrdersBinary(message);
+  if (binary && (message.kind === 'batch' || isHandWritten(message))) return encodeBinaryByHand(message);
   const proto = serverToProto(message, 'message');
   if (binary) return stampede.v1.ServerMessage.encode(proto).finish();
   // The generated toObject reads own properties only, so the plain object serves as the message.
@@ -1179,6 +1179,10 @@ const resultCodes = new Set<number>(Object.values(ResultCode));
 const orderStatuses = new Set<number>(Object.values(OrderStatus));
 const uint32Max = 2 ** 32 - 1;
 const errorCodePattern = /^[A-Z][A-Z0-9_]*$/;
+
+type OrderInput = Extract<ServerMessageInput, { kind: 'order' }>;
+type UpdateInput = Extract<ServerMessageInput, { kind: 'update' }>;
+type SubscribedInput = Extract<ServerMessageInput, { kind: 'subscribed' }>;
 
 /**
  * Checks and converts one answer. `at` and `index` name it in an error
@@ -1197,21 +1201,19 @@ function serverToProto(m: ServerMessageInput, at: string, index = -1): stampede.
           expiresAtMs: finite(m.expiresAtMs, at, index, 'expiresAtMs'),
         },
       };
-    case 'order':
-      return { requestId, order: orderAnswer(m, at, index) };
-    case 'update':
+    case 'order': {
+      const message = checkOrder(m, at, index);
+      const { result, orderId, status, expiresAtMs, totalMinor, skuId, mayReturn } = m;
       return {
         requestId,
-        update: {
-          orderId: uint(m.orderId, protoLimits.float64IntegerMax, at, index, 'orderId'),
-          buyerId: uint(m.buyerId, uint32Max, at, index, 'buyerId'),
-          status: member(m.status, orderStatuses, 'an OrderStatus', at, index, 'status'),
-          previous: member(m.previous, orderStatuses, 'an OrderStatus', at, index, 'previous'),
-          code: member(m.code, resultCodes, 'a ResultCode', at, index, 'code'),
-          atMs: finite(m.atMs, at, index, 'atMs'),
-          seq: uint(m.seq, protoLimits.float64IntegerMax, at, index, 'seq'),
-        },
+        order: { result, orderId, status, expiresAtMs, totalMinor, skuId, message, mayReturn },
       };
+    }
+    case 'update': {
+      checkUpdate(m, at, index);
+      const { orderId, buyerId, status, previous, code, atMs, seq } = m;
+      return { requestId, update: { orderId, buyerId, status, previous, code, atMs, seq } };
+    }
     case 'error': {
       const code = text(m.code, at, index, 'code');
       if (!errorCodePattern.test(code)) fail(pathOf(at, index, 'code'), 'an UPPER_SNAKE error code', code);
@@ -1236,13 +1238,8 @@ function serverToProto(m: ServerMessageInput, at: string, index = -1): stampede.
       if (!Array.isArray(m.answers)) fail(pathOf(at, index, 'answers'), 'a list', m.answers);
       return { requestId, batch: { answers: batchAnswersToProto(m.answers, pathOf(at, index, 'answers')) } };
     case 'subscribed':
-      return {
-        requestId,
-        subscribed: {
-          orderId: uint(m.orderId, protoLimits.float64IntegerMax, at, index, 'orderId'),
-          status: member(m.status, orderStatuses, 'an OrderStatus', at, index, 'status'),
-        },
-      };
+      checkSubscribed(m, at, index);
+      return { requestId, subscribed: { orderId: m.orderId, status: m.status } };
     default: {
       const unreachable: never = m;
       return fail(pathOf(at, index, ''), 'a ServerMessageInput', (unreachable as { kind?: unknown }).kind);
@@ -1250,22 +1247,32 @@ function serverToProto(m: ServerMessageInput, at: string, index = -1): stampede.
   }
 }
 
-type OrderInput = Extract<ServerMessageInput, { kind: 'order' }>;
-type CheckedOrderAnswer = Required<{
-  [K in keyof stampede.v1.IOrderAnswer]: NonNullable<stampede.v1.IOrderAnswer[K]>;
-}>;
+/** Checks an order answer's fields in field order (throws naming the first bad one); returns its message, well-formed. */
+function checkOrder(m: OrderInput, at: string, index: number): string {
+  member(m.result, resultCodes, 'a ResultCode', at, index, 'result');
+  uint(m.orderId, protoLimits.float64IntegerMax, at, index, 'orderId');
+  member(m.status, orderStatuses, 'an OrderStatus', at, index, 'status');
+  finite(m.expiresAtMs, at, index, 'expiresAtMs');
+  uint(m.totalMinor, protoLimits.float64IntegerMax, at, index, 'totalMinor');
+  uint(m.skuId, uint32Max, at, index, 'skuId');
+  const message = text(m.message, at, index, 'message');
+  flag(m.mayReturn, at, index, 'mayReturn');
+  return message;
+}
 
-function orderAnswer(m: OrderInput, at: string, index: number): CheckedOrderAnswer {
-  return {
-    result: member(m.result, resultCodes, 'a ResultCode', at, index, 'result'),
-    orderId: uint(m.orderId, protoLimits.float64IntegerMax, at, index, 'orderId'),
-    status: member(m.status, orderStatuses, 'an OrderStatus', at, index, 'status'),
-    expiresAtMs: finite(m.expiresAtMs, at, index, 'expiresAtMs'),
-    totalMinor: uint(m.totalMinor, protoLimits.float64IntegerMax, at, index, 'totalMinor'),
-    skuId: uint(m.skuId, uint32Max, at, index, 'skuId'),
-    message: text(m.message, at, index, 'message'),
-    mayReturn: flag(m.mayReturn, at, index, 'mayReturn'),
-  };
+function checkUpdate(m: UpdateInput, at: string, index: number): void {
+  uint(m.orderId, protoLimits.float64IntegerMax, at, index, 'orderId');
+  uint(m.buyerId, uint32Max, at, index, 'buyerId');
+  member(m.status, orderStatuses, 'an OrderStatus', at, index, 'status');
+  member(m.previous, orderStatuses, 'an OrderStatus', at, index, 'previous');
+  member(m.code, resultCodes, 'a ResultCode', at, index, 'code');
+  finite(m.atMs, at, index, 'atMs');
+  uint(m.seq, protoLimits.float64IntegerMax, at, index, 'seq');
+}
+
+function checkSubscribed(m: SubscribedInput, at: string, index: number): void {
+  uint(m.orderId, protoLimits.float64IntegerMax, at, index, 'orderId');
+  member(m.status, orderStatuses, 'an OrderStatus', at, index, 'status');
 }
 
 function batchAnswersToProto(
@@ -1322,19 +1329,29 @@ function flag(value: boolean, at: string, index: number, field: string): boolean
 }
 
 /**
- * The answers a sale is made of, order answers and batches of them, written
- * by hand (proto/wire-writer.ts): the same bytes protobufjs writes (every
- * field, zeros included, in field-number order; the golden fixtures and a
- * seeded comparison in client-codec.test.ts hold it to that), checked the
- * same way (orderAnswer), without protobufjs's allocation per field. Other
- * kinds, alone or in a batch, still go through protobufjs.
+ * The messages a sale is made of, written by hand (proto/wire-writer.ts):
+ * order answers, order updates (pushes), subscriptions, and batches of any
+ * answers. The same bytes protobufjs writes (every field, zeros included, in
+ * field-number order; the golden fixtures and a seeded comparison in
+ * client-codec.test.ts hold it to that), checked the same way, without
+ * protobufjs's allocation per field. Other kinds (errors, pongs,
+ * authentication), alone or in a batch, still go through protobufjs.
  * Measured: proto/client-codec.bench.ts (figures in proto/README.md).
  */
-const AnswerTag = {
+type HandWritten = OrderInput | UpdateInput | SubscribedInput;
+const isHandWritten = (m: ServerMessageInput): m is HandWritten =>
+  m.kind === 'order' || m.kind === 'update' || m.kind === 'subscribed';
+
+/** ServerMessage's fields (subscribed's tag takes two bytes), then each body's (one byte each). */
+const ServerTag = {
   requestId: (1 << 3) | 0,
   order: (11 << 3) | 2,
+  update: (12 << 3) | 2,
   batch: (15 << 3) | 2,
-  batchAnswer: (1 << 3) | 2,
+  subscribed: (16 << 3) | 2,
+} as const;
+const BatchTag = { answer: (1 << 3) | 2 } as const;
+const OrderTag = {
   result: (1 << 3) | 0,
   orderId: (2 << 3) | 0,
   status: (3 << 3) | 0,
@@ -1344,115 +1361,170 @@ const AnswerTag = {
   message: (7 << 3) | 2,
   mayReturn: (8 << 3) | 0,
 } as const;
+const UpdateTag = {
+  orderId: (1 << 3) | 0,
+  buyerId: (2 << 3) | 0,
+  status: (3 << 3) | 0,
+  previous: (4 << 3) | 0,
+  code: (5 << 3) | 0,
+  atMs: (6 << 3) | 1,
+  seq: (7 << 3) | 0,
+} as const;
+const SubscribedTag = { orderId: (1 << 3) | 0, status: (2 << 3) | 0 } as const;
+
+const bodyTagOf = {
+  order: ServerTag.order,
+  update: ServerTag.update,
+  subscribed: ServerTag.subscribed,
+} as const;
 
 const wire = new WireWriter();
-/** Per batch answer: its checked order (or null) and the byte sizes measured before writing. */
-const batchOrders: (CheckedOrderAnswer | null)[] = [];
-const batchOthers: (Uint8Array | null)[] = [];
+const noMessage = new Uint8Array(0);
+/** Per batch answer, measured in the first pass and used in the second: its message's UTF-8 (orders), sizes, or protobufjs's bytes. */
 const batchMessageUtf8: Uint8Array[] = [];
+const batchOthers: (Uint8Array | null)[] = [];
 const batchAnswerBytes: number[] = [];
 const batchBodyBytes: number[] = [];
 
-/** OrderAnswer body bytes; every tag here is one byte. */
-function orderBodyBytes(o: CheckedOrderAnswer, messageBytes: number): number {
-  return (
-    1 +
-    varintBytes(o.result) +
-    1 +
-    varintBytes(o.orderId) +
-    1 +
-    varintBytes(o.status) +
-    1 +
-    8 +
-    1 +
-    varintBytes(o.totalMinor) +
-    1 +
-    varintBytes(o.skuId) +
-    1 +
-    varintBytes(messageBytes) +
-    messageBytes +
-    1 +
-    1
-  );
+/** A hand-written answer's body bytes (its message's UTF-8 length for an order); the fields are checked. */
+function bodyBytes(m: HandWritten, messageBytes: number): number {
+  switch (m.kind) {
+    case 'order':
+      return (
+        8 + // eight one-byte tags
+        varintBytes(m.result) +
+        varintBytes(m.orderId) +
+        varintBytes(m.status) +
+        8 +
+        varintBytes(m.totalMinor) +
+        varintBytes(m.skuId) +
+        varintBytes(messageBytes) +
+        messageBytes +
+        1
+      );
+    case 'update':
+      return (
+        7 + // seven one-byte tags
+        varintBytes(m.orderId) +
+        varintBytes(m.buyerId) +
+        varintBytes(m.status) +
+        varintBytes(m.previous) +
+        varintBytes(m.code) +
+        8 +
+        varintBytes(m.seq)
+      );
+    case 'subscribed':
+      return 2 + varintBytes(m.orderId) + varintBytes(m.status);
+  }
 }
 
-/** A ServerMessage holding one order answer: its bytes. */
-function orderMessageBytes(requestId: number, bodyBytes: number): number {
-  return 1 + varintBytes(requestId) + 1 + varintBytes(bodyBytes) + bodyBytes;
+/** Checks a hand-written answer (throws naming the first bad field); returns its message's UTF-8 (empty unless an order). */
+function checkHandWritten(m: HandWritten, at: string, index: number): Uint8Array {
+  uint(m.requestId, protoLimits.float64IntegerMax, at, index, 'requestId');
+  switch (m.kind) {
+    case 'order':
+      return utf8Of(checkOrder(m, at, index));
+    case 'update':
+      checkUpdate(m, at, index);
+      return noMessage;
+    case 'subscribed':
+      checkSubscribed(m, at, index);
+      return noMessage;
+  }
 }
 
-function writeOrderMessage(
-  requestId: number,
-  o: CheckedOrderAnswer,
-  messageUtf8: Uint8Array,
-  bodyBytes: number,
-): void {
-  wire.varint(AnswerTag.requestId);
-  wire.varint(requestId);
-  wire.varint(AnswerTag.order);
+/** A ServerMessage holding one hand-written body: its bytes. */
+function messageBytes(m: HandWritten, bodyBytes: number): number {
+  return 1 + varintBytes(m.requestId) + varintBytes(bodyTagOf[m.kind]) + varintBytes(bodyBytes) + bodyBytes;
+}
+
+function writeMessage(m: HandWritten, messageUtf8: Uint8Array, bodyBytes: number): void {
+  wire.varint(ServerTag.requestId);
+  wire.varint(m.requestId);
+  wire.varint(bodyTagOf[m.kind]);
   wire.varint(bodyBytes);
-  wire.varint(AnswerTag.result);
-  wire.varint(o.result);
-  wire.varint(AnswerTag.orderId);
-  wire.varint(o.orderId);
-  wire.varint(AnswerTag.status);
-  wire.varint(o.status);
-  wire.varint(AnswerTag.expiresAtMs);
-  wire.double(o.expiresAtMs);
-  wire.varint(AnswerTag.totalMinor);
-  wire.varint(o.totalMinor);
-  wire.varint(AnswerTag.skuId);
-  wire.varint(o.skuId);
-  wire.varint(AnswerTag.message);
-  wire.varint(messageUtf8.length);
-  wire.raw(messageUtf8);
-  wire.varint(AnswerTag.mayReturn);
-  wire.varint(o.mayReturn ? 1 : 0);
+  switch (m.kind) {
+    case 'order':
+      wire.varint(OrderTag.result);
+      wire.varint(m.result);
+      wire.varint(OrderTag.orderId);
+      wire.varint(m.orderId);
+      wire.varint(OrderTag.status);
+      wire.varint(m.status);
+      wire.varint(OrderTag.expiresAtMs);
+      wire.double(m.expiresAtMs);
+      wire.varint(OrderTag.totalMinor);
+      wire.varint(m.totalMinor);
+      wire.varint(OrderTag.skuId);
+      wire.varint(m.skuId);
+      wire.varint(OrderTag.message);
+      wire.varint(messageUtf8.length);
+      wire.raw(messageUtf8);
+      wire.varint(OrderTag.mayReturn);
+      wire.varint(m.mayReturn ? 1 : 0);
+      return;
+    case 'update':
+      wire.varint(UpdateTag.orderId);
+      wire.varint(m.orderId);
+      wire.varint(UpdateTag.buyerId);
+      wire.varint(m.buyerId);
+      wire.varint(UpdateTag.status);
+      wire.varint(m.status);
+      wire.varint(UpdateTag.previous);
+      wire.varint(m.previous);
+      wire.varint(UpdateTag.code);
+      wire.varint(m.code);
+      wire.varint(UpdateTag.atMs);
+      wire.double(m.atMs);
+      wire.varint(UpdateTag.seq);
+      wire.varint(m.seq);
+      return;
+    case 'subscribed':
+      wire.varint(SubscribedTag.orderId);
+      wire.varint(m.orderId);
+      wire.varint(SubscribedTag.status);
+      wire.varint(m.status);
+      return;
+  }
 }
 
-function encodeOrdersBinary(m: Extract<ServerMessageInput, { kind: 'order' | 'batch' }>): Uint8Array {
-  const requestId = uint(m.requestId, protoLimits.float64IntegerMax, 'message', -1, 'requestId');
+function encodeBinaryByHand(m: HandWritten | Extract<ServerMessageInput, { kind: 'batch' }>): Uint8Array {
   if (m.kind === 'batch') {
     try {
-      return encodeBatchBinary(requestId, m.answers);
+      return encodeBatchBinary(m);
     } finally {
       // Let go of what this batch referenced, also when one of its answers failed its checks.
-      batchOrders.length = 0;
       batchOthers.length = 0;
       batchMessageUtf8.length = 0;
     }
   }
-  const o = orderAnswer(m, 'message', -1);
-  const messageUtf8 = utf8Of(o.message);
-  const bodyBytes = orderBodyBytes(o, messageUtf8.length);
-  wire.begin(orderMessageBytes(requestId, bodyBytes));
-  writeOrderMessage(requestId, o, messageUtf8, bodyBytes);
+  const messageUtf8 = checkHandWritten(m, 'message', -1);
+  const body = bodyBytes(m, messageUtf8.length);
+  wire.begin(messageBytes(m, body));
+  writeMessage(m, messageUtf8, body);
   return wire.finish();
 }
 
-/** A BatchAnswer in two passes: check and size every answer, then write them (encodeOrdersBinary clears up). */
-function encodeBatchBinary(requestId: number, answers: readonly ServerMessageInput[]): Uint8Array {
+/** A BatchAnswer in two passes: check and size every answer, then write them (encodeBinaryByHand clears up). */
+function encodeBatchBinary(m: Extract<ServerMessageInput, { kind: 'batch' }>): Uint8Array {
+  const requestId = uint(m.requestId, protoLimits.float64IntegerMax, 'message', -1, 'requestId');
+  const { answers } = m;
+  if (!Array.isArray(answers)) fail('message.answers', 'a list', answers);
   const at = 'message.answers';
   const count = answers.length;
   let batchBytes = 0;
   for (let i = 0; i < count; i++) {
     const answer = answers[i]!;
     let bytes: number;
-    if (answer.kind === 'order') {
-      const o = orderAnswer(answer, at, i);
-      const messageUtf8 = utf8Of(o.message);
-      batchOrders[i] = o;
-      batchOthers[i] = null;
+    if (isHandWritten(answer)) {
+      const messageUtf8 = checkHandWritten(answer, at, i);
+      const body = bodyBytes(answer, messageUtf8.length);
       batchMessageUtf8[i] = messageUtf8;
-      const bodyBytes = orderBodyBytes(o, messageUtf8.length);
-      batchBodyBytes[i] = bodyBytes;
-      bytes = orderMessageBytes(
-        uint(answer.requestId, protoLimits.float64IntegerMax, at, i, 'requestId'),
-        bodyBytes,
-      );
+      batchOthers[i] = null;
+      batchBodyBytes[i] = body;
+      bytes = messageBytes(answer, body);
     } else {
       const encoded = stampede.v1.ServerMessage.encode(serverToProto(answer, at, i)).finish();
-      batchOrders[i] = null;
       batchOthers[i] = encoded;
       bytes = encoded.length;
     }
@@ -1460,19 +1532,16 @@ function encodeBatchBinary(requestId: number, answers: readonly ServerMessageInp
     batchBytes += 1 + varintBytes(bytes) + bytes;
   }
   wire.begin(1 + varintBytes(requestId) + 1 + varintBytes(batchBytes) + batchBytes);
-  wire.varint(AnswerTag.requestId);
+  wire.varint(ServerTag.requestId);
   wire.varint(requestId);
-  wire.varint(AnswerTag.batch);
+  wire.varint(ServerTag.batch);
   wire.varint(batchBytes);
   for (let i = 0; i < count; i++) {
-    wire.varint(AnswerTag.batchAnswer);
+    wire.varint(BatchTag.answer);
     wire.varint(batchAnswerBytes[i]!);
-    const o = batchOrders[i];
-    if (o === null || o === undefined) wire.raw(batchOthers[i]!);
-    else {
-      const messageUtf8 = batchMessageUtf8[i]!;
-      writeOrderMessage(answers[i]!.requestId, o, messageUtf8, batchBodyBytes[i]!);
-    }
+    const other = batchOthers[i];
+    if (other !== null && other !== undefined) wire.raw(other);
+    else writeMessage(answers[i] as HandWritten, batchMessageUtf8[i]!, batchBodyBytes[i]!);
   }
   return wire.finish();
 }

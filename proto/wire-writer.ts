@@ -1,7 +1,8 @@
 /**
  * A protobuf wire-format writer over one reusable buffer, for the few
  * messages the gateway writes by hand because they go out by the hundred
- * thousand (proto/client-codec.ts: order answers and batches of them).
+ * thousand (proto/client-codec.ts: order answers, order updates, subscriptions
+ * and batches of them).
  * protobufjs's Writer allocates an operation object per field and a buffer
  * per message; this writes bytes in place and allocates only the copy it
  * hands out.
