@@ -17,6 +17,10 @@
  *                         │                      └─ abandons: final "holding" (the TTL returns the unit)
  *                         └─ a refusal (SOLD_OUT, ...): final
  *
+ * Frames are written and answers read by the bench's own codec
+ * (flash-sale-wire.ts), so the load generator takes as little of the
+ * machine's CPU from the server as it can.
+ *
  * Every buyer's final answer is recorded once (SaleRecorder); BUSY and
  * RATE_LIMITED are not answers: the same request (same request id, so the
  * engine's idempotency holds) is resent after the delay the server gave.
@@ -28,6 +32,7 @@ import { OrderStatus, ResultCode } from '../engine/codes.ts';
 import { stampede } from '../proto/generated/stampede.js';
 import { BuyerPlan, type BuyerShares } from './flash-sale-buyers.ts';
 import { Outcome, type RecordData, SaleRecorder } from './flash-sale-recorder.ts';
+import { BatchFrameWriter, ServerKind, ServerMessageReader } from './flash-sale-wire.ts';
 
 export type ClientLoad = { model: 'closed'; windowMessages: number } | { model: 'open'; ratePerSec: number };
 
@@ -179,14 +184,16 @@ function sell(
   const final = (buyerId: number, outcome: Outcome, atMs: number): void => {
     if (recorder.final(buyerId, skuIndexOf(buyerId), outcome, atMs)) finish();
   };
-  const placeMessage = (buyerId: number): stampede.v1.IClientMessage => ({
-    requestId: sale.placeRequestIdBase + buyerId, // the idempotency key: a BUSY retry resends the same one
-    placeOrder: {
+  const frame = new BatchFrameWriter();
+  const reader = new ServerMessageReader();
+  const place = (buyerId: number): void =>
+    frame.place(
+      sale.placeRequestIdBase + buyerId, // the idempotency key: a BUSY retry resends the same one
       buyerId,
-      lines: [{ skuId: sale.skuIdFirst + skuIndexOf(buyerId), quantity: 1, unitPriceMinor: data.priceMinor }],
-      totalMinor: data.priceMinor,
-    },
-  });
+      sale.skuIdFirst + skuIndexOf(buyerId),
+      1,
+      data.priceMinor,
+    );
 
   /** Whether the closed loop's window (or, open loop, nothing) keeps a message from going out now. */
   const roomFor = (): number =>
@@ -198,31 +205,26 @@ function sell(
       const room = Math.min(data.batchMessagesMax, roomFor());
       if (room <= 0) return;
       const sent: Sent[] = [];
-      const messages: stampede.v1.IClientMessage[] = [];
+      const requestId = frames.nextRequestId;
+      frame.begin(requestId);
       // Payments first (2 messages each: subscribe so the outcome is pushed here, then pay).
-      while (payQueue.length > 0 && messages.length + 2 <= room) {
+      while (payQueue.length > 0 && sent.length + 2 <= room) {
         const p = payQueue.shift()!;
-        messages.push({
-          requestId: subscribeRequestIdBase + p.buyerId,
-          subscribe: { orderId: p.orderId, buyerId: p.buyerId },
-        });
+        frame.subscribe(subscribeRequestIdBase + p.buyerId, p.orderId, p.buyerId);
         sent.push({ kind: Kind.subscribe, buyerId: p.buyerId, orderId: p.orderId });
-        messages.push({
-          requestId: payRequestIdBase + p.buyerId,
-          pay: { orderId: p.orderId, buyerId: p.buyerId },
-        });
+        frame.pay(payRequestIdBase + p.buyerId, p.orderId, p.buyerId);
         sent.push(p);
       }
-      while (retryTimer === null && retryQueue.length > 0 && messages.length < room) {
+      while (retryTimer === null && retryQueue.length > 0 && sent.length < room) {
         const r = retryQueue.shift()!;
         if (r.kind === Kind.pay) payQueue.push(r);
         else {
-          messages.push(placeMessage(r.buyerId));
+          place(r.buyerId);
           sent.push(r);
         }
       }
       const sendAtMs = nowMs();
-      while (nextBuyerIndex < buyerCount && messages.length < room) {
+      while (nextBuyerIndex < buyerCount && sent.length < room) {
         if (load.model === 'open') {
           const intendedAtMs = startAtMs + (nextBuyerIndex * 1000) / load.ratePerSec;
           if (intendedAtMs > dueAtMs) break;
@@ -230,15 +232,15 @@ function sell(
         } else placedAtMs[nextBuyerIndex] = sendAtMs;
         const buyerId = buyerIdFirst + nextBuyerIndex;
         nextBuyerIndex++;
-        messages.push(placeMessage(buyerId));
+        place(buyerId);
         sent.push({ kind: Kind.place, buyerId, orderId: 0 });
       }
-      if (messages.length === 0) return;
-      const requestId = frames.nextRequestId++;
+      if (sent.length === 0) return;
+      frames.nextRequestId++;
       batches.set(requestId, sent);
-      inFlight += messages.length;
+      inFlight += sent.length;
       recorder.sent(sendAtMs);
-      ws.send(stampede.v1.ClientMessage.encode({ requestId, batch: { messages } }).finish());
+      ws.send(frame.finish());
       framesSent++;
     }
   };
@@ -264,15 +266,16 @@ function sell(
     );
   };
 
-  const onAnswer = (s: Sent, answer: stampede.v1.IServerMessage, atMs: number): void => {
-    const error = answer.error;
-    if (error) {
-      if (error.code === 'BUSY' || error.code === 'RATE_LIMITED') {
-        recorder.count(`retry:${error.code}`);
-        if (s.kind !== Kind.subscribe) retryLater(s, error.retryAfterMs ?? 10);
+  /** One answer of a batch, as `reader` holds it. */
+  const onAnswer = (s: Sent, answer: ServerMessageReader, atMs: number): void => {
+    if (answer.kind === ServerKind.error) {
+      const code = answer.errorCode;
+      if (code === 'BUSY' || code === 'RATE_LIMITED') {
+        recorder.count(`retry:${code}`);
+        if (s.kind !== Kind.subscribe) retryLater(s, answer.retryAfterMs);
         return;
       }
-      recorder.count(`error:${error.code}`);
+      recorder.count(`error:${code}`);
       if (s.kind === Kind.place) {
         recorder.placeAnswer(placedAtMs[s.buyerId - buyerIdFirst]!, atMs);
         final(s.buyerId, Outcome.failed, atMs);
@@ -283,9 +286,9 @@ function sell(
       return;
     }
     if (s.kind === Kind.subscribe) return;
-    const order = answer.order;
-    if (!order) throw new Error(`unexpected answer ${JSON.stringify(answer)}`);
-    const result = order.result ?? ResultCode.ok;
+    if (answer.kind !== ServerKind.order)
+      throw new Error(`unexpected answer of kind ${answer.kind} to request ${answer.requestId}`);
+    const result = answer.result;
     if (s.kind === Kind.pay) {
       if (result !== ResultCode.ok) {
         paying.delete(s.orderId);
@@ -295,9 +298,9 @@ function sell(
       return; // started: the outcome is pushed
     }
     recorder.placeAnswer(placedAtMs[s.buyerId - buyerIdFirst]!, atMs);
-    if (result === ResultCode.ok && order.status === OrderStatus.readyForCheckout) {
+    if (result === ResultCode.ok && answer.status === OrderStatus.readyForCheckout) {
       if (plan.pays(s.buyerId)) {
-        const orderId = Number(order.orderId);
+        const orderId = answer.orderId;
         paying.set(orderId, s.buyerId);
         payQueue.push({ kind: Kind.pay, buyerId: s.buyerId, orderId });
       } else final(s.buyerId, Outcome.holding, atMs);
@@ -311,11 +314,9 @@ function sell(
 
   const onMessage = (bytes: Buffer): void => {
     const atMs = nowMs();
-    const message = stampede.v1.ServerMessage.decode(new Uint8Array(bytes));
-    if (message.update) {
-      const u = message.update;
-      const status = u.status ?? 0;
-      const orderId = Number(u.orderId);
+    reader.read(bytes);
+    if (reader.kind === ServerKind.update) {
+      const { status, orderId } = reader;
       const buyerId = paying.get(orderId);
       // Pushes of the statuses before payment (and of orders not paid here) are not answers.
       if (buyerId === undefined || status < OrderStatus.checkoutSuccess) return;
@@ -329,31 +330,36 @@ function sell(
       }
       return;
     }
-    const requestId = Number(message.requestId);
+    const requestId = reader.requestId;
     const sent = batches.get(requestId);
     if (sent === undefined) {
       if (requestId >= batchRequestIdFirst && requestId < frameRequestIdFirst) return; // a late warm-up answer
-      finish(`answer to unknown request ${requestId}: ${JSON.stringify(message)}`);
+      finish(`answer of kind ${reader.kind} to unknown request ${requestId}`);
       return;
     }
     batches.delete(requestId);
     inFlight -= sent.length;
-    if (!message.batch) {
+    if (reader.kind !== ServerKind.batch) {
       // The whole frame was refused: a bug in this client, not load.
-      finish(`batch refused: ${JSON.stringify(message.error)}`);
-      return;
-    }
-    const answers = message.batch.answers ?? [];
-    if (answers.length !== sent.length) {
-      finish(`batch of ${sent.length} answered with ${answers.length} answers`);
+      finish(
+        reader.kind === ServerKind.error
+          ? `batch refused: ${reader.errorCode}: ${reader.errorMessage}`
+          : `batch answered with a message of kind ${reader.kind}`,
+      );
       return;
     }
     // Refill the window first, then read the answers: the server works on the next frame while this
     // thread records these (payments they start go out with the next refill, one round trip later).
     const dueAtMs = load.model === 'open' ? atMs : 0;
     pump(dueAtMs);
-    for (let i = 0; i < sent.length && !finished; i++) onAnswer(sent[i]!, answers[i]!, atMs);
-    if (!finished) pump(dueAtMs);
+    let answered = 0;
+    while (!finished && reader.nextAnswer()) {
+      if (answered < sent.length) onAnswer(sent[answered]!, reader, atMs);
+      answered++;
+    }
+    if (finished) return;
+    if (answered !== sent.length) finish(`batch of ${sent.length} answered with ${answered} answers`);
+    else pump(dueAtMs);
   };
   const onClose = (code: number): void => {
     if (recorder.finalTotal < buyerCount)

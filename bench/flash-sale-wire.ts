@@ -1,0 +1,355 @@
+/**
+ * The bench client's own protobuf codec for the frames of a sale: batches of
+ * place / subscribe / pay written by hand, and server messages read field by
+ * field into one reused reader. The load generator shares two cores with the
+ * server it measures, and protobufjs (an object per message and per field,
+ * a string per answer's text) was about two fifths of its CPU: every CPU
+ * second it spends is one the server does not get.
+ *
+ * The bytes are the ones protobufjs writes (flash-sale-wire.test.ts holds both
+ * directions to protobufjs on seeded messages). The reader is strict: a wire
+ * type a field cannot have, a truncated field or a length past its message
+ * throws (a broken server is a failed run, not a guess); unknown fields are
+ * skipped as protobuf says.
+ */
+import { varintBytes, WireWriter } from '../proto/wire-writer.ts';
+
+const WireType = { varint: 0, fixed64: 1, bytes: 2, fixed32: 5 } as const;
+const tag = (field: number, wireType: number): number => (field << 3) | wireType;
+
+/** ClientMessage and the bodies the bench sends (proto/stampede/v1/client.proto). */
+const ClientTag = {
+  requestId: tag(1, WireType.varint),
+  placeOrder: tag(11, WireType.bytes),
+  pay: tag(12, WireType.bytes),
+  subscribe: tag(14, WireType.bytes),
+  batch: tag(16, WireType.bytes),
+  batchMessage: tag(1, WireType.bytes),
+  placeLine: tag(1, WireType.bytes),
+  placeTotalMinor: tag(2, WireType.varint),
+  placeBuyerId: tag(3, WireType.varint),
+  lineSkuId: tag(1, WireType.varint),
+  lineQuantity: tag(2, WireType.varint),
+  lineUnitPriceMinor: tag(3, WireType.varint),
+  /** Pay and Subscribe share their fields. */
+  orderId: tag(1, WireType.varint),
+  buyerId: tag(2, WireType.varint),
+} as const;
+
+const CommandKind = { place: 0, pay: 1, subscribe: 2 } as const;
+
+/**
+ * Writes one Batch frame: begin(), one call per command, finish(). Commands are
+ * kept as numbers until finish() sizes and writes them in one go.
+ */
+export class BatchFrameWriter {
+  private readonly wire = new WireWriter();
+  private requestId = 0;
+  private readonly kinds: number[] = [];
+  /** Per command: its request id, buyer id, and order id (pay, subscribe) or SKU (place). */
+  private readonly requestIds: number[] = [];
+  private readonly buyerIds: number[] = [];
+  private readonly targets: number[] = [];
+  private readonly quantities: number[] = [];
+  private readonly unitPrices: number[] = [];
+  private readonly bodyBytes: number[] = [];
+  private readonly lineBytes: number[] = [];
+
+  get count(): number {
+    return this.kinds.length;
+  }
+
+  begin(requestId: number): void {
+    this.requestId = requestId;
+    this.kinds.length = 0;
+    this.requestIds.length = 0;
+    this.buyerIds.length = 0;
+    this.targets.length = 0;
+    this.quantities.length = 0;
+    this.unitPrices.length = 0;
+  }
+
+  /** A place order of one line; its total is quantity × unit price. */
+  place(requestId: number, buyerId: number, skuId: number, quantity: number, unitPriceMinor: number): void {
+    this.push(CommandKind.place, requestId, buyerId, skuId, quantity, unitPriceMinor);
+  }
+
+  pay(requestId: number, orderId: number, buyerId: number): void {
+    this.push(CommandKind.pay, requestId, buyerId, orderId, 0, 0);
+  }
+
+  subscribe(requestId: number, orderId: number, buyerId: number): void {
+    this.push(CommandKind.subscribe, requestId, buyerId, orderId, 0, 0);
+  }
+
+  finish(): Uint8Array {
+    const count = this.kinds.length;
+    let batchBytes = 0;
+    for (let i = 0; i < count; i++) {
+      let body: number;
+      if (this.kinds[i] === CommandKind.place) {
+        const line =
+          3 +
+          varintBytes(this.targets[i]!) +
+          varintBytes(this.quantities[i]!) +
+          varintBytes(this.unitPrices[i]!);
+        this.lineBytes[i] = line;
+        body =
+          1 +
+          varintBytes(line) +
+          line +
+          1 +
+          varintBytes(this.quantities[i]! * this.unitPrices[i]!) +
+          1 +
+          varintBytes(this.buyerIds[i]!);
+      } else body = 2 + varintBytes(this.targets[i]!) + varintBytes(this.buyerIds[i]!);
+      this.bodyBytes[i] = body;
+      const message = 1 + varintBytes(this.requestIds[i]!) + 1 + varintBytes(body) + body;
+      batchBytes += 1 + varintBytes(message) + message;
+    }
+    const wire = this.wire;
+    wire.begin(1 + varintBytes(this.requestId) + 2 + varintBytes(batchBytes) + batchBytes);
+    wire.varint(ClientTag.requestId);
+    wire.varint(this.requestId);
+    wire.varint(ClientTag.batch);
+    wire.varint(batchBytes);
+    for (let i = 0; i < count; i++) {
+      const body = this.bodyBytes[i]!;
+      wire.varint(ClientTag.batchMessage);
+      wire.varint(1 + varintBytes(this.requestIds[i]!) + 1 + varintBytes(body) + body);
+      wire.varint(ClientTag.requestId);
+      wire.varint(this.requestIds[i]!);
+      const kind = this.kinds[i]!;
+      if (kind === CommandKind.place) {
+        wire.varint(ClientTag.placeOrder);
+        wire.varint(body);
+        wire.varint(ClientTag.placeLine);
+        wire.varint(this.lineBytes[i]!);
+        wire.varint(ClientTag.lineSkuId);
+        wire.varint(this.targets[i]!);
+        wire.varint(ClientTag.lineQuantity);
+        wire.varint(this.quantities[i]!);
+        wire.varint(ClientTag.lineUnitPriceMinor);
+        wire.varint(this.unitPrices[i]!);
+        wire.varint(ClientTag.placeTotalMinor);
+        wire.varint(this.quantities[i]! * this.unitPrices[i]!);
+        wire.varint(ClientTag.placeBuyerId);
+        wire.varint(this.buyerIds[i]!);
+      } else {
+        wire.varint(kind === CommandKind.pay ? ClientTag.pay : ClientTag.subscribe);
+        wire.varint(body);
+        wire.varint(ClientTag.orderId);
+        wire.varint(this.targets[i]!);
+        wire.varint(ClientTag.buyerId);
+        wire.varint(this.buyerIds[i]!);
+      }
+    }
+    return wire.finish();
+  }
+
+  private push(
+    kind: number,
+    requestId: number,
+    buyerId: number,
+    target: number,
+    quantity: number,
+    unitPrice: number,
+  ): void {
+    this.kinds.push(kind);
+    this.requestIds.push(requestId);
+    this.buyerIds.push(buyerId);
+    this.targets.push(target);
+    this.quantities.push(quantity);
+    this.unitPrices.push(unitPrice);
+  }
+}
+
+/** BatchAnswer's one field: repeated ServerMessage answers = 1. */
+const batchAnswerTag = tag(1, WireType.bytes);
+
+/** What the last message (or batch answer) read was. */
+export const ServerKind = {
+  other: 0,
+  order: 11,
+  update: 12,
+  error: 13,
+  batch: 15,
+  subscribed: 16,
+} as const;
+export type ServerKind = (typeof ServerKind)[keyof typeof ServerKind];
+
+/** ServerMessage body fields read here (proto/stampede/v1/client.proto); other bodies are skipped. */
+const bodyKinds = new Map<number, ServerKind>([
+  [ServerKind.order, ServerKind.order],
+  [ServerKind.update, ServerKind.update],
+  [ServerKind.error, ServerKind.error],
+  [ServerKind.batch, ServerKind.batch],
+  [ServerKind.subscribed, ServerKind.subscribed],
+]);
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Reads a ServerMessage into its fields: read(bytes), then, for a batch,
+ * nextAnswer() until it returns false. Fields a kind does not have are 0 or ''.
+ * Only what the bench acts on is read: an order's result, id and status; an
+ * update's order id and status; an error's code, message and retry-after.
+ */
+export class ServerMessageReader {
+  kind: ServerKind = ServerKind.other;
+  requestId = 0;
+  result = 0;
+  orderId = 0;
+  status = 0;
+  errorCode = '';
+  errorMessage = '';
+  retryAfterMs = 0;
+  /** Answers in the batch read last (counted by nextAnswer). */
+  answerCount = 0;
+  private bytes: Uint8Array = new Uint8Array(0);
+  private at = 0;
+  /** The batch's answers end here. */
+  private batchEnd = 0;
+
+  read(bytes: Uint8Array): void {
+    this.bytes = bytes;
+    this.at = 0;
+    this.answerCount = 0;
+    this.batchEnd = 0;
+    const bodyAt = this.message(bytes.length);
+    if (this.kind === ServerKind.batch) {
+      this.batchEnd = this.at;
+      this.at = bodyAt;
+    }
+  }
+
+  /** Reads the batch's next answer into the fields; false after the last. */
+  nextAnswer(): boolean {
+    while (this.at < this.batchEnd) {
+      const key = this.varint(this.batchEnd);
+      if (key !== batchAnswerTag) {
+        this.skip(key, this.batchEnd);
+        continue;
+      }
+      const end = this.lengthEnd(this.batchEnd);
+      this.message(end);
+      if (this.kind === ServerKind.batch) throw new Error('server message: a batch inside a batch');
+      this.answerCount++;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Reads one ServerMessage ending at `end` into the fields; leaves `at` at
+   * `end`. For a batch, returns where its answers start (and `at` is their end).
+   */
+  private message(end: number): number {
+    this.kind = ServerKind.other;
+    this.requestId = 0;
+    this.result = 0;
+    this.orderId = 0;
+    this.status = 0;
+    this.errorCode = '';
+    this.errorMessage = '';
+    this.retryAfterMs = 0;
+    let batchAt = -1;
+    let batchEnd = -1;
+    while (this.at < end) {
+      const key = this.varint(end);
+      const field = key >>> 3;
+      if (key === ClientTag.requestId) {
+        this.requestId = this.varint(end);
+        continue;
+      }
+      const kind = (key & 7) === WireType.bytes ? bodyKinds.get(field) : undefined;
+      if (kind === undefined) {
+        this.skip(key, end);
+        continue;
+      }
+      this.kind = kind;
+      const bodyEnd = this.lengthEnd(end);
+      if (kind === ServerKind.batch) {
+        batchAt = this.at;
+        batchEnd = bodyEnd;
+        this.at = bodyEnd;
+      } else this.body(kind, bodyEnd);
+    }
+    if (batchAt < 0) return -1;
+    this.at = batchEnd;
+    return batchAt;
+  }
+
+  private body(kind: ServerKind, end: number): void {
+    while (this.at < end) {
+      const key = this.varint(end);
+      const field = key >>> 3;
+      const wireType = key & 7;
+      if (kind === ServerKind.error && (field === 1 || field === 2) && wireType === WireType.bytes) {
+        const textEnd = this.lengthEnd(end);
+        const text = utf8.decode(this.bytes.subarray(this.at, textEnd));
+        if (field === 1) this.errorCode = text;
+        else this.errorMessage = text;
+        this.at = textEnd;
+      } else if (wireType !== WireType.varint) this.skip(key, end);
+      else {
+        const value = this.varint(end);
+        if (kind === ServerKind.order) {
+          if (field === 1) this.result = value;
+          else if (field === 2) this.orderId = value;
+          else if (field === 3) this.status = value;
+        } else if (kind === ServerKind.update) {
+          if (field === 1) this.orderId = value;
+          else if (field === 3) this.status = value;
+        } else if (kind === ServerKind.subscribed) {
+          if (field === 1) this.orderId = value;
+          else if (field === 2) this.status = value;
+        } else if (kind === ServerKind.error && field === 3) this.retryAfterMs = value;
+      }
+    }
+    if (this.at !== end) throw new Error('server message: a field runs past its message');
+  }
+
+  /** A varint of up to 2^53 - 1 (every integer this protocol carries). */
+  private varint(end: number): number {
+    const bytes = this.bytes;
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.at >= end) throw new Error('server message: truncated varint');
+      const byte = bytes[this.at++]!;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+    }
+    throw new Error('server message: a varint above 2^56');
+  }
+
+  /** Reads a length and returns where its bytes end (checked against `end`). */
+  private lengthEnd(end: number): number {
+    const length = this.varint(end);
+    const stop = this.at + length;
+    if (stop > end) throw new Error('server message: a length past the end of its message');
+    return stop;
+  }
+
+  private skip(key: number, end: number): void {
+    switch (key & 7) {
+      case WireType.varint:
+        this.varint(end);
+        return;
+      case WireType.fixed64:
+        this.at += 8;
+        break;
+      case WireType.bytes:
+        this.at = this.lengthEnd(end);
+        return;
+      case WireType.fixed32:
+        this.at += 4;
+        break;
+      default:
+        throw new Error(`server message: wire type ${key & 7} of field ${key >>> 3}`);
+    }
+    if (this.at > end) throw new Error('server message: truncated field');
+  }
+}
