@@ -6,6 +6,11 @@
  * full, submit() returns false and the caller pushes back (stops reading its
  * socket, or answers `busy`).
  *
+ * Commands submitted in one task are published together, once, when it ends
+ * (a microtask): a frame of 128 commands reaches the engine as one batch with
+ * one doorbell ring, instead of waking it for each command and letting it
+ * trickle single commands (and single-event commits) down the pipeline.
+ *
  * Replies are consumed in order from the reply ring and released only when
  * control.durableSeq >= durableSeqNeeded: the reply ring itself is the
  * holding queue, so output commit costs no extra memory or copying.
@@ -27,6 +32,11 @@ export class CommandClient {
   private inFlight = 0;
   private pumping = false;
   private closed = false;
+  private publishQueued = false;
+  private readonly publish = (): void => {
+    this.publishQueued = false;
+    this.port.inbound.publish();
+  };
 
   constructor(port: ProducerPort, control: ControlBlock) {
     this.port = port;
@@ -46,8 +56,8 @@ export class CommandClient {
   }
 
   /**
-   * Writes one command and publishes it. Returns false (nothing written) when
-   * the ring or the in-flight window is full.
+   * Writes one command, published when the current task ends. Returns false
+   * (nothing written) when the ring or the in-flight window is full.
    */
   submit(write: CommandWriter, onReply: ReplyHandler): boolean {
     if (this.closed || this.inFlight >= this.port.replies.slotCount) return false;
@@ -60,7 +70,10 @@ export class CommandClient {
     this.port.inbound.words[at + CommandSlot.correlationId] = correlationId;
     this.handlers[correlationId & this.mask] = onReply;
     this.inFlight++;
-    this.port.inbound.publish();
+    if (!this.publishQueued) {
+      this.publishQueued = true;
+      queueMicrotask(this.publish);
+    }
     if (!this.pumping) void this.pump();
     return true;
   }
