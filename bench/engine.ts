@@ -108,7 +108,7 @@ async function pipelineDurable(buyers: number, stock: number): Promise<Figures> 
     await new Promise<void>((resolve) => {
       new CommandClient(port, control).submit(
         (w, f, at) => writeCatalog(w, f, at, { buyers, stock, startMs: Date.now() }),
-        () => resolve(),
+        { onReply: () => resolve() },
       );
     });
     const startMs = Date.now();

@@ -1,7 +1,9 @@
 /**
  * The producer side of one inbound ring, for a thread with an event loop (a
- * gateway, the ticker, the admin API): submit a command with a callback,
- * get the reply once its events are durable. Bounded: at most one command in
+ * gateway, the ticker, the admin API): submit a command with a receiver and
+ * a token of the caller's (a batch's index), get the reply once its events
+ * are durable. A receiver is an object, not a callback, so that a frame of
+ * 128 commands needs no closure or promise per command. Bounded: at most one command in
  * flight per reply-ring slot, so the engine never waits on a reply ring; when
  * full, submit() returns false and the caller pushes back (stops reading its
  * socket, or answers `busy`).
@@ -19,14 +21,18 @@ import type { ControlBlock } from './control-block.ts';
 import type { ProducerPort } from './engine-host.ts';
 import { CommandSlot, ReplySlot } from './layout.ts';
 
-/** Reads a reply slot; valid only during the call. */
-export type ReplyHandler = (words: Int32Array, f64: Float64Array, at: number) => void;
+/** Gets each reply of the commands submitted with it; the slot is valid only during the call. */
+export interface ReplyReceiver {
+  onReply(words: Int32Array, f64: Float64Array, at: number, token: number): void;
+}
 export type CommandWriter = (words: Int32Array, f64: Float64Array, at: number, correlationId: number) => void;
 
 export class CommandClient {
   private readonly port: ProducerPort;
   private readonly control: ControlBlock;
-  private readonly handlers: (ReplyHandler | null)[];
+  /** Per reply-ring slot (correlation id & mask): who gets the reply, and the token to hand back. */
+  private readonly receivers: (ReplyReceiver | null)[];
+  private readonly tokens: Float64Array;
   private readonly mask: number;
   private correlationNext = 1;
   private inFlight = 0;
@@ -42,7 +48,8 @@ export class CommandClient {
     this.port = port;
     this.control = control;
     const slots = port.replies.slotCount;
-    this.handlers = new Array<ReplyHandler | null>(slots).fill(null);
+    this.receivers = new Array<ReplyReceiver | null>(slots).fill(null);
+    this.tokens = new Float64Array(slots);
     this.mask = slots - 1;
   }
 
@@ -59,7 +66,7 @@ export class CommandClient {
    * Writes one command, published when the current task ends. Returns false
    * (nothing written) when the ring or the in-flight window is full.
    */
-  submit(write: CommandWriter, onReply: ReplyHandler): boolean {
+  submit(write: CommandWriter, receiver: ReplyReceiver, token = 0): boolean {
     if (this.closed || this.inFlight >= this.port.replies.slotCount) return false;
     const at = this.port.inbound.claim();
     if (at < 0) return false;
@@ -68,7 +75,8 @@ export class CommandClient {
     write(this.port.inbound.words, this.port.inbound.f64, at, correlationId);
     // Stamped here, after the writer, so no writer can get it wrong.
     this.port.inbound.words[at + CommandSlot.correlationId] = correlationId;
-    this.handlers[correlationId & this.mask] = onReply;
+    this.receivers[correlationId & this.mask] = receiver;
+    this.tokens[correlationId & this.mask] = token;
     this.inFlight++;
     if (!this.publishQueued) {
       this.publishQueued = true;
@@ -94,11 +102,11 @@ export class CommandClient {
       const at = replies.slotOffset(delivered);
       if (replies.f64[(at + ReplySlot.durableSeqNeeded) >> 1]! > durableSeq) break;
       const index = replies.words[at + ReplySlot.correlationId]! & this.mask;
-      const handler = this.handlers[index];
-      this.handlers[index] = null;
+      const receiver = this.receivers[index];
+      this.receivers[index] = null;
       this.inFlight--;
       delivered++;
-      handler?.(replies.words, replies.f64, at);
+      receiver?.onReply(replies.words, replies.f64, at, this.tokens[index]!);
     }
     if (delivered > 0) replies.release(delivered);
     return delivered;

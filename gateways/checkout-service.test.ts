@@ -12,7 +12,7 @@ import { EventSlot, OrderCreated, ProductAdded, packCurrency } from '../engine/l
 import { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
 import type { ClientRequest, Session } from './checkout-service.ts';
 import { CheckoutService } from './checkout-service.ts';
-import type { EngineAnswer, EngineCommands } from './engine-commands.ts';
+import type { EngineAnswerSink, EngineCommands } from './engine-commands.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { SandboxPayments } from './payments-sandbox.ts';
 import { TokenBucketLimiter } from './token-bucket.ts';
@@ -48,18 +48,26 @@ function lagging(): { service: CheckoutService; submitted: number[]; pending: ((
   ];
   const submitted: number[] = [];
   const commands = {
-    submit: (input: { requestId: number }): Promise<EngineAnswer> => {
+    submitTo: (
+      input: { requestId: number },
+      _nowMs: number,
+      sink: EngineAnswerSink,
+      token: number,
+    ): boolean => {
       submitted.push(input.requestId);
-      // The engine's idempotency: the same request gets its first answer again.
-      return Promise.resolve({
-        result: ResultCode.ok,
-        orderId,
-        status: OrderStatus.readyForCheckout,
-        skuId: 0,
-        expiresAtMs: 0,
-        totalMinor: 1999,
-        durableSeqNeeded: 2,
-      });
+      // The engine's idempotency: the same request gets its first answer again (later, as a durable reply would).
+      queueMicrotask(() =>
+        sink.engineAnswered(token, {
+          result: ResultCode.ok,
+          orderId,
+          status: OrderStatus.readyForCheckout,
+          skuId: 0,
+          expiresAtMs: 0,
+          totalMinor: 1999,
+          durableSeqNeeded: 2,
+        }),
+      );
+      return true;
     },
   } as unknown as EngineCommands;
   const limiter = (): TokenBucketLimiter =>

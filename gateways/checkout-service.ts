@@ -17,13 +17,14 @@
  *  - a full ring or in-flight window is BUSY with a retry-after, never a drop.
  */
 import { OrderStatus, ResultCode } from '../engine/codes.ts';
+import type { CommandInput } from '../engine/commands.ts';
 import type { EmbeddedReadModel, OrderChange } from '../projections/embedded-read-model.ts';
 import type {
   DecodedBatchableMessage,
   DecodedClientMessage,
   ServerMessageInput,
 } from '../proto/client-codec.ts';
-import type { EngineAnswer, EngineCommands } from './engine-commands.ts';
+import { type EngineAnswer, EngineAnswerSink, type EngineCommands } from './engine-commands.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { SandboxPayments } from './payments-sandbox.ts';
 
@@ -87,6 +88,82 @@ export const error = (requestId: number, code: string, message: string, retryAft
   retryAfterMs,
 });
 
+function orderOut(
+  requestId: number,
+  result: number,
+  orderId: number,
+  status: number,
+  expiresAtMs: number,
+  totalMinor: number,
+  skuId: number,
+  message: string,
+): ServerOut {
+  return {
+    kind: 'order',
+    requestId,
+    result,
+    orderId,
+    status,
+    expiresAtMs,
+    totalMinor,
+    skuId,
+    message,
+    mayReturn: result === ResultCode.soldOut || result === ResultCode.insufficientStock,
+  };
+}
+
+/** What command() returns for a command the engine answers: the answer comes through its PendingAnswers. */
+const answeredLater = Symbol('answered later');
+
+/**
+ * The answers of one frame (a batch, or a single command) that the engine
+ * gives: one sink and at most one promise per frame, resolved when its last
+ * engine answer arrives, instead of a promise chain per command.
+ */
+class PendingAnswers extends EngineAnswerSink {
+  readonly answers: ServerOut[];
+  /** Engine answers still to come. */
+  waiting = 0;
+  private readonly requests: readonly { requestId: number }[];
+  /** The batch answer holding `answers`, or null for a single command (its answer is answers[0]). */
+  private readonly batch: ServerOut | null;
+  private settle: ((out: ServerOut) => void) | null = null;
+
+  constructor(requests: readonly { requestId: number }[], batchRequestId: number | null) {
+    super();
+    this.requests = requests;
+    this.answers = new Array<ServerOut>(requests.length);
+    this.batch =
+      batchRequestId === null ? null : { kind: 'batch', requestId: batchRequestId, answers: this.answers };
+  }
+
+  engineAnswered(index: number, a: Readonly<EngineAnswer>): void {
+    this.answers[index] = orderOut(
+      this.requests[index]!.requestId,
+      a.result,
+      a.orderId,
+      a.status,
+      a.expiresAtMs,
+      a.totalMinor,
+      a.skuId,
+      a.result === ResultCode.soldOut ? soldOutMessage : '',
+    );
+    if (--this.waiting === 0) this.settle?.(this.whole());
+  }
+
+  /** The frame's answer now if every command is answered, else a promise of it. */
+  settled(): ServerOut | Promise<ServerOut> {
+    if (this.waiting === 0) return this.whole();
+    return new Promise<ServerOut>((resolve) => {
+      this.settle = resolve;
+    });
+  }
+
+  private whole(): ServerOut {
+    return this.batch ?? this.answers[0]!;
+  }
+}
+
 export class CheckoutService {
   private readonly deps: CheckoutDeps;
   private readonly now: () => number;
@@ -142,52 +219,34 @@ export class CheckoutService {
       if (nowMs >= session.expiresAtMs)
         return error(request.requestId, 'TOKEN_EXPIRED', 'the token expired: authenticate again');
     }
-    if (request.kind !== 'batch') return this.command(session, request, nowMs);
+    if (request.kind !== 'batch') {
+      const pending = new PendingAnswers([request], null);
+      const answer = this.command(session, request, nowMs, pending, 0);
+      return answer === answeredLater ? pending.settled() : answer;
+    }
     if (session.role !== 'service')
       return error(request.requestId, 'FORBIDDEN', 'only a service connection may batch');
-    return this.batch(session, request, nowMs);
-  }
-
-  private batch(
-    session: Session,
-    request: Extract<ClientRequest, { kind: 'batch' }>,
-    nowMs: number,
-  ): ServerOut | Promise<ServerOut> {
     const { messages } = request;
-    const answers = new Array<ServerOut>(messages.length);
-    const out: ServerOut = { kind: 'batch', requestId: request.requestId, answers };
-    // A promise per engine command only; the rest are answered in place.
-    let waiting = 0;
-    let answered: (out: ServerOut) => void = () => {};
-    let failed: (reason: unknown) => void = () => {};
+    const pending = new PendingAnswers(messages, request.requestId);
     for (let i = 0; i < messages.length; i++) {
-      const answer = this.command(session, messages[i]!, nowMs);
-      if (!(answer instanceof Promise)) {
-        answers[i] = answer;
-        continue;
-      }
-      waiting++;
-      answer.then(
-        (late) => {
-          answers[i] = late;
-          if (--waiting === 0) answered(out);
-        },
-        (reason: unknown) => failed(reason),
-      );
+      const answer = this.command(session, messages[i]!, nowMs, pending, i);
+      if (answer !== answeredLater) pending.answers[i] = answer;
     }
-    if (waiting === 0) return out;
-    return new Promise<ServerOut>((resolve, reject) => {
-      answered = resolve;
-      failed = reject;
-    });
+    return pending.settled();
   }
 
-  /** One command of a frame or a batch, from an authenticated session. */
+  /**
+   * One command of a frame or a batch, from an authenticated session: its
+   * answer, or answeredLater when the engine will give it to `pending` (as
+   * answer `index`).
+   */
   private command(
     session: Session,
     request: DecodedBatchableMessage,
     nowMs: number,
-  ): ServerOut | Promise<ServerOut> {
+    pending: PendingAnswers,
+    index: number,
+  ): ServerOut | typeof answeredLater {
     if (request.kind === 'ping') {
       return {
         kind: 'pong',
@@ -232,21 +291,16 @@ export class CheckoutService {
     }
     switch (request.kind) {
       case 'placeOrder':
-        return this.place(request, buyerId, nowMs);
+        return this.place(request, buyerId, nowMs, pending, index);
       case 'pay':
         return this.pay(request, buyerId);
       case 'cancel':
-        return this.engineAnswer(
+        return this.toEngine(
           request.requestId,
-          this.deps.commands.submit(
-            {
-              type: 'cancelOrder',
-              buyerId,
-              requestId: request.requestId,
-              orderId: request.orderId,
-            },
-            nowMs,
-          ),
+          { type: 'cancelOrder', buyerId, requestId: request.requestId, orderId: request.orderId },
+          nowMs,
+          pending,
+          index,
         );
       case 'subscribe':
         return this.subscribe(session, request, buyerId);
@@ -291,7 +345,9 @@ export class CheckoutService {
     request: Extract<ClientRequest, { kind: 'placeOrder' }>,
     buyerId: number,
     nowMs: number,
-  ): Promise<ServerOut> | ServerOut {
+    pending: PendingAnswers,
+    index: number,
+  ): ServerOut | typeof answeredLater {
     const { availability, skusMax, model } = this.deps;
     const soldOutEverywhere =
       request.lines.length > 0 &&
@@ -319,18 +375,18 @@ export class CheckoutService {
         mayReturn: true,
       };
     }
-    return this.engineAnswer(
+    return this.toEngine(
       request.requestId,
-      this.deps.commands.submit(
-        {
-          type: 'placeOrder',
-          buyerId,
-          requestId: request.requestId,
-          totalMinor: request.totalMinor,
-          lines: request.lines,
-        },
-        nowMs,
-      ),
+      {
+        type: 'placeOrder',
+        buyerId,
+        requestId: request.requestId,
+        totalMinor: request.totalMinor,
+        lines: request.lines,
+      },
+      nowMs,
+      pending,
+      index,
     );
   }
 
@@ -341,7 +397,7 @@ export class CheckoutService {
       return error(request.requestId, 'NOT_FOUND', `no order ${request.orderId} for this buyer`);
     }
     if (order.status !== OrderStatus.readyForCheckout) {
-      return this.orderOut(
+      return orderOut(
         request.requestId,
         ResultCode.invalidTransition,
         order.orderId,
@@ -359,7 +415,7 @@ export class CheckoutService {
       started === 'started'
         ? 'payment started: the outcome is pushed as an order update'
         : 'a payment for this order is already in flight';
-    return this.orderOut(
+    return orderOut(
       request.requestId,
       ResultCode.ok,
       order.orderId,
@@ -394,54 +450,23 @@ export class CheckoutService {
     return { kind: 'subscribed', requestId: request.requestId, orderId: order.orderId, status: order.status };
   }
 
-  private engineAnswer(
+  /** Hands a command to the engine, its answer to come through `pending`; BUSY when the engine is full. */
+  private toEngine(
     requestId: number,
-    pending: Promise<EngineAnswer> | null,
-  ): ServerOut | Promise<ServerOut> {
-    if (pending === null) {
-      this.deps.metrics.busy++;
-      return error(
-        requestId,
-        'BUSY',
-        'the engine is at capacity: retry after the given delay',
-        this.deps.busyRetryAfterMs,
-      );
-    }
-    return pending.then((a) =>
-      this.orderOut(
-        requestId,
-        a.result,
-        a.orderId,
-        a.status,
-        a.expiresAtMs,
-        a.totalMinor,
-        a.skuId,
-        a.result === ResultCode.soldOut ? soldOutMessage : '',
-      ),
-    );
-  }
-
-  private orderOut(
-    requestId: number,
-    result: number,
-    orderId: number,
-    status: number,
-    expiresAtMs: number,
-    totalMinor: number,
-    skuId: number,
-    message: string,
-  ): ServerOut {
-    return {
-      kind: 'order',
+    input: CommandInput,
+    nowMs: number,
+    pending: PendingAnswers,
+    index: number,
+  ): ServerOut | typeof answeredLater {
+    pending.waiting++;
+    if (this.deps.commands.submitTo(input, nowMs, pending, index)) return answeredLater;
+    pending.waiting--;
+    this.deps.metrics.busy++;
+    return error(
       requestId,
-      result,
-      orderId,
-      status,
-      expiresAtMs,
-      totalMinor,
-      skuId,
-      message,
-      mayReturn: result === ResultCode.soldOut || result === ResultCode.insufficientStock,
-    };
+      'BUSY',
+      'the engine is at capacity: retry after the given delay',
+      this.deps.busyRetryAfterMs,
+    );
   }
 }

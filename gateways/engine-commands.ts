@@ -1,10 +1,13 @@
 /**
- * The gateway thread's way into the engine: a command in, a promise of its
- * answer out, resolved only once the answer is durable (CommandClient does
- * the output commit). Null instead of a promise means the ring or the
- * in-flight window is full: the caller answers BUSY with a retry-after.
+ * The gateway thread's way into the engine: a command in, its answer out once
+ * the answer is durable (CommandClient does the output commit). Two ways to
+ * wait: `submit` gives a promise (admin API, webhooks, start-up), `submitTo`
+ * hands the answer to a sink with the caller's token (the checkout path: a
+ * frame of 128 commands, no promise or closure per command). Both say "full"
+ * (null, false) when the ring or the in-flight window is: the caller answers
+ * BUSY with a retry-after.
  */
-import type { CommandClient } from '../engine/command-client.ts';
+import type { CommandClient, ReplyReceiver } from '../engine/command-client.ts';
 import { type CommandInput, writeCommand } from '../engine/commands.ts';
 import { ReplySlot } from '../engine/layout.ts';
 
@@ -19,6 +22,40 @@ export interface EngineAnswer {
   durableSeqNeeded: number;
 }
 
+/** The answer being delivered: one object, refilled for each reply. */
+const delivered: EngineAnswer = {
+  result: 0,
+  orderId: 0,
+  status: 0,
+  skuId: 0,
+  expiresAtMs: 0,
+  totalMinor: 0,
+  durableSeqNeeded: 0,
+};
+
+/** Gets the answers of commands submitted with submitTo; `answer` is valid during the call only. */
+export abstract class EngineAnswerSink implements ReplyReceiver {
+  abstract engineAnswered(token: number, answer: Readonly<EngineAnswer>): void;
+
+  onReply(w: Int32Array, f: Float64Array, at: number, token: number): void {
+    delivered.result = w[at + ReplySlot.result]!;
+    delivered.orderId = f[(at + ReplySlot.orderId) >> 1]!;
+    delivered.status = w[at + ReplySlot.status]!;
+    delivered.skuId = w[at + ReplySlot.skuId]!;
+    delivered.expiresAtMs = f[(at + ReplySlot.expiresAtMs) >> 1]!;
+    delivered.totalMinor = f[(at + ReplySlot.totalMinor) >> 1]!;
+    delivered.durableSeqNeeded = f[(at + ReplySlot.durableSeqNeeded) >> 1]!;
+    this.engineAnswered(token, delivered);
+  }
+}
+
+class PromisedAnswer extends EngineAnswerSink {
+  resolve: (answer: EngineAnswer) => void = () => {};
+  engineAnswered(_token: number, answer: Readonly<EngineAnswer>): void {
+    this.resolve({ ...answer });
+  }
+}
+
 export class EngineCommands {
   private readonly client: CommandClient;
 
@@ -31,23 +68,19 @@ export class EngineCommands {
   }
 
   submit(input: CommandInput, nowMs = Date.now()): Promise<EngineAnswer> | null {
-    let resolveAnswer!: (answer: EngineAnswer) => void;
+    const sink = new PromisedAnswer();
     const answer = new Promise<EngineAnswer>((resolve) => {
-      resolveAnswer = resolve;
+      sink.resolve = resolve;
     });
-    const accepted = this.client.submit(
+    return this.submitTo(input, nowMs, sink, 0) ? answer : null;
+  }
+
+  /** Submits a command whose answer goes to `sink` with `token`; false when full (nothing submitted). */
+  submitTo(input: CommandInput, nowMs: number, sink: EngineAnswerSink, token: number): boolean {
+    return this.client.submit(
       (w, f, at, correlationId) => writeCommand(w, f, at, correlationId, nowMs, input),
-      (w, f, at) =>
-        resolveAnswer({
-          result: w[at + ReplySlot.result]!,
-          orderId: f[(at + ReplySlot.orderId) >> 1]!,
-          status: w[at + ReplySlot.status]!,
-          skuId: w[at + ReplySlot.skuId]!,
-          expiresAtMs: f[(at + ReplySlot.expiresAtMs) >> 1]!,
-          totalMinor: f[(at + ReplySlot.totalMinor) >> 1]!,
-          durableSeqNeeded: f[(at + ReplySlot.durableSeqNeeded) >> 1]!,
-        }),
+      sink,
+      token,
     );
-    return accepted ? answer : null;
   }
 }

@@ -35,7 +35,7 @@ import { CheckoutService, type RateLimiter, type TokenCheck } from './checkout-s
 import { CheckoutSocket } from './checkout-socket.ts';
 import { dashboardStats } from './dashboard-stats.ts';
 import { DurableEventFeed } from './durable-event-feed.ts';
-import { EngineCommands } from './engine-commands.ts';
+import { EngineAnswerSink, EngineCommands } from './engine-commands.ts';
 import { type AuthCheck, registerHttpApi } from './http-api.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type SandboxOptions, SandboxPayments } from './payments-sandbox.ts';
@@ -182,13 +182,14 @@ export class StampedeServer {
       const caughtUp = await feed.catchUp(catchUpReader).finally(() => catchUpReader.close());
       feed.start();
       const payments = new SandboxPayments(options.payments, (orderId, outcome, amountMinor) => {
-        const pending = commands.submit({
+        const input = {
           type: 'paymentResult',
           orderId,
           outcome: outcome === 'succeeded' ? 1 : 2,
           amountMinor,
-        });
-        if (pending === null)
+        } as const;
+        // Nobody waits for this answer: the order's change reaches its subscribers from the journal.
+        if (!commands.submitTo(input, Date.now(), answerIgnored, 0))
           options.log(`payment result for order ${orderId} refused: engine busy (the order will time out)`);
       });
       service = new CheckoutService({
@@ -349,6 +350,11 @@ export class StampedeServer {
 }
 
 /** The app, noting each route it registers. */
+/** For commands whose answer nobody waits for (payment results). */
+const answerIgnored = new (class extends EngineAnswerSink {
+  engineAnswered(): void {}
+})();
+
 function recordRoutes(app: uWS.TemplatedApp, routes: string[]): uWS.TemplatedApp {
   return new Proxy(app, {
     get(target, property, receiver) {
