@@ -349,15 +349,14 @@ export class CheckoutService {
     index: number,
   ): ServerOut | typeof answeredLater {
     const { availability, skusMax, model } = this.deps;
-    const soldOutEverywhere =
-      request.lines.length > 0 &&
-      request.lines.every(
-        (line) =>
-          line.skuId >= 1 &&
-          line.skuId <= skusMax &&
-          model.products.has(line.skuId) &&
-          availability[line.skuId]! <= 0,
-      );
+    const { lines } = request;
+    // A loop, not lines.every(closure): this runs for every attempt of a sale.
+    let soldOutEverywhere = lines.length > 0;
+    for (let i = 0; i < lines.length && soldOutEverywhere; i++) {
+      const skuId = lines[i]!.skuId;
+      soldOutEverywhere =
+        skuId >= 1 && skuId <= skusMax && availability[skuId]! <= 0 && model.products.has(skuId);
+    }
     // A retry of an order already answered must get that answer: the model may not hold the order yet.
     if (soldOutEverywhere) this.deps.catchUp();
     if (soldOutEverywhere && model.orderForRequest(buyerId, request.requestId) === undefined) {
