@@ -1,0 +1,132 @@
+/**
+ * The sandbox provider on its own: each payment is answered once, after its
+ * delay, in the order payments started, with the seeded draw; payments due
+ * together are answered together (one task, so one publish to the engine,
+ * not one per payment); a second start for an order in flight
+ * and a start past the bound change nothing; close() answers nothing more.
+ */
+import t from 'tap';
+import { SandboxPayments } from './payments-sandbox.ts';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Settled {
+  orderId: number;
+  outcome: string;
+  amountMinor: number;
+  atMs: number;
+  task: number;
+}
+
+function sandbox(options: {
+  delayMs: number;
+  successRate: number;
+  declineRate: number;
+  inFlightMax?: number;
+}): {
+  payments: SandboxPayments;
+  settled: Settled[];
+} {
+  const settled: Settled[] = [];
+  // Answers given with no microtask checkpoint between them share a task number: that is what lets the
+  // engine commands they submit go out in one publish.
+  let task = 0;
+  let taskOpen = false;
+  const payments = new SandboxPayments({ seed: 11, ...options }, (orderId, outcome, amountMinor) => {
+    if (!taskOpen) {
+      taskOpen = true;
+      task++;
+      queueMicrotask(() => {
+        taskOpen = false;
+      });
+    }
+    settled.push({ orderId, outcome, amountMinor, atMs: performance.now(), task });
+  });
+  return { payments, settled };
+}
+
+t.test('each payment is answered once, after its delay, in the order started', async (t) => {
+  const { payments, settled } = sandbox({ delayMs: 30, successRate: 0.5, declineRate: 0.3 });
+  const startedAtMs = performance.now();
+  // Started back to back (an assertion per start would spread them over milliseconds).
+  const starts = Array.from({ length: 200 }, (_, i) => payments.start(i + 1, (i + 1) * 100));
+  t.ok(
+    starts.every((s) => s === 'started'),
+    'all started',
+  );
+  t.equal(payments.start(7, 700), 'alreadyPending', 'a second start for an order in flight');
+  await sleep(5);
+  t.equal(settled.length, 0, 'nothing before the delay');
+  await sleep(80);
+  t.equal(payments.started, 200);
+  t.equal(
+    payments.succeeded + payments.declined + payments.unanswered,
+    200,
+    'every payment answered or dropped',
+  );
+  t.ok(
+    payments.unanswered > 0 && payments.declined > 0 && payments.succeeded > 0,
+    'all three outcomes drawn',
+  );
+  t.equal(settled.length, payments.succeeded + payments.declined, 'a settle per answered payment');
+  t.same(
+    settled.map((s) => s.orderId),
+    [...settled.map((s) => s.orderId)].sort((a, b) => a - b),
+    'in start order',
+  );
+  t.ok(
+    settled.every((s) => s.amountMinor === s.orderId * 100),
+    'each with its own amount',
+  );
+  t.ok(
+    settled.every((s) => s.atMs - startedAtMs >= 29),
+    'none before its delay (timer granularity aside)',
+  );
+  // Started within a millisecond or so (more if the machine is loaded): a few ticks at most, not one each.
+  t.ok(
+    new Set(settled.map((s) => s.task)).size <= 5,
+    'payments due together are answered together, in a few tasks at most',
+  );
+  const outcomes = settled.map((s) => [s.orderId, s.outcome]);
+  t.equal(payments.start(7, 700), 'started', 'an answered order can pay again');
+
+  // The same seed draws the same outcomes.
+  const again = sandbox({ delayMs: 1, successRate: 0.5, declineRate: 0.3 });
+  for (let orderId = 1; orderId <= 200; orderId++) again.payments.start(orderId, orderId * 100);
+  await sleep(30);
+  t.same(
+    again.settled.map((s) => [s.orderId, s.outcome]),
+    outcomes,
+    'seeded: the same outcomes for the same starts',
+  );
+  payments.close();
+  again.payments.close();
+});
+
+t.test('payments started later are answered later, in a later task', async (t) => {
+  const { payments, settled } = sandbox({ delayMs: 10, successRate: 1, declineRate: 0 });
+  payments.start(1, 100);
+  await sleep(25);
+  payments.start(2, 200);
+  payments.start(3, 300);
+  await sleep(40);
+  t.same(
+    settled.map((s) => s.orderId),
+    [1, 2, 3],
+  );
+  t.not(settled[0]!.task, settled[1]!.task, 'the first in its own task');
+  payments.close();
+});
+
+t.test('bounded, and close() answers nothing more', async (t) => {
+  const { payments, settled } = sandbox({ delayMs: 20, successRate: 1, declineRate: 0, inFlightMax: 3 });
+  t.same(
+    [1, 2, 3, 4].map((orderId) => payments.start(orderId, 1)),
+    ['started', 'started', 'started', 'busy'],
+  );
+  payments.close();
+  await sleep(50);
+  t.equal(settled.length, 0, 'nothing answered after close');
+  t.equal(payments.start(4, 1), 'started', 'room again after close');
+  payments.close();
+});
