@@ -8,10 +8,9 @@
  * full, submit() returns false and the caller pushes back (stops reading its
  * socket, or answers `busy`).
  *
- * Commands submitted in one task are published together, once, when it ends
- * (a microtask): a frame of 128 commands reaches the engine as one batch with
- * one doorbell ring, instead of waking it for each command and letting it
- * trickle single commands (and single-event commits) down the pipeline.
+ * Each command is published as it is submitted, so the engine and the
+ * journal start on a frame's first commands while the gateway is still
+ * reading the rest (docs/engine.md, step 4, has the measurements).
  *
  * Replies are consumed in order from the reply ring and released only when
  * control.durableSeq >= durableSeqNeeded: the reply ring itself is the
@@ -38,11 +37,6 @@ export class CommandClient {
   private inFlight = 0;
   private pumping = false;
   private closed = false;
-  private publishQueued = false;
-  private readonly publish = (): void => {
-    this.publishQueued = false;
-    this.port.inbound.publish();
-  };
 
   constructor(port: ProducerPort, control: ControlBlock) {
     this.port = port;
@@ -63,8 +57,8 @@ export class CommandClient {
   }
 
   /**
-   * Writes one command, published when the current task ends. Returns false
-   * (nothing written) when the ring or the in-flight window is full.
+   * Writes one command and publishes it. Returns false (nothing written) when
+   * the ring or the in-flight window is full.
    */
   submit(write: CommandWriter, receiver: ReplyReceiver, token = 0): boolean {
     if (this.closed || this.inFlight >= this.port.replies.slotCount) return false;
@@ -78,10 +72,7 @@ export class CommandClient {
     this.receivers[correlationId & this.mask] = receiver;
     this.tokens[correlationId & this.mask] = token;
     this.inFlight++;
-    if (!this.publishQueued) {
-      this.publishQueued = true;
-      queueMicrotask(this.publish);
-    }
+    this.port.inbound.publish();
     if (!this.pumping) void this.pump();
     return true;
   }
