@@ -63,6 +63,15 @@ export function isFinalStatus(status: number): boolean {
 }
 
 /**
+ * Final statuses no command changes any more. Timeout and canceled are final
+ * but not settled: a payment that lands late still turns them into
+ * exceptionCheckout (processor.ts, paymentResult).
+ */
+export function isSettledStatus(status: number): boolean {
+  return isFinalStatus(status) && status !== OrderStatus.timeout && status !== OrderStatus.canceled;
+}
+
+/**
  * Business outcomes: values, never exceptions. `ok` is the only success.
  * An order refused before creation carries one of these in `orderRefused`;
  * a created order that fails risk or pricing goes to `failCheckout` with one.

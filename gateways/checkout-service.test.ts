@@ -127,3 +127,27 @@ t.test('a subscription to an order answered but not yet applied finds it', async
   t.equal(pending.length, 0);
   t.match(subscribed, { kind: 'subscribed', orderId });
 });
+
+t.test('a subscription lasts until the order is settled, through timeout', async (t) => {
+  const { service } = lagging();
+  const pushed: number[] = [];
+  const subscriber: Session = {
+    ...session(),
+    push: (out) => pushed.push((out as { status: number }).status),
+  };
+  service.handle(subscriber, { kind: 'subscribe', requestId: 9, buyerId, orderId });
+  t.same([...subscriber.subscriptions], [orderId], 'subscribed');
+  const change = (status: number, previous: number): void =>
+    service.onOrderChange({ orderId, buyerId, status, previous, code: 0, atMs: 0, seq: 0 });
+  change(OrderStatus.timeout, OrderStatus.readyForCheckout);
+  t.same([...subscriber.subscriptions], [orderId], 'a timed-out order can still change: still subscribed');
+  change(OrderStatus.exceptionCheckout, OrderStatus.timeout);
+  t.same(pushed, [OrderStatus.timeout, OrderStatus.exceptionCheckout], 'both changes pushed');
+  t.same([...subscriber.subscriptions], [], 'settled: the subscription ended');
+  change(OrderStatus.exceptionCheckout, OrderStatus.exceptionCheckout);
+  t.equal(pushed.length, 2, 'nothing pushed after it');
+  // Subscribing again to a settled order reads its status; the next change (none will come) would end it.
+  service.handle(subscriber, { kind: 'subscribe', requestId: 10, buyerId, orderId });
+  change(OrderStatus.checkoutSuccess, OrderStatus.readyForCheckout);
+  t.same([...subscriber.subscriptions], [], 'a paid order ends it too');
+});

@@ -16,7 +16,7 @@
  *    the read model knows, the answer is soldOut without the engine;
  *  - a full ring or in-flight window is BUSY with a retry-after, never a drop.
  */
-import { OrderStatus, ResultCode } from '../engine/codes.ts';
+import { isSettledStatus, OrderStatus, ResultCode } from '../engine/codes.ts';
 import type { CommandInput } from '../engine/commands.ts';
 import type { EmbeddedReadModel, OrderChange } from '../projections/embedded-read-model.ts';
 import type {
@@ -196,9 +196,15 @@ export class CheckoutService {
     if (buyerSessions === undefined && orderSessions === undefined) return;
     const update: ServerOut = { kind: 'update', ...change, requestId: 0 };
     if (buyerSessions !== undefined) for (const session of buyerSessions) this.pushTo(session, update);
+    if (orderSessions === undefined) return;
     // A session both the buyer's and the order's subscriber gets the update once.
-    if (orderSessions !== undefined)
-      for (const session of orderSessions) if (!buyerSessions?.has(session)) this.pushTo(session, update);
+    for (const session of orderSessions) if (!buyerSessions?.has(session)) this.pushTo(session, update);
+    // Nothing will change any more: end the subscriptions, or a service connection that subscribes to
+    // every order it takes payment for would hold them all for as long as it stays connected.
+    if (isSettledStatus(change.status)) {
+      for (const session of orderSessions) session.subscriptions.delete(change.orderId);
+      this.byOrder.delete(change.orderId);
+    }
   }
 
   private pushTo(session: Session, update: ServerOut): void {
