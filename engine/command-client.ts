@@ -3,10 +3,10 @@
  * gateway, the ticker, the admin API): submit a command with a receiver and
  * a token of the caller's (a batch's index), get the reply once its events
  * are durable. A receiver is an object, not a callback, so that a frame of
- * 128 commands needs no closure or promise per command. Bounded: at most one command in
- * flight per reply-ring slot, so the engine never waits on a reply ring; when
- * full, submit() returns false and the caller pushes back (stops reading its
- * socket, or answers `busy`).
+ * 128 commands needs no closure or promise per command. Bounded: at most one
+ * command in flight per reply-ring slot, so the engine never waits on a reply
+ * ring; when full, submit() returns false and the caller pushes back (stops
+ * reading its socket, or answers `busy`).
  *
  * Each command is published as it is submitted, so the engine and the
  * journal start on a frame's first commands while the gateway is still
