@@ -82,10 +82,11 @@ t.test('each payment is answered once, after its delay, in the order started', a
     settled.every((s) => s.atMs - startedAtMs >= 29),
     'none before its delay (timer granularity aside)',
   );
-  // Started within a millisecond or so (more if the machine is loaded): a few ticks at most, not one each.
+  // Started within a millisecond or so (a few more if the machine is loaded): a tick answers everything
+  // due by then, so a handful of tasks, where a timer per payment made one each (about 180 here).
   t.ok(
-    new Set(settled.map((s) => s.task)).size <= 5,
-    'payments due together are answered together, in a few tasks at most',
+    new Set(settled.map((s) => s.task)).size <= 20,
+    'payments due together are answered together, in a handful of tasks',
   );
   const outcomes = settled.map((s) => [s.orderId, s.outcome]);
   t.equal(payments.start(7, 700), 'started', 'an answered order can pay again');
