@@ -151,3 +151,23 @@ t.test('a subscription lasts until the order is settled, through timeout', async
   change(OrderStatus.checkoutSuccess, OrderStatus.readyForCheckout);
   t.same([...subscriber.subscriptions], [], 'a paid order ends it too');
 });
+
+t.test('a subscription to a timed-out order ends when the engine forgets the order', async (t) => {
+  const { service } = lagging();
+  const subscriber = session();
+  service.handle(subscriber, { kind: 'subscribe', requestId: 9, buyerId, orderId });
+  service.onOrderChange({
+    orderId,
+    buyerId,
+    status: OrderStatus.timeout,
+    previous: OrderStatus.readyForCheckout,
+    code: 0,
+    atMs: 0,
+    seq: 0,
+  });
+  t.same([...subscriber.subscriptions], [orderId], 'kept through the timeout');
+  service.onOrderForgotten(orderId + 1);
+  t.same([...subscriber.subscriptions], [orderId], 'another order forgotten: kept');
+  service.onOrderForgotten(orderId);
+  t.same([...subscriber.subscriptions], [], 'forgotten: ended');
+});

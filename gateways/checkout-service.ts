@@ -177,6 +177,11 @@ export class CheckoutService {
     this.now = deps.now ?? Date.now;
   }
 
+  /** Orders with at least one subscription open (the /metrics gauge stampede_subscribed_orders). */
+  get subscribedOrderCount(): number {
+    return this.byOrder.size;
+  }
+
   /** Forgets a closed session's registrations. */
   close(session: Session): void {
     if (session.role === 'buyer') this.byBuyer.get(session.buyerId)?.delete(session);
@@ -201,10 +206,18 @@ export class CheckoutService {
     for (const session of orderSessions) if (!buyerSessions?.has(session)) this.pushTo(session, update);
     // Nothing will change any more: end the subscriptions, or a service connection that subscribes to
     // every order it takes payment for would hold them all for as long as it stays connected.
-    if (isSettledStatus(change.status)) {
-      for (const session of orderSessions) session.subscriptions.delete(change.orderId);
-      this.byOrder.delete(change.orderId);
-    }
+    if (isSettledStatus(change.status)) this.endSubscriptions(change.orderId, orderSessions);
+  }
+
+  /** The engine forgot an order (timed out or canceled ones too): its subscriptions end. */
+  onOrderForgotten(orderId: number): void {
+    const sessions = this.byOrder.get(orderId);
+    if (sessions !== undefined) this.endSubscriptions(orderId, sessions);
+  }
+
+  private endSubscriptions(orderId: number, sessions: Set<Session>): void {
+    for (const session of sessions) session.subscriptions.delete(orderId);
+    this.byOrder.delete(orderId);
   }
 
   private pushTo(session: Session, update: ServerOut): void {

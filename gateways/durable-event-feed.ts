@@ -8,8 +8,10 @@
  * needs the model current now (a payment, a subscription, a retried order)
  * calls drain() first.
  */
+
+import { EventType } from '../engine/codes.ts';
 import type { ControlBlock } from '../engine/control-block.ts';
-import { EventSlot } from '../engine/layout.ts';
+import { EventSlot, OrderForgotten } from '../engine/layout.ts';
 import type { RingConsumer } from '../engine/ring.ts';
 import type { JournalReader } from '../journal/journal-backend.ts';
 import type { EmbeddedReadModel, OrderChange } from '../projections/embedded-read-model.ts';
@@ -21,6 +23,7 @@ export class DurableEventFeed {
   private readonly control: ControlBlock;
   private readonly model: EmbeddedReadModel;
   private readonly onChange: (change: OrderChange) => void;
+  private readonly onForgotten: (orderId: number) => void;
   private running = false;
   private stopped: Promise<void> = Promise.resolve();
   /** Scratch for journal records during the start-up scan. */
@@ -33,11 +36,14 @@ export class DurableEventFeed {
     control: ControlBlock,
     model: EmbeddedReadModel,
     onChange: (change: OrderChange) => void,
+    /** The engine forgot an order: nothing about it will change or be answered any more. */
+    onForgotten: (orderId: number) => void = () => {},
   ) {
     this.notify = notify;
     this.control = control;
     this.model = model;
     this.onChange = onChange;
+    this.onForgotten = onForgotten;
   }
 
   /** Applies every durable record already in the journal (before gateways listen). */
@@ -63,8 +69,9 @@ export class DurableEventFeed {
     const count = ring.available(eventsPerTurnMax);
     for (let i = 0; i < count; i++) {
       const at = ring.slotOffset(i);
+      const type = ring.words[at + EventSlot.type]!;
       const change = this.model.apply(
-        ring.words[at + EventSlot.type]!,
+        type,
         ring.f64[(at + EventSlot.seq) >> 1]!,
         ring.f64[(at + EventSlot.atMs) >> 1]!,
         ring.words,
@@ -72,6 +79,8 @@ export class DurableEventFeed {
         at + EventSlot.payload,
       );
       if (change !== null) this.onChange(change);
+      else if (type === EventType.orderForgotten)
+        this.onForgotten(ring.f64[(at + EventSlot.payload + OrderForgotten.orderId) >> 1]!);
     }
     if (count > 0) ring.release(count);
     return count;

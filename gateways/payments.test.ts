@@ -53,3 +53,64 @@ t.test('decline', (t) => payOnce(t, { successRate: 0, declineRate: 1 }, 'ORDER_S
 t.test('no answer: the order times out', (t) =>
   payOnce(t, { successRate: 0, declineRate: 0 }, 'ORDER_STATUS_TIMEOUT'),
 );
+
+/** stampede_subscribed_orders from /metrics. */
+async function subscribedOrders(port: number): Promise<number> {
+  const { text } = await http(port, 'GET', '/metrics');
+  return Number(/^stampede_subscribed_orders (\d+)$/m.exec(text as unknown as string)?.[1] ?? Number.NaN);
+}
+
+t.test('a subscription ends when its order is settled, or once the engine forgets it', async (t) => {
+  const { server, stop } = await startTestServer({
+    payments: { delayMs: 5, seed: 7, successRate: 1, declineRate: 0 },
+    limits: engineLimits({
+      skusMax: 10,
+      ordersMax: 1000,
+      buyersMax: 1000,
+      orderTtlMs: 300,
+      finalOrderRetentionMs: 1500,
+    }),
+  });
+  t.teardown(stop);
+  await http(server.port, 'POST', '/v1/admin/products', {
+    token: admin,
+    body: { skuId: 1, priceMinor: 100, currency: 'USD', stock: 10 },
+  });
+  const backend = await TestClient.connect(server.port);
+  await backend.request({
+    requestId: 1,
+    authenticate: { token: token({ role: 'service', serviceName: 'checkout' }) },
+  });
+  const reserve = async (buyerId: number, requestId: number): Promise<number> => {
+    const placed = await backend.request({
+      requestId,
+      placeOrder: { buyerId, lines: [{ skuId: 1, quantity: 1, unitPriceMinor: 100 }], totalMinor: 100 },
+    });
+    const orderId = (placed.order as { orderId: number }).orderId;
+    await backend.request({ requestId: requestId + 1, subscribe: { orderId, buyerId } });
+    return orderId;
+  };
+  const paid = await reserve(4, 10);
+  const left = await reserve(5, 20);
+  t.equal(await subscribedOrders(server.port), 2, 'two orders subscribed');
+
+  await backend.request({ requestId: 12, pay: { orderId: paid, buyerId: 4 } });
+  await backend.push(
+    (m: Json) =>
+      (m.update as { orderId: number; status: string } | undefined)?.orderId === paid &&
+      (m.update as { status: string }).status === 'ORDER_STATUS_CHECKOUT_SUCCESS',
+  );
+  await backend.push(
+    (m: Json) =>
+      (m.update as { orderId: number; status: string } | undefined)?.orderId === left &&
+      (m.update as { status: string }).status === 'ORDER_STATUS_TIMEOUT',
+  );
+  t.equal(await subscribedOrders(server.port), 1, 'the paid one ended; the timed-out one can still change');
+
+  // The engine forgets the timed-out order after finalOrderRetentionMs; its subscription goes with it.
+  const deadline = Date.now() + 10_000;
+  while ((await subscribedOrders(server.port)) !== 0 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(await subscribedOrders(server.port), 0, 'forgotten: no subscription left');
+  backend.close();
+});

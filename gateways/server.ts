@@ -175,8 +175,12 @@ export class StampedeServer {
       const client = new CommandClient(host.producers[0]!, host.control);
       const commands = new EngineCommands(client);
       let service: CheckoutService | null = null;
-      const feed = new DurableEventFeed(host.notify!, host.control, model, (change) =>
-        service?.onOrderChange(change),
+      const feed = new DurableEventFeed(
+        host.notify!,
+        host.control,
+        model,
+        (change) => service?.onOrderChange(change),
+        (orderId) => service?.onOrderForgotten(orderId),
       );
       const catchUpReader = journalBackend.openReader();
       const caughtUp = await feed.catchUp(catchUpReader).finally(() => catchUpReader.close());
@@ -242,6 +246,7 @@ export class StampedeServer {
             commands_in_flight: client.inFlightCount,
             ws_connections: socket.connectionCount,
             read_model_orders: model.orders.size,
+            subscribed_orders: service?.subscribedOrderCount ?? 0,
           }) + projectors.prometheusText(),
         dashboard: () =>
           dashboardStats(
