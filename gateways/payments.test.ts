@@ -9,26 +9,31 @@ import { http, type Json, startTestServer, TestClient, token } from './testing/t
 
 const admin = token({ role: 'admin', adminName: 'ops' });
 
+/** A node whose sandbox pays at the given rates, selling SKU 1 at 100 cents with `stock` units. */
+async function startSale(
+  t: Test,
+  payments: { successRate: number; declineRate: number },
+  timing: { orderTtlMs: number; finalOrderRetentionMs: number },
+  stock: number,
+): Promise<{ port: number }> {
+  const { server, stop } = await startTestServer({
+    payments: { delayMs: 5, seed: 7, ...payments },
+    limits: engineLimits({ skusMax: 10, ordersMax: 1000, buyersMax: 1000, ...timing }),
+  });
+  t.teardown(stop);
+  await http(server.port, 'POST', '/v1/admin/products', {
+    token: admin,
+    body: { skuId: 1, priceMinor: 100, currency: 'USD', stock },
+  });
+  return server;
+}
+
 async function payOnce(
   t: Test,
   payments: { successRate: number; declineRate: number },
   expected: string,
 ): Promise<void> {
-  const { server, stop } = await startTestServer({
-    payments: { delayMs: 5, seed: 7, ...payments },
-    limits: engineLimits({
-      skusMax: 10,
-      ordersMax: 1000,
-      buyersMax: 1000,
-      orderTtlMs: 400,
-      finalOrderRetentionMs: 60_000,
-    }),
-  });
-  t.teardown(stop);
-  await http(server.port, 'POST', '/v1/admin/products', {
-    token: admin,
-    body: { skuId: 1, priceMinor: 100, currency: 'USD', stock: 1 },
-  });
+  const server = await startSale(t, payments, { orderTtlMs: 400, finalOrderRetentionMs: 60_000 }, 1);
   const c = await TestClient.connect(server.port);
   await c.request({ requestId: 1, authenticate: { token: token({ role: 'buyer', buyerId: 4 }) } });
   const placed = await c.request({
@@ -61,21 +66,12 @@ async function subscribedOrders(port: number): Promise<number> {
 }
 
 t.test('a subscription ends when its order is settled, or once the engine forgets it', async (t) => {
-  const { server, stop } = await startTestServer({
-    payments: { delayMs: 5, seed: 7, successRate: 1, declineRate: 0 },
-    limits: engineLimits({
-      skusMax: 10,
-      ordersMax: 1000,
-      buyersMax: 1000,
-      orderTtlMs: 300,
-      finalOrderRetentionMs: 1500,
-    }),
-  });
-  t.teardown(stop);
-  await http(server.port, 'POST', '/v1/admin/products', {
-    token: admin,
-    body: { skuId: 1, priceMinor: 100, currency: 'USD', stock: 10 },
-  });
+  const server = await startSale(
+    t,
+    { successRate: 1, declineRate: 0 },
+    { orderTtlMs: 300, finalOrderRetentionMs: 1500 },
+    10,
+  );
   const backend = await TestClient.connect(server.port);
   await backend.request({
     requestId: 1,
