@@ -238,6 +238,14 @@ t.test('a broken server message throws instead of reading wrong', async (t) => {
     /wire type 7 of field 1/,
     'a wire type protobuf does not have',
   );
+  // request_id 2^53 (one past what a double holds exactly), then 2^53 - 1, which reads.
+  t.throws(
+    () => readAll(Uint8Array.of(0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10)),
+    /a varint above 2\^53 - 1/,
+    'an id a double cannot hold',
+  );
+  readAll(Uint8Array.of(0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f));
+  t.equal(reader.requestId, Number.MAX_SAFE_INTEGER, '2^53 - 1 reads exactly');
   const nested = encodeServerMessage({ kind: 'batch', requestId: 1, answers: [] }, true);
   t.throws(
     () => readAll(Uint8Array.of(0x7a, nested.length + 2, 0x0a, nested.length, ...nested)),

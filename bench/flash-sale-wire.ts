@@ -310,7 +310,7 @@ export class ServerMessageReader {
     if (this.at !== end) throw new Error('server message: a field runs past its message');
   }
 
-  /** A varint of up to 2^53 - 1 (every integer this protocol carries). */
+  /** A varint of up to 2^53 - 1 (every integer this protocol carries); anything larger throws. */
   private varint(end: number): number {
     const bytes = this.bytes;
     let value = 0;
@@ -319,10 +319,13 @@ export class ServerMessageReader {
       if (this.at >= end) throw new Error('server message: truncated varint');
       const byte = bytes[this.at++]!;
       value += (byte & 0x7f) * scale;
-      if (byte < 0x80) return value;
+      if (byte < 0x80) {
+        if (value > Number.MAX_SAFE_INTEGER) break;
+        return value;
+      }
       scale *= 128;
     }
-    throw new Error('server message: a varint above 2^56');
+    throw new Error('server message: a varint above 2^53 - 1');
   }
 
   /** Reads a length and returns where its bytes end (checked against `end`). */
