@@ -12,6 +12,7 @@
  * throws (a broken server is a failed run, not a guess); unknown fields are
  * skipped as protobuf says.
  */
+import { WireReader } from '../proto/wire-reader.ts';
 import { varintBytes, WireWriter } from '../proto/wire-writer.ts';
 
 const WireType = { varint: 0, fixed64: 1, bytes: 2, fixed32: 5 } as const;
@@ -195,7 +196,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * Only what the bench acts on is read: an order's result, id and status; an
  * update's order id and status; an error's code, message and retry-after.
  */
-export class ServerMessageReader {
+export class ServerMessageReader extends WireReader {
   kind: ServerKind = ServerKind.other;
   requestId = 0;
   result = 0;
@@ -206,8 +207,6 @@ export class ServerMessageReader {
   retryAfterMs = 0;
   /** Answers in the batch read last (counted by nextAnswer). */
   answerCount = 0;
-  private bytes: Uint8Array = new Uint8Array(0);
-  private at = 0;
   /** The batch's answers end here. */
   private batchEnd = 0;
 
@@ -226,7 +225,7 @@ export class ServerMessageReader {
   /** Reads the batch's next answer into the fields; false after the last. */
   nextAnswer(): boolean {
     while (this.at < this.batchEnd) {
-      const key = this.varint(this.batchEnd);
+      const key = this.value(this.batchEnd);
       if (key !== batchAnswerTag) {
         this.skip(key, this.batchEnd);
         continue;
@@ -256,10 +255,10 @@ export class ServerMessageReader {
     let batchAt = -1;
     let batchEnd = -1;
     while (this.at < end) {
-      const key = this.varint(end);
+      const key = this.value(end);
       const field = key >>> 3;
       if (key === ClientTag.requestId) {
-        this.requestId = this.varint(end);
+        this.requestId = this.value(end);
         continue;
       }
       const kind = (key & 7) === WireType.bytes ? bodyKinds.get(field) : undefined;
@@ -282,7 +281,7 @@ export class ServerMessageReader {
 
   private body(kind: ServerKind, end: number): void {
     while (this.at < end) {
-      const key = this.varint(end);
+      const key = this.value(end);
       const field = key >>> 3;
       const wireType = key & 7;
       if (kind === ServerKind.error && (field === 1 || field === 2) && wireType === WireType.bytes) {
@@ -293,7 +292,7 @@ export class ServerMessageReader {
         this.at = textEnd;
       } else if (wireType !== WireType.varint) this.skip(key, end);
       else {
-        const value = this.varint(end);
+        const value = this.value(end);
         if (kind === ServerKind.order) {
           if (field === 1) this.result = value;
           else if (field === 2) this.orderId = value;
@@ -310,36 +309,24 @@ export class ServerMessageReader {
     if (this.at !== end) throw new Error('server message: a field runs past its message');
   }
 
-  /** A varint of up to 2^53 - 1 (every integer this protocol carries); anything larger throws. */
-  private varint(end: number): number {
-    const bytes = this.bytes;
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 8; i++) {
-      if (this.at >= end) throw new Error('server message: truncated varint');
-      const byte = bytes[this.at++]!;
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) {
-        if (value > Number.MAX_SAFE_INTEGER) break;
-        return value;
-      }
-      scale *= 128;
-    }
-    throw new Error('server message: a varint above 2^53 - 1');
+  /** WireReader's varint, thrown when it could not read one (truncated, above 2^53 - 1). */
+  private value(end: number): number {
+    const value = this.varint(end);
+    if (value < 0) throw new Error('server message: a truncated varint, or one above 2^53 - 1');
+    return value;
   }
 
-  /** Reads a length and returns where its bytes end (checked against `end`). */
+  /** WireReader's length: where a length-delimited field ends, thrown when past `end`. */
   private lengthEnd(end: number): number {
-    const length = this.varint(end);
-    const stop = this.at + length;
-    if (stop > end) throw new Error('server message: a length past the end of its message');
+    const stop = this.length(end);
+    if (stop < 0) throw new Error('server message: a truncated length, or one past the end of its message');
     return stop;
   }
 
   private skip(key: number, end: number): void {
     switch (key & 7) {
       case WireType.varint:
-        this.varint(end);
+        this.value(end);
         return;
       case WireType.fixed64:
         this.at += 8;

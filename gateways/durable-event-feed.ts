@@ -37,7 +37,7 @@ export class DurableEventFeed {
     model: EmbeddedReadModel,
     onChange: (change: OrderChange) => void,
     /** The engine forgot an order: nothing about it will change or be answered any more. */
-    onForgotten: (orderId: number) => void = () => {},
+    onForgotten: (orderId: number) => void,
   ) {
     this.notify = notify;
     this.control = control;

@@ -22,8 +22,8 @@
  * Except the sale's hot frame, a Batch of plain place orders, payments,
  * cancellations and subscriptions, which decodeCommandBatch reads in one pass
  * into the same value (anything less plain goes through the three steps).
- * Likewise order answers are written by hand (encodeOrdersBinary);
- * proto/README.md has both, with their figures.
+ * Likewise order answers, updates and subscriptions are written by hand
+ * (encodeBinaryByHand); proto/README.md has both, with their figures.
  * A text frame: strict UTF-8, JSON.parse, fromJson (the proto3 JSON mapping,
  * strictly: unknown or misspelt fields and wrong JSON types are refused, which
  * protobufjs's fromObject would ignore or coerce), then the same narrow.
@@ -38,6 +38,7 @@ import type { IConversionOptions } from 'protobufjs';
 import { OrderStatus, ResultCode } from '../engine/codes.ts';
 import { stampede } from './generated/stampede.js';
 import { protoLimits } from './limits.ts';
+import { noBytes, WireReader } from './wire-reader.ts';
 import { utf8Of, varintBytes, WireWriter } from './wire-writer.ts';
 
 // Decoded client messages
@@ -553,16 +554,8 @@ const CommandTag = {
   orderBuyerId: (2 << 3) | 0,
 } as const;
 
-const noBytes = new Uint8Array(0);
-
-/**
- * Reads varints and lengths; on anything it does not read plainly (truncated,
- * above 2^53 - 1, a length past `end`) it sets `at` to -1, which every caller
- * checks after each field.
- */
-class CommandReader {
-  bytes: Uint8Array = noBytes;
-  at = 0;
+/** The fast path's reader (wire-reader.ts): varints, lengths, and a ClientMessage's envelope. */
+class CommandReader extends WireReader {
   /** The last envelope read: its request_id, its body's tag, and where the body ends. */
   requestId = -1;
   bodyTag = -1;
@@ -595,36 +588,6 @@ class CommandReader {
     this.bodyEnd = bodyEnd;
     this.at = bodyStart;
     return true;
-  }
-
-  /** A varint below 2^53 ending before `end`; -1 (and at = -1) otherwise. */
-  varint(end: number): number {
-    const bytes = this.bytes;
-    let at = this.at;
-    let value = 0;
-    let scale = 1;
-    while (at < end && scale <= 2 ** 49) {
-      const byte = bytes[at++]!;
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) {
-        this.at = at;
-        return value <= protoLimits.float64IntegerMax ? value : this.fail();
-      }
-      scale *= 0x80;
-    }
-    return this.fail();
-  }
-
-  /** A length-delimited field's end, within `end`; -1 (and at = -1) otherwise. */
-  length(end: number): number {
-    const length = this.varint(end);
-    if (length < 0 || length > end - this.at) return this.fail();
-    return this.at + length;
-  }
-
-  private fail(): number {
-    this.at = -1;
-    return -1;
   }
 }
 const commandReader = new CommandReader();
