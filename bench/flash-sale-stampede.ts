@@ -572,7 +572,7 @@ async function auditJournal(
   const unitsPerBuyerSku = new Map<number, number>();
   let ordersPerBuyerMax = 0;
   const isSaleSku = (skuId: number): boolean => skuId >= skuIdFirst && skuId < skuIdFirst + options.skus;
-  for (const order of model.orders.values()) {
+  for (const order of model.orders.views()) {
     if (!order.lines.some((line) => isSaleSku(line.skuId))) continue; // the warm-up's
     const s = order.status;
     const holdsStock = s >= OrderStatus.checkedInventory && s <= OrderStatus.readyForCheckout;

@@ -378,7 +378,7 @@ export class CheckoutService {
     }
     // A retry of an order already answered must get that answer: the model may not hold the order yet.
     if (soldOutEverywhere) this.deps.catchUp();
-    if (soldOutEverywhere && model.orderForRequest(buyerId, request.requestId) === undefined) {
+    if (soldOutEverywhere && model.orders.orderForRequest(buyerId, request.requestId) === undefined) {
       this.deps.metrics.edgeSoldOut++;
       return {
         kind: 'order',
@@ -410,23 +410,27 @@ export class CheckoutService {
 
   private pay(request: Extract<ClientRequest, { kind: 'pay' }>, buyerId: number): ServerOut {
     this.deps.catchUp();
-    const order = this.deps.model.orders.get(request.orderId);
-    if (order === undefined || order.buyerId !== buyerId) {
+    const orders = this.deps.model.orders;
+    const slot = orders.slotOf(request.orderId);
+    if (slot === -1 || orders.buyerId(slot) !== buyerId) {
       return error(request.requestId, 'NOT_FOUND', `no order ${request.orderId} for this buyer`);
     }
-    if (order.status !== OrderStatus.readyForCheckout) {
+    const status = orders.status(slot);
+    const expiresAtMs = orders.expiresAtMs(slot);
+    const totalMinor = orders.totalMinor(slot);
+    if (status !== OrderStatus.readyForCheckout) {
       return orderOut(
         request.requestId,
         ResultCode.invalidTransition,
-        order.orderId,
-        order.status,
-        order.expiresAtMs,
-        order.totalMinor,
+        request.orderId,
+        status,
+        expiresAtMs,
+        totalMinor,
         0,
         'the order is not awaiting payment',
       );
     }
-    const started = this.deps.payments.start(order.orderId, order.totalMinor);
+    const started = this.deps.payments.start(request.orderId, totalMinor);
     if (started === 'busy')
       return error(request.requestId, 'BUSY', 'too many payments in flight', this.deps.busyRetryAfterMs);
     const message =
@@ -436,10 +440,10 @@ export class CheckoutService {
     return orderOut(
       request.requestId,
       ResultCode.ok,
-      order.orderId,
-      order.status,
-      order.expiresAtMs,
-      order.totalMinor,
+      request.orderId,
+      status,
+      expiresAtMs,
+      totalMinor,
       0,
       message,
     );
@@ -451,21 +455,23 @@ export class CheckoutService {
     buyerId: number,
   ): ServerOut {
     this.deps.catchUp();
-    const order = this.deps.model.orders.get(request.orderId);
-    if (order === undefined || order.buyerId !== buyerId) {
+    const orders = this.deps.model.orders;
+    const slot = orders.slotOf(request.orderId);
+    if (slot === -1 || orders.buyerId(slot) !== buyerId) {
       return error(request.requestId, 'NOT_FOUND', `no order ${request.orderId} for this buyer`);
     }
-    if (session.role === 'service' && !session.subscriptions.has(order.orderId)) {
-      session.subscriptions.add(order.orderId);
-      let set = this.byOrder.get(order.orderId);
+    const orderId = request.orderId;
+    if (session.role === 'service' && !session.subscriptions.has(orderId)) {
+      session.subscriptions.add(orderId);
+      let set = this.byOrder.get(orderId);
       if (set === undefined) {
         set = new Set();
-        this.byOrder.set(order.orderId, set);
+        this.byOrder.set(orderId, set);
       }
       set.add(session);
     }
     // A buyer connection already receives every change of its buyer's orders.
-    return { kind: 'subscribed', requestId: request.requestId, orderId: order.orderId, status: order.status };
+    return { kind: 'subscribed', requestId: request.requestId, orderId, status: orders.status(slot) };
   }
 
   /** Hands a command to the engine, its answer to come through `pending`; BUSY when the engine is full. */

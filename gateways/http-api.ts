@@ -12,12 +12,8 @@ import { resultName, statusName } from '../engine/codes.ts';
 import type { CommandInput } from '../engine/commands.ts';
 import { packCurrency } from '../engine/layout.ts';
 import { engineTimeMsMax } from '../engine/limits.ts';
-import {
-  type EmbeddedReadModel,
-  historyFields,
-  type OrderView,
-  type ProductView,
-} from '../projections/embedded-read-model.ts';
+import type { EmbeddedReadModel, ProductView } from '../projections/embedded-read-model.ts';
+import { historyFields, type OrderView } from '../projections/order-table.ts';
 import type { OrderStatusRead, RedisReadModel } from '../projections/redis-read-model.ts';
 import { dashboardPage } from './dashboard-page.ts';
 import type { DashboardStats } from './dashboard-stats.ts';
@@ -221,7 +217,7 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     const notFound = (): void => sendError(reply, deps, 'NOT_FOUND', `no order ${orderText} for this caller`);
     const embedded = (): void => {
       deps.catchUp();
-      const order = orderId === null ? undefined : deps.model.orders.get(orderId);
+      const order = orderId === null ? undefined : deps.model.orders.find(orderId);
       if (order === undefined || !visible(order.buyerId)) notFound();
       else reply.json(200, orderJson(order), readSource('embedded'));
     };
@@ -243,7 +239,7 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       return;
     }
     deps.catchUp();
-    const orders = deps.model.ordersOfBuyer(buyerId, limit, beforeId);
+    const orders = deps.model.orders.ofBuyer(buyerId, limit, beforeId);
     const last = orders[orders.length - 1];
     reply.json(200, {
       orders: orders.map(orderJson),

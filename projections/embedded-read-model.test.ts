@@ -1,71 +1,144 @@
 /**
- * The embedded read model's order lookups against a plain reference, on a
- * seeded stream of orders from few buyers into a small model: the edge's
- * retry check (orderForRequest) and a buyer's order list (ordersOfBuyer) must
- * stay right while buyers go from one order to several and back, and while
- * the oldest orders are forgotten to stay within ordersMax.
+ * The embedded read model's orders against a plain reference, on a seeded
+ * stream of orders and status changes from few buyers into a small model:
+ * every held order must read back as applied (lines, status, history), the
+ * edge's retry check (orderForRequest) and a buyer's order list (ofBuyer) must
+ * stay right while buyers go from one order to several and back, while the
+ * table doubles from its first 16 slots, and while the oldest orders are
+ * forgotten to stay within ordersMax.
  */
 import t from 'tap';
-import { EventType } from '../engine/codes.ts';
-import { EventSlot, OrderCreated } from '../engine/layout.ts';
+import { EventType, OrderStatus } from '../engine/codes.ts';
+import { EventSlot, OrderCreated, OrderStatusChanged } from '../engine/layout.ts';
 import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
 import { EmbeddedReadModel } from './embedded-read-model.ts';
+import { historyFields, type OrderView, orderTransitionsMax } from './order-table.ts';
 
-t.test('retry lookups and order lists follow every order held, through forgetting (seeded)', async (t) => {
+t.test('orders read back as applied, through growth and forgetting (seeded)', async (t) => {
   const seed = seedFromEnv();
   t.comment(`SEED=${seed} (replay: SEED=${seed} npx tap projections/embedded-read-model.test.ts)`);
   const random = new SeededRandom(seed);
-  const ordersMax = random.int(1, 12);
+  const ordersMax = random.int(1, 80);
   const model = new EmbeddedReadModel(ordersMax);
   const buyers = random.int(1, 6);
-  /** Every order applied, oldest first; the model holds the last ordersMax. */
-  const reference: { orderId: number; buyerId: number; requestId: number }[] = [];
+  /** Every order created, oldest first; the model holds the last ordersMax. */
+  const reference: OrderView[] = [];
   const words = new Int32Array(EventSlot.words);
   const f64 = new Float64Array(words.buffer);
   let failures = 0;
+  const fail = (message: string): void => {
+    failures++;
+    t.fail(`SEED=${seed}: ${message}`);
+  };
   for (let seq = 1; seq <= 2_000 && failures < 3; seq++) {
-    const order = { orderId: seq * 10, buyerId: random.int(1, buyers), requestId: random.int(1, 2 ** 40) };
-    words.fill(0);
-    words[OrderCreated.buyerId] = order.buyerId;
-    words[OrderCreated.lineCount] = 1;
-    words[OrderCreated.lines + OrderCreated.lineSkuId] = 1;
-    words[OrderCreated.lines + OrderCreated.lineQuantity] = 1;
-    f64[OrderCreated.orderId >> 1] = order.orderId;
-    f64[OrderCreated.requestId >> 1] = order.requestId;
-    model.apply(EventType.orderCreated, seq, 0, words, f64, 0);
-    reference.push(order);
+    const atMs = 1.8e12 + seq;
+    if (reference.length === 0 || random.int(1, 3) === 1) {
+      const order: OrderView = {
+        orderId: seq * 10,
+        // Buyer ids above 2^31 go into the Int32 indexes as negative words.
+        buyerId: random.int(1, buyers) * 700_000_000,
+        requestId: random.int(1, 2 ** 40),
+        status: OrderStatus.created,
+        code: 0,
+        lines: [],
+        totalMinor: random.int(0, 10 ** 9),
+        createdAtMs: atMs,
+        expiresAtMs: atMs + 2_000,
+        updatedAtMs: atMs,
+        history: [OrderStatus.created, 0, atMs, seq],
+      };
+      words.fill(0);
+      words[OrderCreated.buyerId] = order.buyerId;
+      const lineCount = random.int(1, 3);
+      words[OrderCreated.lineCount] = lineCount;
+      for (let i = 0; i < lineCount; i++) {
+        const line = {
+          skuId: random.int(1, 1000),
+          quantity: random.int(1, 5),
+          unitPriceMinor: random.int(0, 99_999),
+        };
+        order.lines.push(line);
+        const at = OrderCreated.lines + i * OrderCreated.lineWords;
+        words[at + OrderCreated.lineSkuId] = line.skuId;
+        words[at + OrderCreated.lineQuantity] = line.quantity;
+        words[at + OrderCreated.lineUnitPriceMinor] = line.unitPriceMinor;
+      }
+      f64[OrderCreated.orderId >> 1] = order.orderId;
+      f64[OrderCreated.requestId >> 1] = order.requestId;
+      f64[OrderCreated.totalMinor >> 1] = order.totalMinor;
+      f64[OrderCreated.expiresAtMs >> 1] = order.expiresAtMs;
+      model.apply(EventType.orderCreated, seq, atMs, words, f64, 0);
+      reference.push(order);
+    } else {
+      // A change for any order ever created: forgotten ones must change nothing.
+      const order = reference[random.int(0, reference.length - 1)]!;
+      const status = random.int(OrderStatus.checkedInventory, OrderStatus.canceled);
+      const code = random.int(0, 26);
+      words.fill(0);
+      words[OrderStatusChanged.status] = status;
+      words[OrderStatusChanged.code] = code;
+      words[OrderStatusChanged.buyerId] = order.buyerId;
+      words[OrderStatusChanged.previous] = order.status;
+      f64[OrderStatusChanged.orderId >> 1] = order.orderId;
+      const change = model.apply(EventType.orderStatusChanged, seq, atMs, words, f64, 0);
+      if (change?.orderId !== order.orderId || change.status !== status || change.buyerId !== order.buyerId) {
+        fail(`seq ${seq}: the change of order ${order.orderId} was not passed on for pushing`);
+      }
+      order.status = status;
+      order.code = code;
+      order.updatedAtMs = atMs;
+      // Past the bound the newest transition replaces the last one kept.
+      if (order.history.length === orderTransitionsMax * historyFields) order.history.length -= historyFields;
+      order.history.push(status, code, atMs, seq);
+    }
+
     const held = reference.slice(-ordersMax);
+    if (model.orders.size !== held.length)
+      fail(`seq ${seq}: ${model.orders.size} orders held, not ${held.length}`);
+    for (const order of held) {
+      const read = JSON.stringify(model.orders.find(order.orderId));
+      if (read !== JSON.stringify(order)) fail(`seq ${seq}: order ${order.orderId} reads ${read}`);
+    }
     const forgotten = reference.length > ordersMax ? reference[reference.length - ordersMax - 1]! : null;
-    for (let buyerId = 1; buyerId <= buyers; buyerId++) {
+    if (forgotten !== null) {
+      if (model.orders.find(forgotten.orderId) !== undefined)
+        fail(`seq ${seq}: forgotten ${forgotten.orderId} found`);
+      if (model.orders.orderForRequest(forgotten.buyerId, forgotten.requestId) !== undefined) {
+        fail(`seq ${seq}: forgotten order ${forgotten.orderId} still found by its request`);
+      }
+    }
+    for (let buyer = 1; buyer <= buyers; buyer++) {
+      const buyerId = buyer * 700_000_000;
       const expected = held.filter((o) => o.buyerId === buyerId);
-      const listed = model.ordersOfBuyer(buyerId, 100).map((o) => o.orderId);
+      const listed = model.orders.ofBuyer(buyerId, 100).map((o) => o.orderId);
       const want = expected.map((o) => o.orderId).reverse();
       if (JSON.stringify(listed) !== JSON.stringify(want)) {
-        failures++;
-        t.same(listed, want, `SEED=${seed} after seq ${seq}: buyer ${buyerId}'s orders, newest first`);
+        fail(`seq ${seq}: buyer ${buyerId}'s orders, newest first, are ${listed}, not ${want}`);
+      }
+      const beforeId = want[1];
+      if (beforeId !== undefined && model.orders.ofBuyer(buyerId, 1, beforeId)[0]?.orderId !== want[2]) {
+        fail(`seq ${seq}: buyer ${buyerId}'s page before ${beforeId}`);
       }
       for (const o of expected) {
-        if (model.orderForRequest(buyerId, o.requestId) !== o.orderId) {
-          failures++;
-          t.fail(
-            `SEED=${seed} after seq ${seq}: buyer ${buyerId}'s request ${o.requestId} is order ${o.orderId}`,
-          );
+        if (model.orders.orderForRequest(buyerId, o.requestId) !== o.orderId) {
+          fail(`seq ${seq}: buyer ${buyerId}'s request ${o.requestId} is order ${o.orderId}`);
+        }
+        if (model.orders.orderForRequest(buyerId + 1, o.requestId) !== undefined) {
+          fail(`seq ${seq}: another buyer's request ${o.requestId} found order ${o.orderId}`);
         }
       }
     }
-    if (forgotten !== null && model.orderForRequest(forgotten.buyerId, forgotten.requestId) !== undefined) {
-      failures++;
-      t.fail(
-        `SEED=${seed} after seq ${seq}: forgotten order ${forgotten.orderId} still found by its request`,
-      );
-    }
-    if (
-      model.orderForRequest(order.buyerId, order.requestId + 1) !== undefined &&
-      !held.some((o) => o.buyerId === order.buyerId && o.requestId === order.requestId + 1)
-    ) {
-      failures++;
-      t.fail(`SEED=${seed} after seq ${seq}: a request never made found an order`);
-    }
   }
+  // Held: at most ordersMax orders of three lines; the slots double to the power of two above.
+  const bound = new EmbeddedReadModel(ordersMax);
+  for (let i = 0; i < ordersMax; i++) {
+    const lines = [1, 2, 3].map((skuId) => ({ skuId, quantity: 1, unitPriceMinor: 1 }));
+    bound.orders.add({ orderId: i + 1, buyerId: i, requestId: i, totalMinor: 3, expiresAtMs: 0 }, 0);
+    for (const line of lines) bound.orders.addLine(i, line.skuId, line.quantity, line.unitPriceMinor);
+  }
+  t.ok(
+    model.orders.byteLength <= bound.orders.byteLength,
+    `${model.orders.byteLength} bytes after ${reference.length} orders, at most ${bound.orders.byteLength}`,
+  );
   t.equal(failures, 0, `${reference.length} orders from ${buyers} buyers into a model of ${ordersMax}`);
 });

@@ -20,6 +20,7 @@ import {
   StockRestocked,
   unpackCurrency,
 } from '../engine/layout.ts';
+import { type OrderCreatedFields, OrderTable } from './order-table.ts';
 
 export interface ProductView {
   skuId: number;
@@ -31,31 +32,6 @@ export interface ProductView {
   limitPerBuyer: number;
   saleStartsAtMs: number;
   saleEndsAtMs: number;
-}
-
-/** Numbers per transition in OrderView.history. */
-export const historyFields = 4;
-
-export interface OrderView {
-  orderId: number;
-  buyerId: number;
-  /** The buyer's request that created it (the idempotency key). */
-  requestId: number;
-  status: number;
-  /** The reason of the last transition (a ResultCode; 0 = ok). */
-  code: number;
-  lines: { skuId: number; quantity: number; unitPriceMinor: number }[];
-  totalMinor: number;
-  createdAtMs: number;
-  expiresAtMs: number;
-  updatedAtMs: number;
-  /**
-   * Every transition, flat: status, code, atMs, seq, then the next one
-   * (historyFields numbers each). One array of numbers per order instead of
-   * an object per transition: the gateway thread's heap holds up to a
-   * million orders, and the garbage collector walks every object in it.
-   */
-  history: number[];
 }
 
 /** What a status change looked like, for pushes. */
@@ -70,26 +46,22 @@ export interface OrderChange {
 }
 
 export class EmbeddedReadModel {
-  readonly ordersMax: number;
   readonly products = new Map<number, ProductView>();
-  readonly orders = new Map<number, OrderView>();
-  /**
-   * buyerId -> the order ids held, oldest first: the id itself while the buyer
-   * has one (most buyers of a sale), an array from the second. A Map and an
-   * array per buyer were a third of the cost of applying an order.
-   */
-  private readonly buyerOrders = new Map<number, number | number[]>();
-  /**
-   * buyerId -> requestId -> orderId, so the edge can tell a retry from a new
-   * request; kept only for buyers holding two orders or more (exactly those
-   * whose buyerOrders entry is an array): one order answers for itself.
-   */
-  private readonly ordersByRequest = new Map<number, Map<number, number>>();
+  /** Orders as typed-array columns (order-table.ts says why). */
+  readonly orders: OrderTable;
   readonly blockedBuyers = new Set<number>();
   lastSeq = 0;
+  /** Reused for every orderCreated: the table copies the fields into its columns. */
+  private readonly createdFields: OrderCreatedFields = {
+    orderId: 0,
+    buyerId: 0,
+    requestId: 0,
+    totalMinor: 0,
+    expiresAtMs: 0,
+  };
 
   constructor(ordersMax = 1_000_000) {
-    this.ordersMax = ordersMax;
+    this.orders = new OrderTable(ordersMax);
   }
 
   /**
@@ -161,46 +133,23 @@ export class EmbeddedReadModel {
   private created(seq: number, atMs: number, words: Int32Array, f64: Float64Array, at: number): OrderChange {
     const orderId = f64[(at + OrderCreated.orderId) >> 1]!;
     const buyerId = words[at + OrderCreated.buyerId]! >>> 0;
-    const requestId = f64[(at + OrderCreated.requestId) >> 1]!;
-    const lines: OrderView['lines'] = [];
+    const fields = this.createdFields;
+    fields.orderId = orderId;
+    fields.buyerId = buyerId;
+    fields.requestId = f64[(at + OrderCreated.requestId) >> 1]!;
+    fields.totalMinor = f64[(at + OrderCreated.totalMinor) >> 1]!;
+    fields.expiresAtMs = f64[(at + OrderCreated.expiresAtMs) >> 1]!;
+    const slot = this.orders.add(fields, atMs);
     for (let i = 0; i < words[at + OrderCreated.lineCount]!; i++) {
       const line = at + OrderCreated.lines + i * OrderCreated.lineWords;
-      lines.push({
-        skuId: words[line + OrderCreated.lineSkuId]!,
-        quantity: words[line + OrderCreated.lineQuantity]!,
-        unitPriceMinor: words[line + OrderCreated.lineUnitPriceMinor]!,
-      });
-    }
-    if (this.orders.size >= this.ordersMax) this.forgetOldest();
-    this.orders.set(orderId, {
-      orderId,
-      buyerId,
-      requestId,
-      status: OrderStatus.created,
-      code: 0,
-      lines,
-      totalMinor: f64[(at + OrderCreated.totalMinor) >> 1]!,
-      createdAtMs: atMs,
-      expiresAtMs: f64[(at + OrderCreated.expiresAtMs) >> 1]!,
-      updatedAtMs: atMs,
-      history: [OrderStatus.created, 0, atMs, seq],
-    });
-    const held = this.buyerOrders.get(buyerId);
-    if (held === undefined) this.buyerOrders.set(buyerId, orderId);
-    else if (typeof held === 'number') {
-      this.buyerOrders.set(buyerId, [held, orderId]);
-      const first = this.orders.get(held)!;
-      this.ordersByRequest.set(
-        buyerId,
-        new Map([
-          [first.requestId, held],
-          [requestId, orderId],
-        ]),
+      this.orders.addLine(
+        slot,
+        words[line + OrderCreated.lineSkuId]!,
+        words[line + OrderCreated.lineQuantity]!,
+        words[line + OrderCreated.lineUnitPriceMinor]!,
       );
-    } else {
-      held.push(orderId);
-      this.ordersByRequest.get(buyerId)!.set(requestId, orderId);
     }
+    this.orders.transition(slot, OrderStatus.created, 0, atMs, seq);
     return { orderId, buyerId, status: OrderStatus.created, previous: OrderStatus.none, code: 0, atMs, seq };
   }
 
@@ -223,61 +172,18 @@ export class EmbeddedReadModel {
       atMs,
       seq,
     };
-    const order = this.orders.get(orderId);
-    if (order !== undefined) {
-      order.status = status;
-      order.code = code;
-      order.updatedAtMs = atMs;
-      order.history.push(status, code, atMs, seq);
+    const orders = this.orders;
+    const slot = orders.slotOf(orderId);
+    if (slot !== -1) {
+      orders.transition(slot, status, code, atMs, seq);
       if (status === OrderStatus.checkoutSuccess) {
-        for (const line of order.lines) {
-          const product = this.products.get(line.skuId);
-          if (product) product.sold += line.quantity;
+        for (let i = 0; i < orders.lineCount(slot); i++) {
+          const product = this.products.get(orders.lineSkuId(slot, i));
+          if (product) product.sold += orders.lineQuantity(slot, i);
         }
       }
     }
     return change;
-  }
-
-  private forgetOldest(): void {
-    const oldest = this.orders.keys().next();
-    if (oldest.done) return;
-    const order = this.orders.get(oldest.value)!;
-    this.orders.delete(oldest.value);
-    const held = this.buyerOrders.get(order.buyerId);
-    if (typeof held === 'number') {
-      this.buyerOrders.delete(order.buyerId);
-      return;
-    }
-    if (held === undefined) return;
-    held.splice(held.indexOf(oldest.value), 1);
-    const requests = this.ordersByRequest.get(order.buyerId)!;
-    requests.delete(order.requestId);
-    if (held.length === 1) {
-      // Back to one order: it answers for itself again.
-      this.buyerOrders.set(order.buyerId, held[0]!);
-      this.ordersByRequest.delete(order.buyerId);
-    }
-  }
-
-  /** The order a buyer's request created, if this model holds it. */
-  orderForRequest(buyerId: number, requestId: number): number | undefined {
-    const held = this.buyerOrders.get(buyerId);
-    if (held === undefined) return undefined;
-    if (typeof held === 'number') return this.orders.get(held)!.requestId === requestId ? held : undefined;
-    return this.ordersByRequest.get(buyerId)!.get(requestId);
-  }
-
-  /** A buyer's orders, newest first, at most `limit`, before order id `beforeOrderId` (paging). */
-  ordersOfBuyer(buyerId: number, limit: number, beforeOrderId = Number.POSITIVE_INFINITY): OrderView[] {
-    const held = this.buyerOrders.get(buyerId);
-    const ids = held === undefined ? [] : typeof held === 'number' ? [held] : held;
-    const out: OrderView[] = [];
-    for (let i = ids.length - 1; i >= 0 && out.length < limit; i--) {
-      const id = ids[i]!;
-      if (id < beforeOrderId) out.push(this.orders.get(id)!);
-    }
-    return out;
   }
 
   /** Products in SKU order after `afterSkuId`, at most `limit` (cursor paging). */

@@ -1,0 +1,394 @@
+/**
+ * The embedded read model's orders, as columns of typed arrays instead of an
+ * object per order.
+ *
+ * Why: the gateway thread holds up to a million orders, and kept as objects
+ * (an OrderView, its lines, its history array, Map entries) each one was
+ * copied by the young-generation collector, promoted, and walked by every
+ * major collection: ~3 µs per order applied, the largest allocation site of
+ * a sale's reservation phase. Here an order is a slot in preallocated arrays
+ * and three IntHashIndexes; applying one allocates nothing until the table
+ * doubles. Reads (HTTP, tests, the bench's audit) build an OrderView on demand.
+ *
+ * Orders are numbered in the order they were created; an order's slot is its
+ * number & mask, so the held orders are a FIFO ring (the oldest is forgotten
+ * first, as the read model's bound wants). Lines live in a second ring with
+ * numbers of their own, freed with their order. The table doubles, up to the
+ * power of two at or above ordersMax, when it is full: columns are copied to
+ * the new slots and the indexes rebuilt (amortised O(1) per order).
+ */
+import { highWord, IntHashIndex, lowWord } from '../engine/int-hash.ts';
+
+/**
+ * Transitions one order can go through. The engine's status graph is acyclic;
+ * its longest path is created → checkedInventory → pendingCheckout →
+ * readyForCheckout → timeout or canceled → exceptionCheckout (processor.ts).
+ * A transition past this bound (an engine change that lengthened the path)
+ * overwrites the last one kept, so the current status is always in the
+ * history's last entry.
+ */
+export const orderTransitionsMax = 6;
+
+/** Numbers per transition in OrderView.history. */
+export const historyFields = 4;
+
+/** Slots the table starts with; it doubles from there. */
+const capacityInitial = 16;
+
+export interface OrderLine {
+  skuId: number;
+  quantity: number;
+  unitPriceMinor: number;
+}
+
+/** One order as reads see it: built by the table on demand, never kept by it. */
+export interface OrderView {
+  orderId: number;
+  buyerId: number;
+  /** The buyer's request that created it (the idempotency key). */
+  requestId: number;
+  status: number;
+  /** The reason of the last transition (a ResultCode; 0 = ok). */
+  code: number;
+  lines: OrderLine[];
+  totalMinor: number;
+  createdAtMs: number;
+  expiresAtMs: number;
+  updatedAtMs: number;
+  /** Every transition, flat: status, code, atMs, seq, then the next one (historyFields numbers each). */
+  history: number[];
+}
+
+/** A new order's fields, read from its orderCreated event. */
+export interface OrderCreatedFields {
+  orderId: number;
+  buyerId: number;
+  requestId: number;
+  totalMinor: number;
+  expiresAtMs: number;
+}
+
+const noOrder = -1;
+
+export class OrderTable {
+  readonly ordersMax: number;
+  #capacity = 0;
+  #mask = 0;
+  /** Number of the oldest order held, and the number the next order gets. */
+  #oldest = 0;
+  #next = 0;
+
+  // One element per slot.
+  #orderId = new Float64Array(0);
+  #requestId = new Float64Array(0);
+  #buyerId = new Uint32Array(0);
+  #status = new Uint8Array(0);
+  #code = new Uint8Array(0);
+  #totalMinor = new Float64Array(0);
+  #createdAtMs = new Float64Array(0);
+  #expiresAtMs = new Float64Array(0);
+  #updatedAtMs = new Float64Array(0);
+  /** Number of the same buyer's previous order (older), or noOrder; stale once below #oldest. */
+  #previousOfBuyer = new Float64Array(0);
+  #lineFirst = new Float64Array(0);
+  #lineCount = new Uint8Array(0);
+  #transitionCount = new Uint8Array(0);
+
+  // orderTransitionsMax elements per slot.
+  #transitionStatus = new Uint8Array(0);
+  #transitionCode = new Uint8Array(0);
+  #transitionAtMs = new Float64Array(0);
+  #transitionSeq = new Float64Array(0);
+
+  // The lines ring: numbers of its own, oldest freed with the oldest order.
+  #lineCapacity = 0;
+  #lineMask = 0;
+  #lineOldest = 0;
+  #lineNext = 0;
+  #lineSkuId = new Int32Array(0);
+  #lineQuantity = new Int32Array(0);
+  #lineUnitPriceMinor = new Int32Array(0);
+
+  // Indexes to slots, rebuilt when the table doubles. Buyer ids are Uint32 and go in as Int32 words (| 0).
+  #byOrderId = new IntHashIndex(1);
+  /** (buyerId, requestId) → slot: the edge's retry check, O(1) however many orders a buyer holds. */
+  #byRequest = new IntHashIndex(1);
+  /** buyerId → the slot of the buyer's newest order; older ones follow #previousOfBuyer. */
+  #newestOfBuyer = new IntHashIndex(1);
+
+  constructor(ordersMax: number) {
+    if (!Number.isInteger(ordersMax) || ordersMax < 1)
+      throw new RangeError('ordersMax must be a positive integer');
+    this.ordersMax = ordersMax;
+    let capacityMax = 1;
+    while (capacityMax < ordersMax) capacityMax *= 2;
+    this.#resize(Math.min(capacityInitial, capacityMax));
+    this.#resizeLines(capacityInitial);
+  }
+
+  /** Orders held. */
+  get size(): number {
+    return this.#next - this.#oldest;
+  }
+
+  /** Bytes of the columns and indexes: bounded by ordersMax, however many orders came and went. */
+  get byteLength(): number {
+    const columns = [
+      this.#orderId,
+      this.#requestId,
+      this.#buyerId,
+      this.#status,
+      this.#code,
+      this.#totalMinor,
+      this.#createdAtMs,
+      this.#expiresAtMs,
+      this.#updatedAtMs,
+      this.#previousOfBuyer,
+      this.#lineFirst,
+      this.#lineCount,
+      this.#transitionCount,
+      this.#transitionStatus,
+      this.#transitionCode,
+      this.#transitionAtMs,
+      this.#transitionSeq,
+      this.#lineSkuId,
+      this.#lineQuantity,
+      this.#lineUnitPriceMinor,
+    ];
+    const indexes = [this.#byOrderId, this.#byRequest, this.#newestOfBuyer];
+    return (
+      columns.reduce((sum, column) => sum + column.byteLength, 0) +
+      indexes.reduce((sum, index) => sum + index.byteLength, 0)
+    );
+  }
+
+  /** Adds an order (forgetting the oldest first when ordersMax are held); returns its slot. */
+  add(fields: OrderCreatedFields, atMs: number): number {
+    if (this.size >= this.ordersMax) this.#forgetOldest();
+    else if (this.size === this.#capacity) this.#resize(this.#capacity * 2);
+    const slot = this.#next & this.#mask;
+    const { orderId, buyerId, requestId } = fields;
+    this.#orderId[slot] = orderId;
+    this.#requestId[slot] = requestId;
+    this.#buyerId[slot] = buyerId;
+    this.#status[slot] = 0;
+    this.#code[slot] = 0;
+    this.#totalMinor[slot] = fields.totalMinor;
+    this.#createdAtMs[slot] = atMs;
+    this.#expiresAtMs[slot] = fields.expiresAtMs;
+    this.#updatedAtMs[slot] = atMs;
+    this.#lineFirst[slot] = this.#lineNext;
+    this.#lineCount[slot] = 0;
+    this.#transitionCount[slot] = 0;
+    const newest = this.#newestOfBuyer.get(buyerId | 0, 0, 0);
+    this.#previousOfBuyer[slot] = newest === noOrder ? noOrder : this.#numberOf(newest);
+    this.#byOrderId.set(lowWord(orderId), highWord(orderId), 0, slot);
+    this.#byRequest.set(buyerId | 0, lowWord(requestId), highWord(requestId), slot);
+    this.#newestOfBuyer.set(buyerId | 0, 0, 0, slot);
+    this.#next++;
+    return slot;
+  }
+
+  /** Appends a line to the order just added (lines come with their order, before any other is added). */
+  addLine(slot: number, skuId: number, quantity: number, unitPriceMinor: number): void {
+    if (this.#lineNext - this.#lineOldest === this.#lineCapacity) this.#resizeLines(this.#lineCapacity * 2);
+    const at = this.#lineNext & this.#lineMask;
+    this.#lineSkuId[at] = skuId;
+    this.#lineQuantity[at] = quantity;
+    this.#lineUnitPriceMinor[at] = unitPriceMinor;
+    this.#lineNext++;
+    this.#lineCount[slot]!++;
+  }
+
+  /** Records a transition: the order's status, code and update time, and its history. */
+  transition(slot: number, status: number, code: number, atMs: number, seq: number): void {
+    this.#status[slot] = status;
+    this.#code[slot] = code;
+    this.#updatedAtMs[slot] = atMs;
+    const count = this.#transitionCount[slot]!;
+    const index = count < orderTransitionsMax ? count : orderTransitionsMax - 1;
+    const at = slot * orderTransitionsMax + index;
+    this.#transitionStatus[at] = status;
+    this.#transitionCode[at] = code;
+    this.#transitionAtMs[at] = atMs;
+    this.#transitionSeq[at] = seq;
+    this.#transitionCount[slot] = index + 1;
+  }
+
+  /** The slot of a held order, or -1. */
+  slotOf(orderId: number): number {
+    return this.#byOrderId.get(lowWord(orderId), highWord(orderId), 0);
+  }
+
+  orderId(slot: number): number {
+    return this.#orderId[slot]!;
+  }
+  buyerId(slot: number): number {
+    return this.#buyerId[slot]!;
+  }
+  status(slot: number): number {
+    return this.#status[slot]!;
+  }
+  totalMinor(slot: number): number {
+    return this.#totalMinor[slot]!;
+  }
+  expiresAtMs(slot: number): number {
+    return this.#expiresAtMs[slot]!;
+  }
+  lineCount(slot: number): number {
+    return this.#lineCount[slot]!;
+  }
+  lineSkuId(slot: number, line: number): number {
+    return this.#lineSkuId[(this.#lineFirst[slot]! + line) & this.#lineMask]!;
+  }
+  lineQuantity(slot: number, line: number): number {
+    return this.#lineQuantity[(this.#lineFirst[slot]! + line) & this.#lineMask]!;
+  }
+
+  /** A held order, built for a read. */
+  find(orderId: number): OrderView | undefined {
+    const slot = this.slotOf(orderId);
+    return slot === noOrder ? undefined : this.view(slot);
+  }
+
+  /** The order a buyer's request created, if held. */
+  orderForRequest(buyerId: number, requestId: number): number | undefined {
+    const slot = this.#byRequest.get(buyerId | 0, lowWord(requestId), highWord(requestId));
+    return slot === noOrder ? undefined : this.#orderId[slot];
+  }
+
+  /** A buyer's orders, newest first, at most `limit`, before order id `beforeOrderId` (paging). */
+  ofBuyer(buyerId: number, limit: number, beforeOrderId = Number.POSITIVE_INFINITY): OrderView[] {
+    const out: OrderView[] = [];
+    let slot = this.#newestOfBuyer.get(buyerId | 0, 0, 0);
+    while (slot !== noOrder && out.length < limit) {
+      if (this.#orderId[slot]! < beforeOrderId) out.push(this.view(slot));
+      const previous = this.#previousOfBuyer[slot]!;
+      slot = previous >= this.#oldest ? previous & this.#mask : noOrder;
+    }
+    return out;
+  }
+
+  /** Every held order, oldest first, built for a read (audits and tests, not the hot path). */
+  *views(): Generator<OrderView> {
+    for (let n = this.#oldest; n < this.#next; n++) yield this.view(n & this.#mask);
+  }
+
+  view(slot: number): OrderView {
+    const lines: OrderLine[] = [];
+    for (let i = 0; i < this.#lineCount[slot]!; i++) {
+      const at = (this.#lineFirst[slot]! + i) & this.#lineMask;
+      lines.push({
+        skuId: this.#lineSkuId[at]!,
+        quantity: this.#lineQuantity[at]!,
+        unitPriceMinor: this.#lineUnitPriceMinor[at]!,
+      });
+    }
+    const history: number[] = [];
+    for (let i = 0; i < this.#transitionCount[slot]!; i++) {
+      const at = slot * orderTransitionsMax + i;
+      history.push(
+        this.#transitionStatus[at]!,
+        this.#transitionCode[at]!,
+        this.#transitionAtMs[at]!,
+        this.#transitionSeq[at]!,
+      );
+    }
+    return {
+      orderId: this.#orderId[slot]!,
+      buyerId: this.#buyerId[slot]!,
+      requestId: this.#requestId[slot]!,
+      status: this.#status[slot]!,
+      code: this.#code[slot]!,
+      lines,
+      totalMinor: this.#totalMinor[slot]!,
+      createdAtMs: this.#createdAtMs[slot]!,
+      expiresAtMs: this.#expiresAtMs[slot]!,
+      updatedAtMs: this.#updatedAtMs[slot]!,
+      history,
+    };
+  }
+
+  /** The held slot's order number: the one number in [#oldest, #next) that maps to it. */
+  #numberOf(slot: number): number {
+    return this.#oldest + ((slot - this.#oldest) & this.#mask);
+  }
+
+  #forgetOldest(): void {
+    const slot = this.#oldest & this.#mask;
+    const orderId = this.#orderId[slot]!;
+    const buyerId = this.#buyerId[slot]! | 0;
+    const requestId = this.#requestId[slot]!;
+    this.#byOrderId.delete(lowWord(orderId), highWord(orderId), 0);
+    this.#byRequest.delete(buyerId, lowWord(requestId), highWord(requestId));
+    // The buyer's newer orders link to this one; the link goes stale as #oldest passes it.
+    if (this.#newestOfBuyer.get(buyerId, 0, 0) === slot) this.#newestOfBuyer.delete(buyerId, 0, 0);
+    this.#lineOldest += this.#lineCount[slot]!;
+    this.#oldest++;
+  }
+
+  #resize(capacity: number): void {
+    const mask = capacity - 1;
+    const grow = <T extends Float64Array | Uint32Array | Uint8Array>(
+      from: T,
+      make: (n: number) => T,
+      per = 1,
+    ): T => {
+      const to = make(capacity * per);
+      for (let n = this.#oldest; n < this.#next; n++) {
+        const source = (n & this.#mask) * per;
+        const target = (n & mask) * per;
+        for (let i = 0; i < per; i++) to[target + i] = from[source + i]!;
+      }
+      return to;
+    };
+    const f64 = (n: number) => new Float64Array(n);
+    const u8 = (n: number) => new Uint8Array(n);
+    this.#orderId = grow(this.#orderId, f64);
+    this.#requestId = grow(this.#requestId, f64);
+    this.#buyerId = grow(this.#buyerId, (n) => new Uint32Array(n));
+    this.#status = grow(this.#status, u8);
+    this.#code = grow(this.#code, u8);
+    this.#totalMinor = grow(this.#totalMinor, f64);
+    this.#createdAtMs = grow(this.#createdAtMs, f64);
+    this.#expiresAtMs = grow(this.#expiresAtMs, f64);
+    this.#updatedAtMs = grow(this.#updatedAtMs, f64);
+    this.#previousOfBuyer = grow(this.#previousOfBuyer, f64);
+    this.#lineFirst = grow(this.#lineFirst, f64);
+    this.#lineCount = grow(this.#lineCount, u8);
+    this.#transitionCount = grow(this.#transitionCount, u8);
+    this.#transitionStatus = grow(this.#transitionStatus, u8, orderTransitionsMax);
+    this.#transitionCode = grow(this.#transitionCode, u8, orderTransitionsMax);
+    this.#transitionAtMs = grow(this.#transitionAtMs, f64, orderTransitionsMax);
+    this.#transitionSeq = grow(this.#transitionSeq, f64, orderTransitionsMax);
+    this.#capacity = capacity;
+    this.#mask = mask;
+    this.#byOrderId = new IntHashIndex(capacity);
+    this.#byRequest = new IntHashIndex(capacity);
+    this.#newestOfBuyer = new IntHashIndex(capacity);
+    // Oldest first, so each buyer's entry ends at their newest order.
+    for (let n = this.#oldest; n < this.#next; n++) {
+      const slot = n & mask;
+      const orderId = this.#orderId[slot]!;
+      const requestId = this.#requestId[slot]!;
+      this.#byOrderId.set(lowWord(orderId), highWord(orderId), 0, slot);
+      const buyerId = this.#buyerId[slot]! | 0;
+      this.#byRequest.set(buyerId, lowWord(requestId), highWord(requestId), slot);
+      this.#newestOfBuyer.set(buyerId, 0, 0, slot);
+    }
+  }
+
+  #resizeLines(capacity: number): void {
+    const mask = capacity - 1;
+    const grow = (from: Int32Array): Int32Array<ArrayBuffer> => {
+      const to = new Int32Array(capacity);
+      for (let n = this.#lineOldest; n < this.#lineNext; n++) to[n & mask] = from[n & this.#lineMask]!;
+      return to;
+    };
+    this.#lineSkuId = grow(this.#lineSkuId);
+    this.#lineQuantity = grow(this.#lineQuantity);
+    this.#lineUnitPriceMinor = grow(this.#lineUnitPriceMinor);
+    this.#lineCapacity = capacity;
+    this.#lineMask = mask;
+  }
+}
