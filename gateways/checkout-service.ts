@@ -47,9 +47,9 @@ export type TokenCheck =
   | { ok: true; role: 'buyer' | 'service' | 'admin'; buyerId: number; expiresAtMs: number }
   | { ok: false; code: string; message: string };
 
-export interface RateLimiter {
-  take(key: string | number, nowMs: number): boolean;
-  retryAfterMs(key: string | number, nowMs: number): number;
+export interface RateLimiter<Key> {
+  take(key: Key, nowMs: number): boolean;
+  retryAfterMs(key: Key, nowMs: number): number;
 }
 
 export interface CheckoutDeps {
@@ -60,8 +60,10 @@ export interface CheckoutDeps {
   payments: SandboxPayments;
   metrics: GatewayMetrics;
   verifyToken: (token: string, nowMs: number) => TokenCheck;
-  buyerLimiter: RateLimiter;
-  ipLimiter: RateLimiter;
+  /** Keyed by buyer id. */
+  buyerLimiter: RateLimiter<number>;
+  /** Keyed by client address. */
+  ipLimiter: RateLimiter<string>;
   busyRetryAfterMs: number;
   /**
    * Applies the durable events not yet in the read model. The notify ring is

@@ -335,7 +335,7 @@ export const configSettings = {
     1_000_000,
     1,
     2 ** 26,
-    'Buyers whose rate is tracked at once (about 24 bytes each plus a Map entry); the idlest is forgotten.',
+    'Buyers whose rate is tracked at once (about 64 bytes each, allocated at start-up); the idlest is forgotten.',
   ),
   ipRequestsPerSecond: decimal(
     'STAMPEDE_IP_REQUESTS_PER_SECOND',

@@ -13,7 +13,7 @@ import type { TokenCheck } from './checkout-service.ts';
 import { type ConfigOverrides, type GatewayConfig, loadConfig, tokenSecretOf } from './config.ts';
 import { closeCodeOf, httpStatusOf } from './errors.ts';
 import { StampedeServer } from './server.ts';
-import { TokenBucketLimiter } from './token-bucket.ts';
+import { integerKeySlots, TokenBucketLimiter } from './token-bucket.ts';
 
 /** Turns a verified token into what the checkout service needs. */
 export function tokenVerifier(secret: string): (token: string, nowMs: number) => TokenCheck {
@@ -51,10 +51,11 @@ export async function startFromConfig(
     httpPort: config.httpPort,
     notifyRingSlots: 65_536,
     verifyToken: tokenVerifier(tokenSecretOf(config)),
-    buyerLimiter: new TokenBucketLimiter({
+    buyerLimiter: new TokenBucketLimiter<number>({
       ratePerSecond: config.buyerRequestsPerSecond,
       burst: config.buyerBurst,
       keysMax: config.buyerRateKeysMax,
+      keySlots: integerKeySlots,
     }),
     ipLimiter: new TokenBucketLimiter({
       ratePerSecond: config.ipRequestsPerSecond,

@@ -52,8 +52,8 @@ export interface ServerOptions {
   inboundRingSlots?: number;
   notifyRingSlots: number;
   verifyToken: (token: string, nowMs: number) => TokenCheck;
-  buyerLimiter: RateLimiter;
-  ipLimiter: RateLimiter;
+  buyerLimiter: RateLimiter<number>;
+  ipLimiter: RateLimiter<string>;
   httpStatusOf: (code: string) => number;
   closeCodeOf: (code: string) => number | null;
   wsPayloadBytesMax: number;

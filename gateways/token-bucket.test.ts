@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
-import { TokenBucketLimiter } from './token-bucket.ts';
+import { integerKeySlots, mapKeySlots, TokenBucketLimiter } from './token-bucket.ts';
 
 const startMs = 1_700_000_000_000;
 
@@ -154,21 +154,38 @@ class ReferenceBuckets {
   }
 }
 
-t.test('seeded run against the reference model', async (t) => {
+t.test('integer key slots refuse what is not a non-negative safe integer', async (t) => {
+  const limiter = new TokenBucketLimiter<number>({
+    ratePerSecond: 1,
+    burst: 1,
+    keysMax: 4,
+    keySlots: integerKeySlots,
+  });
+  for (const key of [-1, 1.5, 2 ** 53, Number.NaN]) {
+    t.throws(() => limiter.take(key, startMs), {
+      message: `integer key slots take non-negative safe integers, got ${key}`,
+    });
+  }
+  t.ok(limiter.take(2 ** 53 - 1, startMs), 'the largest safe integer is a key');
+});
+
+t.test('seeded run against the reference model, keys in a Map and in an integer hash', async (t) => {
   const seed = seedFromEnv();
   t.comment(`seed ${seed} (replay with SEED=${seed})`);
   const random = new SeededRandom(seed);
-  for (let round = 0; round < 40; round++) {
+  for (let round = 0; round < 80; round++) {
     const ratePerSecond = random.pick([0.5, 1, 5, 20, 200]);
     const burst = random.pick([1, 2, 10, 40]);
     const keyCount = random.int(1, 50);
     const keysMax = random.int(1, 60);
-    const limiter = new TokenBucketLimiter<number>({ ratePerSecond, burst, keysMax });
+    const keySlots = round % 2 === 0 ? mapKeySlots<number> : integerKeySlots;
+    const limiter = new TokenBucketLimiter<number>({ ratePerSecond, burst, keysMax, keySlots });
     const reference = new ReferenceBuckets(ratePerSecond, burst, keysMax);
     let nowMs = startMs;
     for (let step = 0; step < 5000; step++) {
       nowMs += random.chance(0.05) ? -random.int(0, 100) : random.int(0, 30);
-      const key = random.int(1, keyCount);
+      // Spread past 2^32, so the integer hash's high word is used.
+      const key = random.int(1, keyCount) * 1_000_000_007;
       const cost = random.chance(0.8) ? 1 : random.int(1, burst);
       const retryAfterMs = limiter.retryAfterMs(key, nowMs, cost);
       const passed = limiter.take(key, nowMs, cost);

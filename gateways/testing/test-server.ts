@@ -14,7 +14,7 @@ import { stampede } from '../../proto/generated/stampede.js';
 import { closeCodeOf, httpStatusOf } from '../errors.ts';
 import { tokenVerifier } from '../serve.ts';
 import { type ServerOptions, StampedeServer } from '../server.ts';
-import { TokenBucketLimiter } from '../token-bucket.ts';
+import { integerKeySlots, TokenBucketLimiter } from '../token-bucket.ts';
 
 export const testWebhookSecret = 'webhook-secret-webhook-secret-webhook-secret';
 export const testSecret = 'test-secret-test-secret-test-secret-0123456789';
@@ -42,7 +42,12 @@ export async function startTestServer(
     }),
     notifyRingSlots: 16_384,
     verifyToken: verify,
-    buyerLimiter: new TokenBucketLimiter({ ratePerSecond: 1000, burst: 1000, keysMax: 10_000 }),
+    buyerLimiter: new TokenBucketLimiter<number>({
+      ratePerSecond: 1000,
+      burst: 1000,
+      keysMax: 10_000,
+      keySlots: integerKeySlots,
+    }),
     ipLimiter: new TokenBucketLimiter({ ratePerSecond: 100_000, burst: 100_000, keysMax: 1000 }),
     httpStatusOf,
     closeCodeOf,
