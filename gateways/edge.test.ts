@@ -1,6 +1,7 @@
 /**
  * The edge under pressure, over real sockets: backpressure with a tiny ring
- * (BUSY with a retry-after, nothing dropped), rate limits per buyer, and a
+ * (BUSY with a retry-after, nothing dropped), rate limits per buyer (not
+ * spent by sold-out places, answered at the edge), and a
  * seeded fuzz of random and mutated frames (no crash; every frame answered
  * or the connection closed with a coded reason; the server stays healthy).
  * SEED=… replays the fuzz; FUZZ_FRAMES=… lengthens it.
@@ -69,6 +70,39 @@ t.test('rate limits per buyer answer RATE_LIMITED with a retry-after', async (t)
   t.ok((limited[0]!.error as { retryAfterMs: number }).retryAfterMs > 0);
   const pong = await c.request({ requestId: 20, ping: { clientTimeMs: 0 } });
   t.ok(pong.pong, 'pings are not rate limited, and the connection is fine');
+  c.close();
+});
+
+t.test("sold-out places are answered at the edge without spending the buyer's rate", async (t) => {
+  const { server, stop } = await startTestServer({
+    buyerLimiter: new TokenBucketLimiter({ ratePerSecond: 1, burst: 3, keysMax: 100 }),
+  });
+  t.teardown(stop);
+  await http(server.port, 'POST', '/v1/admin/products', {
+    token: admin,
+    body: { skuId: 1, priceMinor: 100, currency: 'USD', stock: 0 },
+  });
+  const c = await TestClient.connect(server.port);
+  await c.request({ requestId: 1, authenticate: { token: token({ role: 'buyer', buyerId: 9 }) } });
+  const results: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const answer = await c.request({
+      requestId: 10 + i,
+      placeOrder: { lines: [{ skuId: 1, quantity: 1, unitPriceMinor: 100 }], totalMinor: 100 },
+    });
+    results.push((answer.order as { result?: string } | undefined)?.result ?? JSON.stringify(answer.error));
+  }
+  t.same(results, Array(6).fill('RESULT_CODE_SOLD_OUT'), 'twice the burst of sold-out places, all SOLD_OUT');
+  const codes: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const answer = await c.request({ requestId: 30 + i, cancel: { orderId: 1 } });
+    codes.push((answer.error as { code?: string } | undefined)?.code ?? 'answered');
+  }
+  t.same(
+    codes,
+    ['answered', 'answered', 'answered', 'RATE_LIMITED'],
+    'the whole burst was left for the engine',
+  );
   c.close();
 });
 
