@@ -49,7 +49,7 @@ Usage:
                       shares of the buyers who get a reservation: pay (accepted), pay (declined:
                       the unit comes back), walk away (held until the order TTL); sum 1
                       (default 0.8 / 0.1 / 0.1; shares not given split what is left)
-  --warmup N          buyers of an unmeasured warm-up sale (own SKU, same stock ratio) run first on
+  --warmup N          buyers of an unmeasured warm-up sale (own SKU, stock for half of them) run first on
                       the same connections, so neither side is measured cold (default 20000 or
                       --buyers if fewer; 0: none)
   --clients N         client worker threads (default ${defaultClientWorkers()}: one per two cores)
