@@ -60,8 +60,8 @@ export class EmbeddedReadModel {
     expiresAtMs: 0,
   };
 
-  constructor(ordersMax = 1_000_000) {
-    this.orders = new OrderTable(ordersMax);
+  constructor(ordersMax = 1_000_000, orderSlotsInitial?: number) {
+    this.orders = new OrderTable(ordersMax, orderSlotsInitial);
   }
 
   /**
