@@ -6,12 +6,27 @@
  * or the connection closed with a coded reason; the server stays healthy).
  * SEED=… replays the fuzz; FUZZ_FRAMES=… lengthens it.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
 import { http, type Json, startTestServer, TestClient, token } from './testing/test-server.ts';
 import { TokenBucketLimiter } from './token-bucket.ts';
 
 const admin = token({ role: 'admin', adminName: 'ops' });
+
+/** A test node selling SKU 1 (price 100) with `stock` units; stopped when the test ends. */
+async function nodeSelling(
+  t: Test,
+  stock: number,
+  overrides: Parameters<typeof startTestServer>[0] = {},
+): Promise<Awaited<ReturnType<typeof startTestServer>>['server']> {
+  const { server, stop } = await startTestServer(overrides);
+  t.teardown(stop);
+  await http(server.port, 'POST', '/v1/admin/products', {
+    token: admin,
+    body: { skuId: 1, priceMinor: 100, currency: 'USD', stock },
+  });
+  return server;
+}
 
 async function service(port: number): Promise<TestClient> {
   const client = await TestClient.connect(port);
@@ -23,12 +38,7 @@ async function service(port: number): Promise<TestClient> {
 }
 
 t.test('a full ring answers BUSY with a retry-after and drops nothing', async (t) => {
-  const { server, stop } = await startTestServer({ inboundRingSlots: 16 });
-  t.teardown(stop);
-  await http(server.port, 'POST', '/v1/admin/products', {
-    token: admin,
-    body: { skuId: 1, priceMinor: 100, currency: 'USD', stock: 100_000 },
-  });
+  const server = await nodeSelling(t, 100_000, { inboundRingSlots: 16 });
   const backend = await service(server.port);
   const messages = Array.from({ length: 256 }, (_, i) => ({
     requestId: 10 + i,
@@ -74,13 +84,8 @@ t.test('rate limits per buyer answer RATE_LIMITED with a retry-after', async (t)
 });
 
 t.test("sold-out places are answered at the edge without spending the buyer's rate", async (t) => {
-  const { server, stop } = await startTestServer({
+  const server = await nodeSelling(t, 0, {
     buyerLimiter: new TokenBucketLimiter({ ratePerSecond: 1, burst: 3, keysMax: 100 }),
-  });
-  t.teardown(stop);
-  await http(server.port, 'POST', '/v1/admin/products', {
-    token: admin,
-    body: { skuId: 1, priceMinor: 100, currency: 'USD', stock: 0 },
   });
   const c = await TestClient.connect(server.port);
   await c.request({ requestId: 1, authenticate: { token: token({ role: 'buyer', buyerId: 9 }) } });
@@ -165,14 +170,9 @@ t.test('seeded fuzz of random and mutated frames', async (t) => {
 });
 
 t.test('a client that stops reading is disconnected with SLOW_READER', async (t) => {
-  const { server, stop } = await startTestServer({
+  const server = await nodeSelling(t, 1_000_000, {
     wsBackpressureBytesMax: 64 * 1024,
     buyerLimiter: new TokenBucketLimiter({ ratePerSecond: 1_000_000, burst: 1_000_000, keysMax: 100 }),
-  });
-  t.teardown(stop);
-  await http(server.port, 'POST', '/v1/admin/products', {
-    token: admin,
-    body: { skuId: 1, priceMinor: 100, currency: 'USD', stock: 1_000_000 },
   });
   const reader = await TestClient.connect(server.port);
   await reader.request({ requestId: 1, authenticate: { token: token({ role: 'buyer', buyerId: 77 }) } });
