@@ -47,8 +47,8 @@ async function payOnce(
   const [paying, again] = await Promise.all(
     [3, 4].map((requestId) => c.request({ requestId, pay: { orderId } })),
   );
-  t.equal((paying?.order as { result: string }).result, 'RESULT_CODE_OK', 'payment started');
-  t.match((again?.order as { message: string }).message, /already in flight/, 'one payment at a time');
+  t.equal((paying!.order as { result: string }).result, 'RESULT_CODE_OK', 'payment started');
+  t.match((again!.order as { message: string }).message, /already in flight/, 'one payment at a time');
   const final = await c.push((m: Json) => (m.update as { status: string }).status === expected);
   t.equal((final.update as { orderId: number }).orderId, orderId, `pushed ${expected}`);
   const stock = (await http(server.port, 'GET', '/v1/stock/1')).body.available;
