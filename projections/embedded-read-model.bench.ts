@@ -7,8 +7,9 @@
  *   npx tsx projections/embedded-read-model.bench.ts
  *
  * Prints µs per order for ten passes of 100,000 orders, each into a new model
- * that starts empty and doubles as the gateway's does (read the later passes:
- * the first ones include the JIT's warm-up).
+ * that starts at orderSlotsInitial (65,536) and doubles once, as the
+ * gateway's does past that many orders: the doubling's stall is in the figure
+ * (read the later passes: the first ones include the JIT's warm-up).
  */
 import { EventType, OrderStatus } from '../engine/codes.ts';
 import { EventSlot, OrderCreated, OrderStatusChanged } from '../engine/layout.ts';
