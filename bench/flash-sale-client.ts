@@ -76,10 +76,36 @@ export type FromClient =
 
 const Kind = { place: 0, subscribe: 1, pay: 2 } as const;
 type Kind = (typeof Kind)[keyof typeof Kind];
-interface Sent {
+/** A command waiting to be sent again (a BUSY retry) or for the first time (a payment). */
+interface Queued {
   kind: Kind;
   buyerId: number;
   orderId: number;
+}
+
+/**
+ * The commands of one frame in flight, in order, as columns: the client sends
+ * hundreds of thousands of commands, and an object per command was most of
+ * its garbage. Frames are reused (FramePool): a sale needs a window's worth.
+ */
+class SentFrame {
+  count = 0;
+  readonly kinds: Uint8Array;
+  readonly buyerIds: Float64Array;
+  readonly orderIds: Float64Array;
+
+  constructor(commandsMax: number) {
+    this.kinds = new Uint8Array(commandsMax);
+    this.buyerIds = new Float64Array(commandsMax);
+    this.orderIds = new Float64Array(commandsMax);
+  }
+
+  push(kind: Kind, buyerId: number, orderId: number): void {
+    this.kinds[this.count] = kind;
+    this.buyerIds[this.count] = buyerId;
+    this.orderIds[this.count] = orderId;
+    this.count++;
+  }
 }
 
 const nowMs = (): number => performance.timeOrigin + performance.now();
@@ -145,7 +171,9 @@ function sell(
     resolveSale = resolve;
   });
 
-  const batches = new Map<number, Sent[]>();
+  const batches = new Map<number, SentFrame>();
+  /** Frames answered, for the next ones: at most a window's worth exist. */
+  const framesFree: SentFrame[] = [];
   /** Frames before this one were an earlier sale's (the warm-up) on this connection. */
   const frameRequestIdFirst = frames.nextRequestId;
   let nextBuyerIndex = 0;
@@ -153,8 +181,8 @@ function sell(
   let framesSent = 0;
   /** Orders whose payment outcome is awaited (pushed): order id -> buyer id; bounded by the stock. */
   const paying = new Map<number, number>();
-  const payQueue: Sent[] = [];
-  const retryQueue: Sent[] = [];
+  const payQueue: Queued[] = [];
+  const retryQueue: Queued[] = [];
   let retryTimer: NodeJS.Timeout | null = null;
   let pacer: NodeJS.Timeout | null = null;
 
@@ -206,27 +234,28 @@ function sell(
     for (;;) {
       const room = Math.min(data.batchMessagesMax, roomFor());
       if (room <= 0) return;
-      const sent: Sent[] = [];
+      const sent = framesFree.pop() ?? new SentFrame(data.batchMessagesMax);
+      sent.count = 0;
       const requestId = frames.nextRequestId;
       frame.begin(requestId);
       // Payments first (2 messages each: subscribe so the outcome is pushed here, then pay).
-      while (payQueue.length > 0 && sent.length + 2 <= room) {
+      while (payQueue.length > 0 && sent.count + 2 <= room) {
         const p = payQueue.shift()!;
         frame.subscribe(subscribeRequestIdBase + p.buyerId, p.orderId, p.buyerId);
-        sent.push({ kind: Kind.subscribe, buyerId: p.buyerId, orderId: p.orderId });
+        sent.push(Kind.subscribe, p.buyerId, p.orderId);
         frame.pay(payRequestIdBase + p.buyerId, p.orderId, p.buyerId);
-        sent.push(p);
+        sent.push(Kind.pay, p.buyerId, p.orderId);
       }
-      while (retryTimer === null && retryQueue.length > 0 && sent.length < room) {
+      while (retryTimer === null && retryQueue.length > 0 && sent.count < room) {
         const r = retryQueue.shift()!;
         if (r.kind === Kind.pay) payQueue.push(r);
         else {
           place(r.buyerId);
-          sent.push(r);
+          sent.push(r.kind, r.buyerId, r.orderId);
         }
       }
       const sendAtMs = nowMs();
-      while (nextBuyerIndex < buyerCount && sent.length < room) {
+      while (nextBuyerIndex < buyerCount && sent.count < room) {
         if (load.model === 'open') {
           const intendedAtMs = startAtMs + (nextBuyerIndex * 1000) / load.ratePerSec;
           if (intendedAtMs > dueAtMs) break;
@@ -235,12 +264,15 @@ function sell(
         const buyerId = buyerIdFirst + nextBuyerIndex;
         nextBuyerIndex++;
         place(buyerId);
-        sent.push({ kind: Kind.place, buyerId, orderId: 0 });
+        sent.push(Kind.place, buyerId, 0);
       }
-      if (sent.length === 0) return;
+      if (sent.count === 0) {
+        framesFree.push(sent);
+        return;
+      }
       frames.nextRequestId++;
       batches.set(requestId, sent);
-      inFlight += sent.length;
+      inFlight += sent.count;
       recorder.sent(sendAtMs);
       ws.send(frame.finish());
       framesSent++;
@@ -257,8 +289,8 @@ function sell(
     pacer = setTimeout(pace, Math.min(openLoopTickMsMax, Math.max(0, nextDueAtMs - now)));
   };
 
-  const retryLater = (s: Sent, afterMs: number): void => {
-    retryQueue.push(s);
+  const retryLater = (kind: Kind, buyerId: number, orderId: number, afterMs: number): void => {
+    retryQueue.push({ kind, buyerId, orderId });
     retryTimer ??= setTimeout(
       () => {
         retryTimer = null;
@@ -268,49 +300,54 @@ function sell(
     );
   };
 
-  /** One answer of a batch, as `reader` holds it. */
-  const onAnswer = (s: Sent, answer: ServerMessageReader, atMs: number): void => {
+  /** One answer of a batch, as `reader` holds it, to the command of `kind` for `buyerId` (and `orderId`). */
+  const onAnswer = (
+    kind: Kind,
+    buyerId: number,
+    orderId: number,
+    answer: ServerMessageReader,
+    atMs: number,
+  ): void => {
     if (answer.kind === ServerKind.error) {
       const code = answer.errorCode;
       if (code === 'BUSY' || code === 'RATE_LIMITED') {
         recorder.count(`retry:${code}`);
-        if (s.kind !== Kind.subscribe) retryLater(s, answer.retryAfterMs);
+        if (kind !== Kind.subscribe) retryLater(kind, buyerId, orderId, answer.retryAfterMs);
         return;
       }
       recorder.count(`error:${code}`);
-      if (s.kind === Kind.place) {
-        recorder.placeAnswer(placedAtMs[s.buyerId - buyerIdFirst]!, atMs);
-        final(s.buyerId, Outcome.failed, atMs);
-      } else if (s.kind === Kind.pay) {
-        paying.delete(s.orderId);
-        final(s.buyerId, Outcome.failed, atMs);
+      if (kind === Kind.place) {
+        recorder.placeAnswer(placedAtMs[buyerId - buyerIdFirst]!, atMs);
+        final(buyerId, Outcome.failed, atMs);
+      } else if (kind === Kind.pay) {
+        paying.delete(orderId);
+        final(buyerId, Outcome.failed, atMs);
       }
       return;
     }
-    if (s.kind === Kind.subscribe) return;
+    if (kind === Kind.subscribe) return;
     if (answer.kind !== ServerKind.order)
       throw new Error(`unexpected answer of kind ${answer.kind} to request ${answer.requestId}`);
     const result = answer.result;
-    if (s.kind === Kind.pay) {
+    if (kind === Kind.pay) {
       if (result !== ResultCode.ok) {
-        paying.delete(s.orderId);
+        paying.delete(orderId);
         recorder.count(`payRefused:${result}`);
-        final(s.buyerId, Outcome.failed, atMs);
+        final(buyerId, Outcome.failed, atMs);
       }
       return; // started: the outcome is pushed
     }
-    recorder.placeAnswer(placedAtMs[s.buyerId - buyerIdFirst]!, atMs);
+    recorder.placeAnswer(placedAtMs[buyerId - buyerIdFirst]!, atMs);
     if (result === ResultCode.ok && answer.status === OrderStatus.readyForCheckout) {
-      if (plan.pays(s.buyerId)) {
-        const orderId = answer.orderId;
-        paying.set(orderId, s.buyerId);
-        payQueue.push({ kind: Kind.pay, buyerId: s.buyerId, orderId });
-      } else final(s.buyerId, Outcome.holding, atMs);
+      if (plan.pays(buyerId)) {
+        paying.set(answer.orderId, buyerId);
+        payQueue.push({ kind: Kind.pay, buyerId, orderId: answer.orderId });
+      } else final(buyerId, Outcome.holding, atMs);
     } else if (result === ResultCode.soldOut || result === ResultCode.insufficientStock)
-      final(s.buyerId, Outcome.soldOut, atMs);
+      final(buyerId, Outcome.soldOut, atMs);
     else {
       recorder.count(`refused:${result}`);
-      final(s.buyerId, Outcome.refused, atMs);
+      final(buyerId, Outcome.refused, atMs);
     }
   };
 
@@ -340,7 +377,7 @@ function sell(
       return;
     }
     batches.delete(requestId);
-    inFlight -= sent.length;
+    inFlight -= sent.count;
     if (reader.kind !== ServerKind.batch) {
       // The whole frame was refused: a bug in this client, not load.
       finish(
@@ -358,11 +395,19 @@ function sell(
     pump();
     let answered = 0;
     while (!finished && reader.nextAnswer()) {
-      if (answered < sent.length) onAnswer(sent[answered]!, reader, atMs);
+      if (answered < sent.count)
+        onAnswer(
+          sent.kinds[answered] as Kind,
+          sent.buyerIds[answered]!,
+          sent.orderIds[answered]!,
+          reader,
+          atMs,
+        );
       answered++;
     }
+    framesFree.push(sent);
     if (finished) return;
-    if (answered !== sent.length) finish(`batch of ${sent.length} answered with ${answered} answers`);
+    if (answered !== sent.count) finish(`batch of ${sent.count} answered with ${answered} answers`);
     else pump();
   };
   const onClose = (code: number): void => {

@@ -37,131 +37,91 @@ const ClientTag = {
   buyerId: tag(2, WireType.varint),
 } as const;
 
-const CommandKind = { place: 0, pay: 1, subscribe: 2 } as const;
+/** A command's bytes at most: each of its numbers a varint of at most 8 bytes (2^53 - 1), framing included. */
+const commandBytesMax = 96;
 
 /**
- * Writes one Batch frame: begin(), one call per command, finish(). Commands are
- * kept as numbers until finish() sizes and writes them in one go.
+ * Writes one Batch frame: begin(), one call per command, finish(). Each
+ * command is written as it comes, into a body buffer; finish() puts the
+ * frame's header (which holds the body's length) in front of it.
  */
 export class BatchFrameWriter {
-  private readonly wire = new WireWriter();
+  private readonly body = new WireWriter();
+  private readonly frame = new WireWriter();
   private requestId = 0;
-  private readonly kinds: number[] = [];
-  /** Per command: its request id, buyer id, and order id (pay, subscribe) or SKU (place). */
-  private readonly requestIds: number[] = [];
-  private readonly buyerIds: number[] = [];
-  private readonly targets: number[] = [];
-  private readonly quantities: number[] = [];
-  private readonly unitPrices: number[] = [];
-  private readonly bodyBytes: number[] = [];
-  private readonly lineBytes: number[] = [];
+  private commands = 0;
 
   get count(): number {
-    return this.kinds.length;
+    return this.commands;
   }
 
   begin(requestId: number): void {
     this.requestId = requestId;
-    this.kinds.length = 0;
-    this.requestIds.length = 0;
-    this.buyerIds.length = 0;
-    this.targets.length = 0;
-    this.quantities.length = 0;
-    this.unitPrices.length = 0;
+    this.commands = 0;
+    this.body.begin(0);
   }
 
   /** A place order of one line; its total is quantity × unit price. */
   place(requestId: number, buyerId: number, skuId: number, quantity: number, unitPriceMinor: number): void {
-    this.push(CommandKind.place, requestId, buyerId, skuId, quantity, unitPriceMinor);
+    const totalMinor = quantity * unitPriceMinor;
+    const line = 3 + varintBytes(skuId) + varintBytes(quantity) + varintBytes(unitPriceMinor);
+    const body = 1 + varintBytes(line) + line + 1 + varintBytes(totalMinor) + 1 + varintBytes(buyerId);
+    const wire = this.message(requestId, ClientTag.placeOrder, body);
+    wire.varint(ClientTag.placeLine);
+    wire.varint(line);
+    wire.varint(ClientTag.lineSkuId);
+    wire.varint(skuId);
+    wire.varint(ClientTag.lineQuantity);
+    wire.varint(quantity);
+    wire.varint(ClientTag.lineUnitPriceMinor);
+    wire.varint(unitPriceMinor);
+    wire.varint(ClientTag.placeTotalMinor);
+    wire.varint(totalMinor);
+    wire.varint(ClientTag.placeBuyerId);
+    wire.varint(buyerId);
   }
 
   pay(requestId: number, orderId: number, buyerId: number): void {
-    this.push(CommandKind.pay, requestId, buyerId, orderId, 0, 0);
+    this.orderCommand(requestId, ClientTag.pay, orderId, buyerId);
   }
 
   subscribe(requestId: number, orderId: number, buyerId: number): void {
-    this.push(CommandKind.subscribe, requestId, buyerId, orderId, 0, 0);
+    this.orderCommand(requestId, ClientTag.subscribe, orderId, buyerId);
   }
 
   finish(): Uint8Array {
-    const count = this.kinds.length;
-    let batchBytes = 0;
-    for (let i = 0; i < count; i++) {
-      let body: number;
-      if (this.kinds[i] === CommandKind.place) {
-        const line =
-          3 +
-          varintBytes(this.targets[i]!) +
-          varintBytes(this.quantities[i]!) +
-          varintBytes(this.unitPrices[i]!);
-        this.lineBytes[i] = line;
-        body =
-          1 +
-          varintBytes(line) +
-          line +
-          1 +
-          varintBytes(this.quantities[i]! * this.unitPrices[i]!) +
-          1 +
-          varintBytes(this.buyerIds[i]!);
-      } else body = 2 + varintBytes(this.targets[i]!) + varintBytes(this.buyerIds[i]!);
-      this.bodyBytes[i] = body;
-      const message = 1 + varintBytes(this.requestIds[i]!) + 1 + varintBytes(body) + body;
-      batchBytes += 1 + varintBytes(message) + message;
-    }
-    const wire = this.wire;
-    wire.begin(1 + varintBytes(this.requestId) + 2 + varintBytes(batchBytes) + batchBytes);
-    wire.varint(ClientTag.requestId);
-    wire.varint(this.requestId);
-    wire.varint(ClientTag.batch);
-    wire.varint(batchBytes);
-    for (let i = 0; i < count; i++) {
-      const body = this.bodyBytes[i]!;
-      wire.varint(ClientTag.batchMessage);
-      wire.varint(1 + varintBytes(this.requestIds[i]!) + 1 + varintBytes(body) + body);
-      wire.varint(ClientTag.requestId);
-      wire.varint(this.requestIds[i]!);
-      const kind = this.kinds[i]!;
-      if (kind === CommandKind.place) {
-        wire.varint(ClientTag.placeOrder);
-        wire.varint(body);
-        wire.varint(ClientTag.placeLine);
-        wire.varint(this.lineBytes[i]!);
-        wire.varint(ClientTag.lineSkuId);
-        wire.varint(this.targets[i]!);
-        wire.varint(ClientTag.lineQuantity);
-        wire.varint(this.quantities[i]!);
-        wire.varint(ClientTag.lineUnitPriceMinor);
-        wire.varint(this.unitPrices[i]!);
-        wire.varint(ClientTag.placeTotalMinor);
-        wire.varint(this.quantities[i]! * this.unitPrices[i]!);
-        wire.varint(ClientTag.placeBuyerId);
-        wire.varint(this.buyerIds[i]!);
-      } else {
-        wire.varint(kind === CommandKind.pay ? ClientTag.pay : ClientTag.subscribe);
-        wire.varint(body);
-        wire.varint(ClientTag.orderId);
-        wire.varint(this.targets[i]!);
-        wire.varint(ClientTag.buyerId);
-        wire.varint(this.buyerIds[i]!);
-      }
-    }
-    return wire.finish();
+    const commands = this.body.view();
+    const frame = this.frame;
+    frame.begin(1 + varintBytes(this.requestId) + 2 + varintBytes(commands.length) + commands.length);
+    frame.varint(ClientTag.requestId);
+    frame.varint(this.requestId);
+    frame.varint(ClientTag.batch);
+    frame.varint(commands.length);
+    frame.raw(commands);
+    return frame.finish();
   }
 
-  private push(
-    kind: number,
-    requestId: number,
-    buyerId: number,
-    target: number,
-    quantity: number,
-    unitPrice: number,
-  ): void {
-    this.kinds.push(kind);
-    this.requestIds.push(requestId);
-    this.buyerIds.push(buyerId);
-    this.targets.push(target);
-    this.quantities.push(quantity);
-    this.unitPrices.push(unitPrice);
+  /** Pay and Subscribe: the same two fields. */
+  private orderCommand(requestId: number, bodyTag: number, orderId: number, buyerId: number): void {
+    const wire = this.message(requestId, bodyTag, 2 + varintBytes(orderId) + varintBytes(buyerId));
+    wire.varint(ClientTag.orderId);
+    wire.varint(orderId);
+    wire.varint(ClientTag.buyerId);
+    wire.varint(buyerId);
+  }
+
+  /** Writes a batch member's framing up to its body of `bodyBytes`, which the caller writes next. */
+  private message(requestId: number, bodyTag: number, bodyBytes: number): WireWriter {
+    const wire = this.body;
+    wire.room(commandBytesMax);
+    this.commands++;
+    wire.varint(ClientTag.batchMessage);
+    wire.varint(1 + varintBytes(requestId) + 1 + varintBytes(bodyBytes) + bodyBytes);
+    wire.varint(ClientTag.requestId);
+    wire.varint(requestId);
+    wire.varint(bodyTag);
+    wire.varint(bodyBytes);
+    return wire;
   }
 }
 

@@ -70,6 +70,19 @@ export class WireWriter {
     return this.bytes.slice(0, this.at);
   }
 
+  /** What was written since begin(), not copied: valid until the next write or begin(). */
+  view(): Uint8Array {
+    return this.bytes.subarray(0, this.at);
+  }
+
+  /** Room for `bytes` more after what was written, for a message whose size is not known at begin(). */
+  room(bytes: number): void {
+    if (this.at + bytes <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.at + bytes, this.bytes.length * 2));
+    grown.set(this.bytes.subarray(0, this.at));
+    this.bytes = grown;
+  }
+
   /** An integer from 0 to 2^53 - 1, in 32-bit integer arithmetic (no division on doubles). */
   varint(value: number): void {
     const bytes = this.bytes;
