@@ -1393,7 +1393,17 @@ t.test(
         ),
       );
     const texts = ['', 'sold out', 'stock é ✓ 🚀', 'lone \ud800 surrogate', 'x'.repeat(200)];
-    const order = (): ServerMessageInput => ({
+    // Half the orders repeat a recent one under a new request id, as a sale's sold-out answers do:
+    // the encoder writes those from the body it remembers, and must write the same bytes.
+    const recentOrders: ServerMessageInput[] = [];
+    const order = (): ServerMessageInput => {
+      if (recentOrders.length > 0 && random.chance(0.5))
+        return { ...random.pick(recentOrders), requestId: integer(protoLimits.float64IntegerMax) };
+      const fresh = newOrder();
+      recentOrders[random.int(0, Math.min(recentOrders.length, 2))] = fresh;
+      return fresh;
+    };
+    const newOrder = (): ServerMessageInput => ({
       kind: 'order',
       requestId: integer(protoLimits.float64IntegerMax),
       result: random.pick(results),
@@ -1478,6 +1488,22 @@ t.test(
         ),
       /message\.answers\[1\]\.skuId must be an integer/,
       'in a batch too, with its index',
+    );
+    const soldOut = order();
+    encodeServerMessage(soldOut, true);
+    t.throws(
+      () => encodeServerMessage({ ...soldOut, requestId: -1 } as ServerMessageInput, true),
+      /message\.requestId must be an integer/,
+      'an answer like the one remembered is still refused for a bad request id',
+    );
+    const negativeZero = { ...(newOrder() as object), expiresAtMs: -0 } as ServerMessageInput;
+    const alone = Buffer.from(encodeServerMessage(negativeZero, true)).toString('hex');
+    encodeServerMessage(newOrder(), true);
+    encodeServerMessage({ ...negativeZero, expiresAtMs: 0 } as ServerMessageInput, true);
+    t.equal(
+      Buffer.from(encodeServerMessage(negativeZero, true)).toString('hex'),
+      alone,
+      'an expiry of -0 is not the remembered answer with 0',
     );
     t.throws(
       () =>

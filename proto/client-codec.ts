@@ -1341,13 +1341,84 @@ const bodyTagOf = {
   subscribed: ServerTag.subscribed,
 } as const;
 
+/**
+ * The body of an order answer written earlier, with the fields it was written
+ * from. A sale's answers are mostly one answer (sold out, of one SKU) to
+ * many requests: an answer equal to it in every field but its request id is
+ * written by copying these bytes, not checked and written field by field
+ * again (equal by ===, so it holds only values that passed the checks).
+ * Measured: proto/client-codec.bench.ts, encode.order-answers.
+ */
+class RememberedOrderBody {
+  private result = -1;
+  private orderId = 0;
+  private status = 0;
+  private expiresAtMs = 0;
+  private totalMinor = 0;
+  private skuId = 0;
+  private message = '';
+  private mayReturn = false;
+  /** Bodies longer than this (a long message) are not remembered. */
+  private readonly buffer = new Uint8Array(128);
+  /** The remembered body: a view of `buffer`, empty when none. */
+  private body = this.buffer.subarray(0, 0);
+
+  get length(): number {
+    return this.body.length;
+  }
+
+  matches(m: OrderInput): boolean {
+    return (
+      this.body.length > 0 &&
+      m.result === this.result &&
+      m.skuId === this.skuId &&
+      m.orderId === this.orderId &&
+      m.status === this.status &&
+      m.totalMinor === this.totalMinor &&
+      Object.is(m.expiresAtMs, this.expiresAtMs) && // -0 is written with its sign
+      m.message === this.message &&
+      m.mayReturn === this.mayReturn
+    );
+  }
+
+  /** Remembers `m`, whose body is `body` (checked and written by the caller). */
+  remember(m: OrderInput, body: Uint8Array): void {
+    if (body.length > this.buffer.length) {
+      this.body = this.buffer.subarray(0, 0);
+      return;
+    }
+    this.buffer.set(body);
+    this.body = this.buffer.subarray(0, body.length);
+    this.result = m.result;
+    this.orderId = m.orderId;
+    this.status = m.status;
+    this.expiresAtMs = m.expiresAtMs;
+    this.totalMinor = m.totalMinor;
+    this.skuId = m.skuId;
+    this.message = m.message;
+    this.mayReturn = m.mayReturn;
+  }
+
+  /** Writes the remembered body as answer `requestId`'s (the caller sized it: this.length). */
+  write(requestId: number): void {
+    wire.varint(ServerTag.requestId);
+    wire.varint(requestId);
+    wire.varint(ServerTag.order);
+    wire.varint(this.body.length);
+    wire.raw(this.body);
+  }
+}
+
 const wire = new WireWriter();
+const rememberedOrder = new RememberedOrderBody();
 const noMessage = new Uint8Array(0);
 /** Per batch answer, measured in the first pass and used in the second: its message's UTF-8 (orders), sizes, or protobufjs's bytes. */
 const batchMessageUtf8: Uint8Array[] = [];
 const batchOthers: (Uint8Array | null)[] = [];
 const batchAnswerBytes: number[] = [];
 const batchBodyBytes: number[] = [];
+/** Per batch answer: whether it is written as the remembered order body. */
+const batchRemembered: boolean[] = [];
 
 /** A hand-written answer's body bytes (its message's UTF-8 length for an order); the fields are checked. */
 function bodyBytes(m: HandWritten, messageBytes: number): number {
@@ -1401,11 +1472,13 @@ function messageBytes(m: HandWritten, bodyBytes: number): number {
   return 1 + varintBytes(m.requestId) + varintBytes(bodyTagOf[m.kind]) + varintBytes(bodyBytes) + bodyBytes;
 }
 
-function writeMessage(m: HandWritten, messageUtf8: Uint8Array, bodyBytes: number): void {
+/** Writes a checked, sized hand-written answer; returns where its body starts in `wire`. */
+function writeMessage(m: HandWritten, messageUtf8: Uint8Array, bodyBytes: number): number {
   wire.varint(ServerTag.requestId);
   wire.varint(m.requestId);
   wire.varint(bodyTagOf[m.kind]);
   wire.varint(bodyBytes);
+  const bodyAt = wire.length;
   switch (m.kind) {
     case 'order':
       wire.varint(OrderTag.result);
@@ -1425,7 +1498,7 @@ function writeMessage(m: HandWritten, messageUtf8: Uint8Array, bodyBytes: number
       wire.raw(messageUtf8);
       wire.varint(OrderTag.mayReturn);
       wire.varint(m.mayReturn ? 1 : 0);
-      return;
+      return bodyAt;
     case 'update':
       wire.varint(UpdateTag.orderId);
       wire.varint(m.orderId);
@@ -1441,13 +1514,13 @@ function writeMessage(m: HandWritten, messageUtf8: Uint8Array, bodyBytes: number
       wire.double(m.atMs);
       wire.varint(UpdateTag.seq);
       wire.varint(m.seq);
-      return;
+      return bodyAt;
     case 'subscribed':
       wire.varint(SubscribedTag.orderId);
       wire.varint(m.orderId);
       wire.varint(SubscribedTag.status);
       wire.varint(m.status);
-      return;
+      return bodyAt;
   }
 }
 
@@ -1461,10 +1534,17 @@ function encodeBinaryByHand(m: HandWritten | Extract<ServerMessageInput, { kind:
       batchMessageUtf8.length = 0;
     }
   }
+  if (m.kind === 'order' && rememberedOrder.matches(m)) {
+    const requestId = uint(m.requestId, protoLimits.float64IntegerMax, 'message', -1, 'requestId');
+    wire.begin(messageBytes(m, rememberedOrder.length));
+    rememberedOrder.write(requestId);
+    return wire.finish();
+  }
   const messageUtf8 = checkHandWritten(m, 'message', -1);
   const body = bodyBytes(m, messageUtf8.length);
   wire.begin(messageBytes(m, body));
-  writeMessage(m, messageUtf8, body);
+  const bodyAt = writeMessage(m, messageUtf8, body);
+  if (m.kind === 'order') rememberedOrder.remember(m, wire.view().subarray(bodyAt));
   return wire.finish();
 }
 
@@ -1479,7 +1559,11 @@ function encodeBatchBinary(m: Extract<ServerMessageInput, { kind: 'batch' }>): U
   for (let i = 0; i < count; i++) {
     const answer = answers[i]!;
     let bytes: number;
-    if (isHandWritten(answer)) {
+    batchRemembered[i] = answer.kind === 'order' && rememberedOrder.matches(answer);
+    if (batchRemembered[i]) {
+      uint(answer.requestId, protoLimits.float64IntegerMax, at, i, 'requestId');
+      bytes = messageBytes(answer as OrderInput, rememberedOrder.length);
+    } else if (isHandWritten(answer)) {
       const messageUtf8 = checkHandWritten(answer, at, i);
       const body = bodyBytes(answer, messageUtf8.length);
       batchMessageUtf8[i] = messageUtf8;
@@ -1499,12 +1583,27 @@ function encodeBatchBinary(m: Extract<ServerMessageInput, { kind: 'batch' }>): U
   wire.varint(requestId);
   wire.varint(ServerTag.batch);
   wire.varint(batchBytes);
+  // The remembered body may change only after the loop: answers were sized against it.
+  let lastOrder = -1;
+  let lastOrderBodyAt = 0;
   for (let i = 0; i < count; i++) {
     wire.varint(BatchTag.answer);
     wire.varint(batchAnswerBytes[i]!);
     const other = batchOthers[i];
-    if (other !== null && other !== undefined) wire.raw(other);
-    else writeMessage(answers[i] as HandWritten, batchMessageUtf8[i]!, batchBodyBytes[i]!);
+    if (batchRemembered[i]) rememberedOrder.write(answers[i]!.requestId);
+    else if (other !== null && other !== undefined) wire.raw(other);
+    else {
+      const bodyAt = writeMessage(answers[i] as HandWritten, batchMessageUtf8[i]!, batchBodyBytes[i]!);
+      if (answers[i]!.kind === 'order') {
+        lastOrder = i;
+        lastOrderBodyAt = bodyAt;
+      }
+    }
   }
+  if (lastOrder >= 0)
+    rememberedOrder.remember(
+      answers[lastOrder] as OrderInput,
+      wire.view().subarray(lastOrderBodyAt, lastOrderBodyAt + batchBodyBytes[lastOrder]!),
+    );
   return wire.finish();
 }

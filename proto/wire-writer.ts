@@ -70,6 +70,11 @@ export class WireWriter {
     return this.bytes.slice(0, this.at);
   }
 
+  /** Bytes written since begin(). */
+  get length(): number {
+    return this.at;
+  }
+
   /** What was written since begin(), not copied: valid until the next write or begin(). */
   view(): Uint8Array {
     return this.bytes.subarray(0, this.at);
