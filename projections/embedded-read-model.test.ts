@@ -143,3 +143,26 @@ t.test('orders read back as applied, through growth and forgetting (seeded)', as
   );
   t.equal(failures, 0, `${reference.length} orders from ${buyers} buyers into a model of ${ordersMax}`);
 });
+
+t.test(
+  'a buyer with hundreds of held orders is still found by each request as they are forgotten',
+  async (t) => {
+    // Past 255 orders of one buyer, the count that lets the retry check skip the index stops counting.
+    const ordersMax = 300;
+    const model = new EmbeddedReadModel(ordersMax, 1);
+    const buyerId = 42;
+    const requestOf = (n: number): number => 1_000 + n;
+    let missing = 0;
+    for (let n = 0; n < ordersMax + 200; n++) {
+      model.orders.add(
+        { orderId: n + 1, buyerId, requestId: requestOf(n), totalMinor: 1, expiresAtMs: 0 },
+        0,
+      );
+      for (let held = Math.max(0, n + 1 - ordersMax); held <= n; held += 37)
+        if (model.orders.orderForRequest(buyerId, requestOf(held)) !== held + 1) missing++;
+    }
+    t.equal(missing, 0, 'every held order found by its request');
+    t.equal(model.orders.orderForRequest(buyerId, requestOf(0)), undefined, 'a forgotten one is not');
+    t.equal(model.orders.orderForRequest(buyerId + 1, requestOf(ordersMax)), undefined, 'nor another buyer');
+  },
+);

@@ -79,6 +79,13 @@ export interface OrderCreatedFields {
 
 const noOrder = -1;
 
+/** #ordersOfBuyerHash has 2^18 one-byte counts (256 KiB): about 0.1 held orders per count at 30,000. */
+const buyerHashBits = 18;
+/** A count this high is no longer kept exactly (see #ordersOfBuyerHash). */
+const ordersOfBuyerHashStuck = 255;
+/** Fibonacci hashing: buyer ids are dense, the multiplier spreads them over the counts. */
+const buyerHash = (buyerId: number): number => Math.imul(buyerId | 0, 0x9e3779b1) >>> (32 - buyerHashBits);
+
 export class OrderTable {
   readonly ordersMax: number;
   #capacity = 0;
@@ -124,6 +131,15 @@ export class OrderTable {
   #byRequest = new IntHashIndex(1);
   /** buyerId → the slot of the buyer's newest order; older ones follow #previousOfBuyer. */
   #newestOfBuyer = new IntHashIndex(1);
+  /**
+   * Held orders per hash of their buyer, in an array small enough to stay in the CPU cache: a buyer
+   * whose count is 0 holds no order, so orderForRequest answers without touching #byRequest. Nearly
+   * every attempt of a sale comes from a buyer without an order (the crowd that came too late), and
+   * that index lookup, a cache miss each, was a sixth of the gateway's cost of turning one away
+   * (measured: 0.12 µs of ~0.65). A count that reaches 255 stays there (never decremented): the
+   * shortcut is lost for that bucket's buyers, never a wrong answer.
+   */
+  readonly #ordersOfBuyerHash = new Uint8Array(1 << buyerHashBits);
 
   /** `slotsInitial`: a power of two (tests start small to make the table grow). */
   constructor(ordersMax: number, slotsInitial = orderSlotsInitial) {
@@ -174,6 +190,8 @@ export class OrderTable {
     this.#byOrderId.set(lowWord(orderId), highWord(orderId), 0, slot);
     this.#byRequest.set(buyerId | 0, lowWord(requestId), highWord(requestId), slot);
     this.#newestOfBuyer.set(buyerId | 0, 0, 0, slot);
+    const hash = buyerHash(buyerId);
+    if (this.#ordersOfBuyerHash[hash] !== ordersOfBuyerHashStuck) this.#ordersOfBuyerHash[hash]!++;
     this.#next++;
     return slot;
   }
@@ -239,6 +257,7 @@ export class OrderTable {
 
   /** The order a buyer's request created, if held. */
   orderForRequest(buyerId: number, requestId: number): number | undefined {
+    if (this.#ordersOfBuyerHash[buyerHash(buyerId)] === 0) return undefined;
     const slot = this.#byRequest.get(buyerId | 0, lowWord(requestId), highWord(requestId));
     return slot === noOrder ? undefined : this.#orderId[slot];
   }
@@ -309,6 +328,8 @@ export class OrderTable {
     this.#byRequest.delete(buyerId, lowWord(requestId), highWord(requestId));
     // The buyer's newer orders link to this one; the link goes stale as #oldest passes it.
     if (this.#newestOfBuyer.get(buyerId, 0, 0) === slot) this.#newestOfBuyer.delete(buyerId, 0, 0);
+    const hash = buyerHash(buyerId);
+    if (this.#ordersOfBuyerHash[hash] !== ordersOfBuyerHashStuck) this.#ordersOfBuyerHash[hash]!--;
     this.#lineOldest += this.#lineCount[slot]!;
     this.#oldest++;
   }
