@@ -67,18 +67,12 @@ export class BatchFrameWriter {
     const line = 3 + varintBytes(skuId) + varintBytes(quantity) + varintBytes(unitPriceMinor);
     const body = 1 + varintBytes(line) + line + 1 + varintBytes(totalMinor) + 1 + varintBytes(buyerId);
     const wire = this.message(requestId, ClientTag.placeOrder, body);
-    wire.varint(ClientTag.placeLine);
-    wire.varint(line);
-    wire.varint(ClientTag.lineSkuId);
-    wire.varint(skuId);
-    wire.varint(ClientTag.lineQuantity);
-    wire.varint(quantity);
-    wire.varint(ClientTag.lineUnitPriceMinor);
-    wire.varint(unitPriceMinor);
-    wire.varint(ClientTag.placeTotalMinor);
-    wire.varint(totalMinor);
-    wire.varint(ClientTag.placeBuyerId);
-    wire.varint(buyerId);
+    field(wire, ClientTag.placeLine, line); // the line's length: its fields follow
+    field(wire, ClientTag.lineSkuId, skuId);
+    field(wire, ClientTag.lineQuantity, quantity);
+    field(wire, ClientTag.lineUnitPriceMinor, unitPriceMinor);
+    field(wire, ClientTag.placeTotalMinor, totalMinor);
+    field(wire, ClientTag.placeBuyerId, buyerId);
   }
 
   pay(requestId: number, orderId: number, buyerId: number): void {
@@ -93,10 +87,8 @@ export class BatchFrameWriter {
     const commands = this.body.view();
     const frame = this.frame;
     frame.begin(1 + varintBytes(this.requestId) + 2 + varintBytes(commands.length) + commands.length);
-    frame.varint(ClientTag.requestId);
-    frame.varint(this.requestId);
-    frame.varint(ClientTag.batch);
-    frame.varint(commands.length);
+    field(frame, ClientTag.requestId, this.requestId);
+    field(frame, ClientTag.batch, commands.length);
     frame.raw(commands);
     return frame.finish();
   }
@@ -104,10 +96,8 @@ export class BatchFrameWriter {
   /** Pay and Subscribe: the same two fields. */
   private orderCommand(requestId: number, bodyTag: number, orderId: number, buyerId: number): void {
     const wire = this.message(requestId, bodyTag, 2 + varintBytes(orderId) + varintBytes(buyerId));
-    wire.varint(ClientTag.orderId);
-    wire.varint(orderId);
-    wire.varint(ClientTag.buyerId);
-    wire.varint(buyerId);
+    field(wire, ClientTag.orderId, orderId);
+    field(wire, ClientTag.buyerId, buyerId);
   }
 
   /** Writes a batch member's framing up to its body of `bodyBytes`, which the caller writes next. */
@@ -115,14 +105,17 @@ export class BatchFrameWriter {
     const wire = this.body;
     wire.room(commandBytesMax);
     this.commands++;
-    wire.varint(ClientTag.batchMessage);
-    wire.varint(1 + varintBytes(requestId) + 1 + varintBytes(bodyBytes) + bodyBytes);
-    wire.varint(ClientTag.requestId);
-    wire.varint(requestId);
-    wire.varint(bodyTag);
-    wire.varint(bodyBytes);
+    field(wire, ClientTag.batchMessage, 1 + varintBytes(requestId) + 1 + varintBytes(bodyBytes) + bodyBytes);
+    field(wire, ClientTag.requestId, requestId);
+    field(wire, bodyTag, bodyBytes);
     return wire;
   }
+}
+
+/** A varint field, or a length-delimited field's tag and length (its bytes follow). */
+function field(wire: WireWriter, tag: number, value: number): void {
+  wire.varint(tag);
+  wire.varint(value);
 }
 
 /** BatchAnswer's one field: repeated ServerMessage answers = 1. */
