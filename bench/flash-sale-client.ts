@@ -15,7 +15,7 @@
  *           intended arrival, so time spent queued (here or in the server)
  *           is counted.
  *
- *   buyer b ─ placeOrder ─┬─ READY_FOR_CHECKOUT ─┬─ pays: [subscribe, pay] ─► pushed outcome: paid | released
+ *   buyer b ─ placeOrder ─┬─ READY_FOR_CHECKOUT ─┬─ pays: pay ─► outcome pushed to the payer: paid | released
  *                         │                      └─ abandons: final "holding" (the TTL returns the unit)
  *                         └─ a refusal (SOLD_OUT, ...): final
  *
@@ -74,7 +74,7 @@ export type FromClient =
   | { type: 'done'; record: RecordData; framesSent: number; error?: string }
   | { type: 'failed'; error: string };
 
-const Kind = { place: 0, subscribe: 1, pay: 2 } as const;
+const Kind = { place: 0, pay: 1 } as const;
 type Kind = (typeof Kind)[keyof typeof Kind];
 /** A command waiting to be sent again (a BUSY retry) or for the first time (a payment). */
 interface Queued {
@@ -109,9 +109,8 @@ class SentFrame {
 }
 
 const nowMs = (): number => performance.timeOrigin + performance.now();
-/** Request ids of frames, subscriptions and payments live above any place request id (below 2^40). */
+/** Request ids of frames and payments live above any place request id (below 2^40). */
 const batchRequestIdFirst = 2 ** 40;
-const subscribeRequestIdBase = 2 ** 41;
 const payRequestIdBase = 2 ** 42;
 /** The pacer's wake-up when nothing is due sooner. */
 const openLoopTickMsMax = 1;
@@ -238,11 +237,9 @@ function sell(
       sent.count = 0;
       const requestId = frames.nextRequestId;
       frame.begin(requestId);
-      // Payments first (2 messages each: subscribe so the outcome is pushed here, then pay).
-      while (payQueue.length > 0 && sent.count + 2 <= room) {
+      // Payments first (the pay subscribes this connection to the order's outcome).
+      while (payQueue.length > 0 && sent.count < room) {
         const p = payQueue.shift()!;
-        frame.subscribe(subscribeRequestIdBase + p.buyerId, p.orderId, p.buyerId);
-        sent.push(Kind.subscribe, p.buyerId, p.orderId);
         frame.pay(payRequestIdBase + p.buyerId, p.orderId, p.buyerId);
         sent.push(Kind.pay, p.buyerId, p.orderId);
       }
@@ -312,7 +309,7 @@ function sell(
       const code = answer.errorCode;
       if (code === 'BUSY' || code === 'RATE_LIMITED') {
         recorder.count(`retry:${code}`);
-        if (kind !== Kind.subscribe) retryLater(kind, buyerId, orderId, answer.retryAfterMs);
+        retryLater(kind, buyerId, orderId, answer.retryAfterMs);
         return;
       }
       recorder.count(`error:${code}`);
@@ -325,7 +322,6 @@ function sell(
       }
       return;
     }
-    if (kind === Kind.subscribe) return;
     if (answer.kind !== ServerKind.order)
       throw new Error(`unexpected answer of kind ${answer.kind} to request ${answer.requestId}`);
     const result = answer.result;

@@ -1,6 +1,6 @@
 /**
  * The bench client's own protobuf codec for the frames of a sale: batches of
- * place / subscribe / pay written by hand, and server messages read field by
+ * place and pay written by hand, and server messages read field by
  * field into one reused reader. The load generator shares two cores with the
  * server it measures, and protobufjs (an object per message and per field,
  * a string per answer's text) was about two fifths of its CPU: every CPU
@@ -23,7 +23,6 @@ const ClientTag = {
   requestId: tag(1, WireType.varint),
   placeOrder: tag(11, WireType.bytes),
   pay: tag(12, WireType.bytes),
-  subscribe: tag(14, WireType.bytes),
   batch: tag(16, WireType.bytes),
   batchMessage: tag(1, WireType.bytes),
   placeLine: tag(1, WireType.bytes),
@@ -32,7 +31,7 @@ const ClientTag = {
   lineSkuId: tag(1, WireType.varint),
   lineQuantity: tag(2, WireType.varint),
   lineUnitPriceMinor: tag(3, WireType.varint),
-  /** Pay and Subscribe share their fields. */
+  /** Pay's fields. */
   orderId: tag(1, WireType.varint),
   buyerId: tag(2, WireType.varint),
 } as const;
@@ -76,11 +75,9 @@ export class BatchFrameWriter {
   }
 
   pay(requestId: number, orderId: number, buyerId: number): void {
-    this.orderCommand(requestId, ClientTag.pay, orderId, buyerId);
-  }
-
-  subscribe(requestId: number, orderId: number, buyerId: number): void {
-    this.orderCommand(requestId, ClientTag.subscribe, orderId, buyerId);
+    const wire = this.message(requestId, ClientTag.pay, 2 + varintBytes(orderId) + varintBytes(buyerId));
+    field(wire, ClientTag.orderId, orderId);
+    field(wire, ClientTag.buyerId, buyerId);
   }
 
   finish(): Uint8Array {
@@ -91,13 +88,6 @@ export class BatchFrameWriter {
     field(frame, ClientTag.batch, commands.length);
     frame.raw(commands);
     return frame.finish();
-  }
-
-  /** Pay and Subscribe: the same two fields. */
-  private orderCommand(requestId: number, bodyTag: number, orderId: number, buyerId: number): void {
-    const wire = this.message(requestId, bodyTag, 2 + varintBytes(orderId) + varintBytes(buyerId));
-    field(wire, ClientTag.orderId, orderId);
-    field(wire, ClientTag.buyerId, buyerId);
   }
 
   /** Writes a batch member's framing up to its body of `bodyBytes`, which the caller writes next. */

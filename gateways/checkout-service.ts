@@ -322,7 +322,7 @@ export class CheckoutService {
       case 'placeOrder':
         return this.place(request, buyerId, nowMs, pending, index);
       case 'pay':
-        return this.pay(request, buyerId);
+        return this.pay(session, request, buyerId);
       case 'cancel':
         return this.toEngine(
           request.requestId,
@@ -425,7 +425,11 @@ export class CheckoutService {
     );
   }
 
-  private pay(request: Extract<ClientRequest, { kind: 'pay' }>, buyerId: number): ServerOut {
+  private pay(
+    session: Session,
+    request: Extract<ClientRequest, { kind: 'pay' }>,
+    buyerId: number,
+  ): ServerOut {
     this.deps.catchUp();
     const orders = this.deps.model.orders;
     const slot = orders.slotOf(request.orderId);
@@ -450,6 +454,8 @@ export class CheckoutService {
     const started = this.deps.payments.start(request.orderId, totalMinor);
     if (started === 'busy')
       return error(request.requestId, 'BUSY', 'too many payments in flight', this.deps.busyRetryAfterMs);
+    // The outcome comes to whoever started the payment: a service connection need not subscribe first.
+    this.watch(session, request.orderId);
     const message =
       started === 'started'
         ? 'payment started: the outcome is pushed as an order update'
@@ -477,18 +483,25 @@ export class CheckoutService {
     if (slot === -1 || orders.buyerId(slot) !== buyerId) {
       return error(request.requestId, 'NOT_FOUND', `no order ${request.orderId} for this buyer`);
     }
-    const orderId = request.orderId;
-    if (session.role === 'service' && !session.subscriptions.has(orderId)) {
-      session.subscriptions.add(orderId);
-      let set = this.byOrder.get(orderId);
-      if (set === undefined) {
-        set = new Set();
-        this.byOrder.set(orderId, set);
-      }
-      set.add(session);
+    this.watch(session, request.orderId);
+    return {
+      kind: 'subscribed',
+      requestId: request.requestId,
+      orderId: request.orderId,
+      status: orders.status(slot),
+    };
+  }
+
+  /** Pushes every later change of the order to a service session (a buyer session gets its own orders' anyway). */
+  private watch(session: Session, orderId: number): void {
+    if (session.role !== 'service' || session.subscriptions.has(orderId)) return;
+    session.subscriptions.add(orderId);
+    let set = this.byOrder.get(orderId);
+    if (set === undefined) {
+      set = new Set();
+      this.byOrder.set(orderId, set);
     }
-    // A buyer connection already receives every change of its buyer's orders.
-    return { kind: 'subscribed', requestId: request.requestId, orderId, status: orders.status(slot) };
+    set.add(session);
   }
 
   /** Hands a command to the engine, its answer to come through `pending`; BUSY when the engine is full. */

@@ -113,3 +113,45 @@ t.test('a subscription ends when its order is settled, or once the engine forget
   t.equal(await subscribedOrders(server.port), 0, 'forgotten: no subscription left');
   backend.close();
 });
+
+t.test('a service connection that pays gets the outcome pushed without subscribing', async (t) => {
+  const server = await startSale(
+    t,
+    { successRate: 1, declineRate: 0 },
+    { orderTtlMs: 5_000, finalOrderRetentionMs: 60_000 },
+    10,
+  );
+  const service = {
+    requestId: 1,
+    authenticate: { token: token({ role: 'service', serviceName: 'checkout' }) },
+  };
+  const [payer, bystander] = await Promise.all([
+    TestClient.connect(server.port),
+    TestClient.connect(server.port),
+  ]);
+  await payer!.request(service);
+  await bystander!.request(service);
+  const placed = await payer!.request({
+    requestId: 2,
+    placeOrder: { buyerId: 4, lines: [{ skuId: 1, quantity: 1, unitPriceMinor: 100 }], totalMinor: 100 },
+  });
+  const orderId = (placed.order as { orderId: number }).orderId;
+  const paying = await payer!.request({ requestId: 3, pay: { orderId, buyerId: 4 } });
+  t.equal((paying.order as { result: string }).result, 'RESULT_CODE_OK', 'payment started');
+  t.equal(await subscribedOrders(server.port), 1, 'the pay subscribed its connection');
+  const outcome = await payer!.push(
+    (m: Json) => (m.update as { orderId: number } | undefined)?.orderId === orderId,
+  );
+  t.equal(
+    (outcome.update as { status: string }).status,
+    'ORDER_STATUS_CHECKOUT_SUCCESS',
+    'pushed to the payer',
+  );
+  // The other connection never asked: a ping's answer comes back with no update before it.
+  const pong = await bystander!.request({ requestId: 9, ping: { clientTimeMs: 1 } });
+  t.ok(pong.pong !== undefined, 'the bystander is answered');
+  t.equal(bystander!.pushes.length, 0, 'and was pushed nothing');
+  t.equal(await subscribedOrders(server.port), 0, 'settled: the subscription ended');
+  payer!.close();
+  bystander!.close();
+});
