@@ -86,7 +86,8 @@ interface Queued {
 /**
  * The commands of one frame in flight, in order, as columns: the client sends
  * hundreds of thousands of commands, and an object per command was most of
- * its garbage. Frames are reused (FramePool): a sale needs a window's worth.
+ * its garbage. Answered frames are reused (framesFree): a sale needs a
+ * window's worth.
  */
 class SentFrame {
   count = 0;
@@ -316,7 +317,7 @@ function sell(
       if (kind === Kind.place) {
         recorder.placeAnswer(placedAtMs[buyerId - buyerIdFirst]!, atMs);
         final(buyerId, Outcome.failed, atMs);
-      } else if (kind === Kind.pay) {
+      } else {
         paying.delete(orderId);
         final(buyerId, Outcome.failed, atMs);
       }
