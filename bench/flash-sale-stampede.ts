@@ -350,12 +350,12 @@ const round2 = (n: number): number => Math.round(n * 100) / 100;
 /**
  * A client's frames hold half its window, so two are in flight: the client
  * records one frame's answers and refills while the node answers the other.
- * Measured,
- * default sale, runs interleaved: 128 per frame 249-297k attempts/s, one
- * frame of 256 214-244k, 64 per frame 238-243k.
+ * Measured, default sale, runs interleaved: 128 per frame 249-297k
+ * attempts/s, one frame of 256 214-244k, 64 per frame 238-243k (and on
+ * 2026-12-05, four or eight frames in flight: no better).
  */
 function frameMessagesMax(windowMessages: number): number {
-  return Math.min(stampedeRunLimits.batchMessagesMax, Math.max(1, Math.ceil(windowMessages / 2)));
+  return Math.min(stampedeRunLimits.batchMessagesMax, Math.ceil(windowMessages / 2));
 }
 
 /**

@@ -118,7 +118,6 @@ export const ServerKind = {
   update: 12,
   error: 13,
   batch: 15,
-  subscribed: 16,
 } as const;
 export type ServerKind = (typeof ServerKind)[keyof typeof ServerKind];
 
@@ -128,7 +127,6 @@ const bodyKinds = new Map<number, ServerKind>([
   [ServerKind.update, ServerKind.update],
   [ServerKind.error, ServerKind.error],
   [ServerKind.batch, ServerKind.batch],
-  [ServerKind.subscribed, ServerKind.subscribed],
 ]);
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -243,9 +241,6 @@ export class ServerMessageReader extends WireReader {
         } else if (kind === ServerKind.update) {
           if (field === 1) this.orderId = value;
           else if (field === 3) this.status = value;
-        } else if (kind === ServerKind.subscribed) {
-          if (field === 1) this.orderId = value;
-          else if (field === 2) this.status = value;
         } else if (kind === ServerKind.error && field === 3) this.retryAfterMs = value;
       }
     }
