@@ -136,107 +136,171 @@ async function run(
   });
   const frames = { nextRequestId: batchRequestIdFirst };
   if (data.warmup !== null) {
-    const warm = await sell(ws, data, data.warmup, nowMs(), frames, () => {});
+    const warm = await new SaleDriver(ws, data, data.warmup, nowMs(), frames, () => {}).start();
     if (warm.error !== undefined) throw new Error(`warm-up: ${warm.error}`);
   }
   post({ type: 'ready' });
   const startAtMs = await go;
-  const result = await sell(ws, data, data.sale, startAtMs, frames, post);
+  const result = await new SaleDriver(ws, data, data.sale, startAtMs, frames, post).start();
   ws.close();
   post({ type: 'done', ...result });
 }
 
-/** Drives one sale on an authenticated connection; resolves once every buyer has a final answer (or on failure). */
-function sell(
-  ws: WebSocket,
-  data: ClientWorkerData,
-  sale: ClientSale,
-  startAtMs: number,
-  frames: { nextRequestId: number },
-  post: (m: FromClient) => void,
-): Promise<{ record: RecordData; framesSent: number; error?: string }> {
-  const { buyerIdFirst, buyerCount, load } = sale;
-  const plan = new BuyerPlan(sale.seed, sale.skuCount, data.shares);
+type SaleResult = { record: RecordData; framesSent: number; error?: string };
+
+/**
+ * Drives one sale on an authenticated connection: start() resolves once every
+ * buyer has a final answer (or on failure).
+ *
+ * A class, not a function of closures: the warm-up and the sale are two
+ * instances, and a method's optimized code serves both. Closures made anew
+ * per sale were optimized for the warm-up's instance only and ran the sale's
+ * first ~100 ms in baseline code while TurboFan compiled them again (traced:
+ * Sparkplug builtins on the client thread, compiler jobs on V8's helper
+ * threads; late-buyers-only sale, see docs/flash-sale-bench.md).
+ */
+class SaleDriver {
+  private readonly buyerIdFirst: number;
+  private readonly buyerCount: number;
+  private readonly load: ClientLoad;
+  private readonly plan: BuyerPlan;
   /** When each buyer's place was sent (closed) or due (open): the start of its latencies. */
-  const placedAtMs = new Float64Array(buyerCount);
-  const recorder = new SaleRecorder({
-    buyerIdFirst,
-    buyerCount,
-    skuCount: sale.skuCount,
-    startAtMs,
-    runMsMax: data.runMsMax,
-  });
-  let resolveSale: (result: { record: RecordData; framesSent: number; error?: string }) => void = () => {};
-  const done = new Promise<{ record: RecordData; framesSent: number; error?: string }>((resolve) => {
-    resolveSale = resolve;
-  });
-
-  const batches = new Map<number, SentFrame>();
+  private readonly placedAtMs: Float64Array;
+  private readonly recorder: SaleRecorder;
+  private readonly batches = new Map<number, SentFrame>();
   /** Frames answered, for the next ones: at most a window's worth exist. */
-  const framesFree: SentFrame[] = [];
+  private readonly framesFree: SentFrame[] = [];
   /** Frames before this one were an earlier sale's (the warm-up) on this connection. */
-  const frameRequestIdFirst = frames.nextRequestId;
-  let nextBuyerIndex = 0;
-  let inFlight = 0;
-  let framesSent = 0;
+  private readonly frameRequestIdFirst: number;
+  private nextBuyerIndex = 0;
+  private inFlight = 0;
+  private framesSent = 0;
   /** Orders whose payment outcome is awaited (pushed): order id -> buyer id; bounded by the stock. */
-  const paying = new Map<number, number>();
-  const payQueue: Queued[] = [];
-  const retryQueue: Queued[] = [];
-  let retryTimer: NodeJS.Timeout | null = null;
-  let pacer: NodeJS.Timeout | null = null;
+  private readonly paying = new Map<number, number>();
+  private readonly payQueue: Queued[] = [];
+  private readonly retryQueue: Queued[] = [];
+  private retryTimer: NodeJS.Timeout | null = null;
+  private pacer: NodeJS.Timeout | null = null;
+  private progress: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private finished = false;
+  private resolveSale: (result: SaleResult) => void = () => {};
+  private readonly frame = new BatchFrameWriter();
+  private readonly reader = new ServerMessageReader();
+  private readonly onMessageBound = this.onMessage.bind(this);
+  private readonly onCloseBound = this.onClose.bind(this);
 
-  let finished = false;
-  const finish = (error?: string): void => {
-    if (finished) return;
-    finished = true;
-    clearInterval(progress);
-    clearTimeout(watchdog);
-    if (retryTimer) clearTimeout(retryTimer);
-    if (pacer) clearTimeout(pacer);
-    ws.off('message', onMessage);
-    ws.off('close', onClose);
-    resolveSale({ record: recorder.data(), framesSent, ...(error === undefined ? {} : { error }) });
-  };
-  const progress = setInterval(
-    () => post({ type: 'progress', placeAnswered: recorder.placeAnswered, finalTotal: recorder.finalTotal }),
-    250,
-  );
-  const watchdog = setTimeout(
-    () =>
-      finish(
-        `timed out after ${data.runMsMax} ms with ${buyerCount - recorder.finalTotal} buyers unanswered`,
-      ),
-    Math.max(0, startAtMs + data.runMsMax - nowMs()),
-  );
+  private readonly ws: WebSocket;
+  private readonly data: ClientWorkerData;
+  private readonly sale: ClientSale;
+  private readonly startAtMs: number;
+  /** The connection's frame request ids, shared by its sales. */
+  private readonly frames: { nextRequestId: number };
+  private readonly post: (m: FromClient) => void;
 
-  const skuIndexOf = (buyerId: number): number => plan.skuIndexOf(buyerId);
-  const final = (buyerId: number, outcome: Outcome, atMs: number): void => {
-    if (recorder.final(buyerId, skuIndexOf(buyerId), outcome, atMs)) finish();
-  };
-  const frame = new BatchFrameWriter();
-  const reader = new ServerMessageReader();
-  const place = (buyerId: number): void =>
-    frame.place(
+  constructor(
+    ws: WebSocket,
+    data: ClientWorkerData,
+    sale: ClientSale,
+    startAtMs: number,
+    frames: { nextRequestId: number },
+    post: (m: FromClient) => void,
+  ) {
+    this.ws = ws;
+    this.data = data;
+    this.sale = sale;
+    this.startAtMs = startAtMs;
+    this.frames = frames;
+    this.post = post;
+    this.buyerIdFirst = sale.buyerIdFirst;
+    this.buyerCount = sale.buyerCount;
+    this.load = sale.load;
+    this.plan = new BuyerPlan(sale.seed, sale.skuCount, data.shares);
+    this.placedAtMs = new Float64Array(sale.buyerCount);
+    this.recorder = new SaleRecorder({
+      buyerIdFirst: sale.buyerIdFirst,
+      buyerCount: sale.buyerCount,
+      skuCount: sale.skuCount,
+      startAtMs,
+      runMsMax: data.runMsMax,
+    });
+    this.frameRequestIdFirst = frames.nextRequestId;
+  }
+
+  start(): Promise<SaleResult> {
+    const done = new Promise<SaleResult>((resolve) => {
+      this.resolveSale = resolve;
+    });
+    const { recorder } = this;
+    this.progress = setInterval(
+      () =>
+        this.post({
+          type: 'progress',
+          placeAnswered: recorder.placeAnswered,
+          finalTotal: recorder.finalTotal,
+        }),
+      250,
+    );
+    this.watchdog = setTimeout(
+      () =>
+        this.finish(
+          `timed out after ${this.data.runMsMax} ms with ${this.buyerCount - recorder.finalTotal} buyers unanswered`,
+        ),
+      Math.max(0, this.startAtMs + this.data.runMsMax - nowMs()),
+    );
+    this.ws.on('message', this.onMessageBound);
+    this.ws.on('close', this.onCloseBound);
+    if (this.load.model === 'open') this.pace();
+    else this.pump();
+    return done;
+  }
+
+  private finish(error?: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.progress) clearInterval(this.progress);
+    if (this.watchdog) clearTimeout(this.watchdog);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.pacer) clearTimeout(this.pacer);
+    this.ws.off('message', this.onMessageBound);
+    this.ws.off('close', this.onCloseBound);
+    this.resolveSale({
+      record: this.recorder.data(),
+      framesSent: this.framesSent,
+      ...(error === undefined ? {} : { error }),
+    });
+  }
+
+  private final(buyerId: number, outcome: Outcome, atMs: number): void {
+    if (this.recorder.final(buyerId, this.plan.skuIndexOf(buyerId), outcome, atMs)) this.finish();
+  }
+
+  private place(buyerId: number): void {
+    const { sale } = this;
+    this.frame.place(
       sale.placeRequestIdBase + buyerId, // the idempotency key: a BUSY retry resends the same one
       buyerId,
-      sale.skuIdFirst + skuIndexOf(buyerId),
+      sale.skuIdFirst + this.plan.skuIndexOf(buyerId),
       1,
-      data.priceMinor,
+      this.data.priceMinor,
     );
+  }
 
-  /** Whether the closed loop's window (or, open loop, nothing) keeps a message from going out now. */
-  const roomFor = (): number =>
-    load.model === 'closed' ? load.windowMessages - inFlight : Number.POSITIVE_INFINITY;
+  /** How many more messages the closed loop's window lets go out now (open loop: no bound). */
+  private roomFor(): number {
+    const { load } = this;
+    return load.model === 'closed' ? load.windowMessages - this.inFlight : Number.POSITIVE_INFINITY;
+  }
 
   /** Sends payments and retries, then (closed loop) new buyers, or (open loop) the buyers due by `dueAtMs`. */
-  const pump = (dueAtMs = 0): void => {
+  private pump(dueAtMs = 0): void {
+    const { frame, payQueue, retryQueue, load, placedAtMs } = this;
     for (;;) {
-      const room = Math.min(data.batchMessagesMax, roomFor());
+      const room = Math.min(this.data.batchMessagesMax, this.roomFor());
       if (room <= 0) return;
-      const sent = framesFree.pop() ?? new SentFrame(data.batchMessagesMax);
+      const sent = this.framesFree.pop() ?? new SentFrame(this.data.batchMessagesMax);
       sent.count = 0;
-      const requestId = frames.nextRequestId;
+      const requestId = this.frames.nextRequestId;
       frame.begin(requestId);
       // Payments first (the pay subscribes this connection to the order's outcome).
       while (payQueue.length > 0 && sent.count < room) {
@@ -244,83 +308,81 @@ function sell(
         frame.pay(payRequestIdBase + p.buyerId, p.orderId, p.buyerId);
         sent.push(Kind.pay, p.buyerId, p.orderId);
       }
-      while (retryTimer === null && retryQueue.length > 0 && sent.count < room) {
+      while (this.retryTimer === null && retryQueue.length > 0 && sent.count < room) {
         const r = retryQueue.shift()!;
         if (r.kind === Kind.pay) payQueue.push(r);
         else {
-          place(r.buyerId);
+          this.place(r.buyerId);
           sent.push(r.kind, r.buyerId, r.orderId);
         }
       }
       const sendAtMs = nowMs();
-      while (nextBuyerIndex < buyerCount && sent.count < room) {
+      while (this.nextBuyerIndex < this.buyerCount && sent.count < room) {
         if (load.model === 'open') {
-          const intendedAtMs = startAtMs + (nextBuyerIndex * 1000) / load.ratePerSec;
+          const intendedAtMs = this.startAtMs + (this.nextBuyerIndex * 1000) / load.ratePerSec;
           if (intendedAtMs > dueAtMs) break;
-          placedAtMs[nextBuyerIndex] = intendedAtMs;
-        } else placedAtMs[nextBuyerIndex] = sendAtMs;
-        const buyerId = buyerIdFirst + nextBuyerIndex;
-        nextBuyerIndex++;
-        place(buyerId);
+          placedAtMs[this.nextBuyerIndex] = intendedAtMs;
+        } else placedAtMs[this.nextBuyerIndex] = sendAtMs;
+        const buyerId = this.buyerIdFirst + this.nextBuyerIndex;
+        this.nextBuyerIndex++;
+        this.place(buyerId);
         sent.push(Kind.place, buyerId, 0);
       }
       if (sent.count === 0) {
-        framesFree.push(sent);
+        this.framesFree.push(sent);
         return;
       }
-      frames.nextRequestId++;
-      batches.set(requestId, sent);
-      inFlight += sent.count;
-      recorder.sent(sendAtMs);
-      ws.send(frame.finish());
-      framesSent++;
+      this.frames.nextRequestId++;
+      this.batches.set(requestId, sent);
+      this.inFlight += sent.count;
+      this.recorder.sent(sendAtMs);
+      this.ws.send(frame.finish());
+      this.framesSent++;
     }
-  };
+  }
 
   /** Open loop: send what is due, then sleep until the next arrival (at most openLoopTickMsMax). */
-  const pace = (): void => {
-    pacer = null;
+  private pace(): void {
+    this.pacer = null;
     const now = nowMs();
-    pump(now);
-    if (nextBuyerIndex >= buyerCount || load.model !== 'open') return;
-    const nextDueAtMs = startAtMs + (nextBuyerIndex * 1000) / load.ratePerSec;
-    pacer = setTimeout(pace, Math.min(openLoopTickMsMax, Math.max(0, nextDueAtMs - now)));
-  };
+    this.pump(now);
+    const { load } = this;
+    if (this.nextBuyerIndex >= this.buyerCount || load.model !== 'open') return;
+    const nextDueAtMs = this.startAtMs + (this.nextBuyerIndex * 1000) / load.ratePerSec;
+    this.pacer = setTimeout(() => this.pace(), Math.min(openLoopTickMsMax, Math.max(0, nextDueAtMs - now)));
+  }
 
-  const retryLater = (kind: Kind, buyerId: number, orderId: number, afterMs: number): void => {
-    retryQueue.push({ kind, buyerId, orderId });
-    retryTimer ??= setTimeout(
+  private retryLater(kind: Kind, buyerId: number, orderId: number, afterMs: number): void {
+    this.retryQueue.push({ kind, buyerId, orderId });
+    this.retryTimer ??= setTimeout(
       () => {
-        retryTimer = null;
-        pump(nowMs());
+        this.retryTimer = null;
+        this.pump(nowMs());
       },
       Math.max(1, afterMs),
     );
-  };
+  }
 
-  /** One answer of a batch, as `reader` holds it, to the command of `kind` for `buyerId` (and `orderId`). */
-  const onAnswer = (
+  /** One answer of a batch, as `answer` holds it, to the command of `kind` for `buyerId` (and `orderId`). */
+  private onAnswer(
     kind: Kind,
     buyerId: number,
     orderId: number,
     answer: ServerMessageReader,
     atMs: number,
-  ): void => {
+  ): void {
+    const { recorder } = this;
     if (answer.kind === ServerKind.error) {
       const code = answer.errorCode;
       if (code === 'BUSY' || code === 'RATE_LIMITED') {
         recorder.count(`retry:${code}`);
-        retryLater(kind, buyerId, orderId, answer.retryAfterMs);
+        this.retryLater(kind, buyerId, orderId, answer.retryAfterMs);
         return;
       }
       recorder.count(`error:${code}`);
-      if (kind === Kind.place) {
-        recorder.placeAnswer(placedAtMs[buyerId - buyerIdFirst]!, atMs);
-        final(buyerId, Outcome.failed, atMs);
-      } else {
-        paying.delete(orderId);
-        final(buyerId, Outcome.failed, atMs);
-      }
+      if (kind === Kind.place) recorder.placeAnswer(this.placedAtMs[buyerId - this.buyerIdFirst]!, atMs);
+      else this.paying.delete(orderId);
+      this.final(buyerId, Outcome.failed, atMs);
       return;
     }
     if (answer.kind !== ServerKind.order)
@@ -328,56 +390,57 @@ function sell(
     const result = answer.result;
     if (kind === Kind.pay) {
       if (result !== ResultCode.ok) {
-        paying.delete(orderId);
+        this.paying.delete(orderId);
         recorder.count(`payRefused:${result}`);
-        final(buyerId, Outcome.failed, atMs);
+        this.final(buyerId, Outcome.failed, atMs);
       }
       return; // started: the outcome is pushed
     }
-    recorder.placeAnswer(placedAtMs[buyerId - buyerIdFirst]!, atMs);
+    recorder.placeAnswer(this.placedAtMs[buyerId - this.buyerIdFirst]!, atMs);
     if (result === ResultCode.ok && answer.status === OrderStatus.readyForCheckout) {
-      if (plan.pays(buyerId)) {
-        paying.set(answer.orderId, buyerId);
-        payQueue.push({ kind: Kind.pay, buyerId, orderId: answer.orderId });
-      } else final(buyerId, Outcome.holding, atMs);
+      if (this.plan.pays(buyerId)) {
+        this.paying.set(answer.orderId, buyerId);
+        this.payQueue.push({ kind: Kind.pay, buyerId, orderId: answer.orderId });
+      } else this.final(buyerId, Outcome.holding, atMs);
     } else if (result === ResultCode.soldOut || result === ResultCode.insufficientStock)
-      final(buyerId, Outcome.soldOut, atMs);
+      this.final(buyerId, Outcome.soldOut, atMs);
     else {
       recorder.count(`refused:${result}`);
-      final(buyerId, Outcome.refused, atMs);
+      this.final(buyerId, Outcome.refused, atMs);
     }
-  };
+  }
 
-  const onMessage = (bytes: Buffer): void => {
+  private onMessage(bytes: Buffer): void {
     const atMs = nowMs();
+    const { reader } = this;
     reader.read(bytes);
     if (reader.kind === ServerKind.update) {
       const { status, orderId } = reader;
-      const buyerId = paying.get(orderId);
+      const buyerId = this.paying.get(orderId);
       // Pushes of the statuses before payment (and of orders not paid here) are not answers.
       if (buyerId === undefined || status < OrderStatus.checkoutSuccess) return;
-      paying.delete(orderId);
+      this.paying.delete(orderId);
       if (status === OrderStatus.checkoutSuccess) {
-        recorder.paidAnswer(placedAtMs[buyerId - buyerIdFirst]!, atMs);
-        final(buyerId, Outcome.paid, atMs);
+        this.recorder.paidAnswer(this.placedAtMs[buyerId - this.buyerIdFirst]!, atMs);
+        this.final(buyerId, Outcome.paid, atMs);
       } else {
-        recorder.count(`payOutcome:${stampede.v1.OrderStatus[status]}`);
-        final(buyerId, Outcome.released, atMs);
+        this.recorder.count(`payOutcome:${stampede.v1.OrderStatus[status]}`);
+        this.final(buyerId, Outcome.released, atMs);
       }
       return;
     }
     const requestId = reader.requestId;
-    const sent = batches.get(requestId);
+    const sent = this.batches.get(requestId);
     if (sent === undefined) {
-      if (requestId >= batchRequestIdFirst && requestId < frameRequestIdFirst) return; // a late warm-up answer
-      finish(`answer of kind ${reader.kind} to unknown request ${requestId}`);
+      if (requestId >= batchRequestIdFirst && requestId < this.frameRequestIdFirst) return; // a late warm-up answer
+      this.finish(`answer of kind ${reader.kind} to unknown request ${requestId}`);
       return;
     }
-    batches.delete(requestId);
-    inFlight -= sent.count;
+    this.batches.delete(requestId);
+    this.inFlight -= sent.count;
     if (reader.kind !== ServerKind.batch) {
       // The whole frame was refused: a bug in this client, not load.
-      finish(
+      this.finish(
         reader.kind === ServerKind.error
           ? `batch refused: ${reader.errorCode}: ${reader.errorMessage}`
           : `batch answered with a message of kind ${reader.kind}`,
@@ -389,11 +452,11 @@ function sell(
     // Open loop: arrivals go out on the pacer's tick only, not on every answer: sending what was due at
     // each answer made frames of one to three places (~40 µs of the node's CPU each) and, measured, tripled
     // both sides' CPU and raised the p99 (the pacer's wait of at most a tick is counted in the latency).
-    pump();
+    this.pump();
     let answered = 0;
-    while (!finished && reader.nextAnswer()) {
+    while (!this.finished && reader.nextAnswer()) {
       if (answered < sent.count)
-        onAnswer(
+        this.onAnswer(
           sent.kinds[answered] as Kind,
           sent.buyerIds[answered]!,
           sent.orderIds[answered]!,
@@ -402,20 +465,18 @@ function sell(
         );
       answered++;
     }
-    framesFree.push(sent);
-    if (finished) return;
-    if (answered !== sent.count) finish(`batch of ${sent.count} answered with ${answered} answers`);
-    else pump();
-  };
-  const onClose = (code: number): void => {
-    if (recorder.finalTotal < buyerCount)
-      finish(`connection closed (${code}) with ${buyerCount - recorder.finalTotal} buyers unanswered`);
-  };
-  ws.on('message', onMessage);
-  ws.on('close', onClose);
-  if (load.model === 'open') pace();
-  else pump();
-  return done;
+    this.framesFree.push(sent);
+    if (this.finished) return;
+    if (answered !== sent.count) this.finish(`batch of ${sent.count} answered with ${answered} answers`);
+    else this.pump();
+  }
+
+  private onClose(code: number): void {
+    if (this.recorder.finalTotal < this.buyerCount)
+      this.finish(
+        `connection closed (${code}) with ${this.buyerCount - this.recorder.finalTotal} buyers unanswered`,
+      );
+  }
 }
 
 if (parentPort !== null && (workerData as { flashSaleClient?: boolean } | null)?.flashSaleClient === true) {

@@ -36,6 +36,7 @@ t.test('frames of places and payments are the bytes protobufjs writes (seeded)',
   const integer = integerOf(random);
   const writer = new BatchFrameWriter();
   let mismatches = 0;
+  let lastLine: { skuId: number; quantity: number; unitPriceMinor: number } | null = null;
   for (let frame = 0; frame < 500; frame++) {
     const requestId = integer(protoLimits.float64IntegerMax, 1);
     writer.begin(requestId);
@@ -45,9 +46,14 @@ t.test('frames of places and payments are the bytes protobufjs writes (seeded)',
       const buyerId = integer(2 ** 32 - 1, 1);
       const pick = random.int(0, 1);
       if (pick === 0) {
-        const skuId = integer(2 ** 32 - 1, 1);
-        const quantity = random.pick([1, 2, 127, 128]);
-        const unitPriceMinor = integer(2 ** 40);
+        // Half the places repeat the last line, as a sale's do: the writer copies a repeated line's bytes.
+        if (lastLine === null || random.int(0, 1) === 0)
+          lastLine = {
+            skuId: integer(2 ** 32 - 1, 1),
+            quantity: random.pick([1, 2, 127, 128]),
+            unitPriceMinor: integer(2 ** 40),
+          };
+        const { skuId, quantity, unitPriceMinor } = lastLine;
         writer.place(commandId, buyerId, skuId, quantity, unitPriceMinor);
         messages.push({
           requestId: commandId,
