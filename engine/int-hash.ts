@@ -67,26 +67,7 @@ export class IntHashIndex {
 
   /** Inserts or overwrites. The value must be a non-negative Int32 below 2^31 - 1. */
   set(k0: number, k1: number, k2: number, value: number): void {
-    const b = this.buckets;
-    let i = this.home(k0, k1, k2);
-    for (;;) {
-      const at = i * bucketWords;
-      const v = b[at + V]!;
-      if (v === 0) {
-        if (this.sizeCell[0]! >= this.entriesMax) throw new Error('IntHashIndex: set on a full index');
-        b[at + K0] = k0;
-        b[at + K1] = k1;
-        b[at + K2] = k2;
-        b[at + V] = value + 1;
-        this.sizeCell[0] = this.sizeCell[0]! + 1;
-        return;
-      }
-      if (b[at + K0] === k0 && b[at + K1] === k1 && b[at + K2] === k2) {
-        b[at + V] = value + 1;
-        return;
-      }
-      i = (i + 1) & this.mask;
-    }
+    this.put(k0, k1, k2, value, true);
   }
 
   /** Removes the key if present; returns whether it was. */
@@ -117,6 +98,52 @@ export class IntHashIndex {
     b[hole * bucketWords + V] = 0;
     this.sizeCell[0] = this.sizeCell[0]! - 1;
     return true;
+  }
+
+  /** Buckets in the table: copyBucketsInto walks them a few at a time. */
+  get bucketCount(): number {
+    return this.mask + 1;
+  }
+
+  /**
+   * Copies the entries of buckets [from, to) into `into`, except keys `into`
+   * already holds (set there since: the newer value). Moves a table to a
+   * larger one a slice at a time (projections/growing-index.ts).
+   */
+  copyBucketsInto(into: IntHashIndex, from: number, to: number): void {
+    const b = this.buckets;
+    for (let at = from * bucketWords; at < to * bucketWords; at += bucketWords) {
+      const v = b[at + V]!;
+      if (v === 0) continue;
+      const k0 = b[at + K0]!;
+      const k1 = b[at + K1]!;
+      const k2 = b[at + K2]!;
+      into.put(k0, k1, k2, v - 1, false);
+    }
+  }
+
+  /** Inserts the key, or (`overwrite`) gives it the new value; one probe run either way. */
+  private put(k0: number, k1: number, k2: number, value: number, overwrite: boolean): void {
+    const b = this.buckets;
+    let i = this.home(k0, k1, k2);
+    for (;;) {
+      const at = i * bucketWords;
+      const v = b[at + V]!;
+      if (v === 0) {
+        if (this.sizeCell[0]! >= this.entriesMax) throw new Error('IntHashIndex: set on a full index');
+        b[at + K0] = k0;
+        b[at + K1] = k1;
+        b[at + K2] = k2;
+        b[at + V] = value + 1;
+        this.sizeCell[0] = this.sizeCell[0]! + 1;
+        return;
+      }
+      if (b[at + K0] === k0 && b[at + K1] === k1 && b[at + K2] === k2) {
+        if (overwrite) b[at + V] = value + 1;
+        return;
+      }
+      i = (i + 1) & this.mask;
+    }
   }
 
   /** Calls visit(key0, key1, key2, value) for every entry (not on the hot path). */

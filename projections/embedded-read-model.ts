@@ -60,8 +60,8 @@ export class EmbeddedReadModel {
     expiresAtMs: 0,
   };
 
-  constructor(ordersMax = 1_000_000, orderSlotsInitial?: number) {
-    this.orders = new OrderTable(ordersMax, orderSlotsInitial);
+  constructor(ordersMax = 1_000_000, orderIndexEntriesInitial?: number) {
+    this.orders = new OrderTable(ordersMax, orderIndexEntriesInitial);
   }
 
   /**

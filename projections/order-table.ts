@@ -13,12 +13,14 @@
  * Orders are numbered in the order they were created; an order's slot is its
  * number & mask, so the held orders are a FIFO ring (the oldest is forgotten
  * first, as the read model's bound wants). Lines live in a second ring with
- * numbers of their own, freed with their order. The table doubles, up to the
- * power of two at or above ordersMax, when it is full: columns are copied to
- * the new slots and the indexes rebuilt (amortised O(1) per order, but a
- * stall while it happens: see orderSlotsInitial).
+ * numbers of their own, freed with their order. Every column has a slot for
+ * each of ordersMax orders from the start: address space, whose pages become
+ * resident as orders fill them, in order. The three indexes start small and
+ * double as orders come, moving their entries a few buckets per add
+ * (GrowingIndex), so no add waits for a rebuild: see orderIndexEntriesInitial.
  */
-import { highWord, IntHashIndex, lowWord } from '../engine/int-hash.ts';
+import { highWord, lowWord } from '../engine/int-hash.ts';
+import { GrowingIndex } from './growing-index.ts';
 
 /**
  * Transitions one order can go through. The engine's status graph is acyclic;
@@ -34,15 +36,24 @@ export const orderTransitionsMax = 6;
 export const historyFields = 4;
 
 /**
- * Slots the table starts with (at most the power of two above ordersMax); it doubles from there. Each
- * doubling rebuilds the three indexes in one go, stalling the gateway thread (measured: ~13 ms at 16k
- * orders, ~55 ms at 64k, ~150 ms at 128k, ~260 ms at 256k), so start where a sale of tens of thousands
- * of orders never grows it: 65,536 slots are ~17 MB of columns and lines, resident as orders come, and
- * 3 × 2 MiB of indexes. A node that has once held ordersMax orders never grows again. Preallocating
- * the indexes for a million orders instead (3 × 32 MiB, touched at random) cost a sale page faults and
- * TLB misses: the gateway's CPU for the default flash sale rose 0.33 → 0.49 s.
+ * Orders the indexes start sized for (at most the power of two above ordersMax); they double from
+ * there. Until 2026-12-05 a doubling copied every column and rebuilt the three indexes in one go,
+ * stopping the gateway thread (measured: 20–37 ms at 65,536 orders, 114–147 ms at 262,144, 249–299
+ * ms at 524,288); now the columns never move and the indexes move their entries a few buckets per add
+ * (the longest add: 9–27 ms at 524,288, the allocation of the new tables). Starting at 65,536, a sale
+ * of tens of thousands of orders never grows them (3 × 2 MiB). Preallocating the indexes for a million
+ * orders instead (3 × 32 MiB, touched at random) cost a sale page faults and TLB misses: the gateway's
+ * CPU for the default flash sale rose 0.33 → 0.49 s.
  */
-export const orderSlotsInitial = 65_536;
+export const orderIndexEntriesInitial = 65_536;
+
+/**
+ * Old index buckets moved to the doubled indexes per order added (GrowingIndex). Indexes for C orders
+ * double when full; the old ones have 2C buckets each, so the move ends after C/4 of the C adds that
+ * fill the doubled ones, before the first order is forgotten (which would finish it at once) unless
+ * ordersMax is within C/4 of a power of two.
+ */
+const indexBucketsMovedPerAdd = 8;
 
 export interface OrderLine {
   skuId: number;
@@ -88,33 +99,35 @@ const buyerHash = (buyerId: number): number => Math.imul(buyerId | 0, 0x9e3779b1
 
 export class OrderTable {
   readonly ordersMax: number;
-  #capacity = 0;
-  #mask = 0;
+  /** Slots - 1: every column has a slot for each of ordersMax orders (rounded up to a power of two). */
+  readonly #mask: number;
+  /** Orders the indexes are sized for: they double as orders come, up to the slots. */
+  #indexCapacity: number;
   /** Number of the oldest order held, and the number the next order gets. */
   #oldest = 0;
   #next = 0;
 
   // One element per slot.
-  #orderId = new Float64Array(0);
-  #requestId = new Float64Array(0);
-  #buyerId = new Uint32Array(0);
-  #status = new Uint8Array(0);
-  #code = new Uint8Array(0);
-  #totalMinor = new Float64Array(0);
-  #createdAtMs = new Float64Array(0);
-  #expiresAtMs = new Float64Array(0);
-  #updatedAtMs = new Float64Array(0);
+  readonly #orderId: Float64Array;
+  readonly #requestId: Float64Array;
+  readonly #buyerId: Uint32Array;
+  readonly #status: Uint8Array;
+  readonly #code: Uint8Array;
+  readonly #totalMinor: Float64Array;
+  readonly #createdAtMs: Float64Array;
+  readonly #expiresAtMs: Float64Array;
+  readonly #updatedAtMs: Float64Array;
   /** Number of the same buyer's previous order (older), or noOrder; stale once below #oldest. */
-  #previousOfBuyer = new Float64Array(0);
-  #lineFirst = new Float64Array(0);
-  #lineCount = new Uint8Array(0);
-  #transitionCount = new Uint8Array(0);
+  readonly #previousOfBuyer: Float64Array;
+  readonly #lineFirst: Float64Array;
+  readonly #lineCount: Uint8Array;
+  readonly #transitionCount: Uint8Array;
 
   // orderTransitionsMax elements per slot.
-  #transitionStatus = new Uint8Array(0);
-  #transitionCode = new Uint8Array(0);
-  #transitionAtMs = new Float64Array(0);
-  #transitionSeq = new Float64Array(0);
+  readonly #transitionStatus: Uint8Array;
+  readonly #transitionCode: Uint8Array;
+  readonly #transitionAtMs: Float64Array;
+  readonly #transitionSeq: Float64Array;
 
   // The lines ring: numbers of its own, oldest freed with the oldest order.
   #lineCapacity = 0;
@@ -125,12 +138,12 @@ export class OrderTable {
   #lineQuantity = new Int32Array(0);
   #lineUnitPriceMinor = new Int32Array(0);
 
-  // Indexes to slots, rebuilt when the table doubles. Buyer ids are Uint32 and go in as Int32 words (| 0).
-  #byOrderId = new IntHashIndex(1);
+  // Indexes to slots, growing as orders come. Buyer ids are Uint32 and go in as Int32 words (| 0).
+  readonly #byOrderId: GrowingIndex;
   /** (buyerId, requestId) → slot: the edge's retry check, O(1) however many orders a buyer holds. */
-  #byRequest = new IntHashIndex(1);
+  readonly #byRequest: GrowingIndex;
   /** buyerId → the slot of the buyer's newest order; older ones follow #previousOfBuyer. */
-  #newestOfBuyer = new IntHashIndex(1);
+  readonly #newestOfBuyer: GrowingIndex;
   /**
    * Held orders per hash of their buyer, in an array small enough to stay in the CPU cache: a buyer
    * whose count is 0 holds no order, so orderForRequest answers without touching #byRequest. Nearly
@@ -141,17 +154,38 @@ export class OrderTable {
    */
   readonly #ordersOfBuyerHash = new Uint8Array(1 << buyerHashBits);
 
-  /** `slotsInitial`: a power of two (tests start small to make the table grow). */
-  constructor(ordersMax: number, slotsInitial = orderSlotsInitial) {
+  /** `indexEntriesInitial`: a power of two (tests start small to make the indexes and lines grow). */
+  constructor(ordersMax: number, indexEntriesInitial = orderIndexEntriesInitial) {
     if (!Number.isInteger(ordersMax) || ordersMax < 1)
       throw new RangeError('ordersMax must be a positive integer');
-    if (!Number.isInteger(Math.log2(slotsInitial)))
-      throw new RangeError('slotsInitial must be a power of two');
+    if (!Number.isInteger(Math.log2(indexEntriesInitial)))
+      throw new RangeError('indexEntriesInitial must be a power of two');
     this.ordersMax = ordersMax;
-    let capacityMax = 1;
-    while (capacityMax < ordersMax) capacityMax *= 2;
-    this.#resize(Math.min(slotsInitial, capacityMax));
-    this.#resizeLines(Math.min(slotsInitial, capacityMax));
+    let slots = 1;
+    while (slots < ordersMax) slots *= 2;
+    this.#mask = slots - 1;
+    this.#orderId = new Float64Array(slots);
+    this.#requestId = new Float64Array(slots);
+    this.#buyerId = new Uint32Array(slots);
+    this.#status = new Uint8Array(slots);
+    this.#code = new Uint8Array(slots);
+    this.#totalMinor = new Float64Array(slots);
+    this.#createdAtMs = new Float64Array(slots);
+    this.#expiresAtMs = new Float64Array(slots);
+    this.#updatedAtMs = new Float64Array(slots);
+    this.#previousOfBuyer = new Float64Array(slots);
+    this.#lineFirst = new Float64Array(slots);
+    this.#lineCount = new Uint8Array(slots);
+    this.#transitionCount = new Uint8Array(slots);
+    this.#transitionStatus = new Uint8Array(slots * orderTransitionsMax);
+    this.#transitionCode = new Uint8Array(slots * orderTransitionsMax);
+    this.#transitionAtMs = new Float64Array(slots * orderTransitionsMax);
+    this.#transitionSeq = new Float64Array(slots * orderTransitionsMax);
+    this.#indexCapacity = Math.min(indexEntriesInitial, slots);
+    this.#byOrderId = new GrowingIndex(this.#indexCapacity);
+    this.#byRequest = new GrowingIndex(this.#indexCapacity);
+    this.#newestOfBuyer = new GrowingIndex(this.#indexCapacity);
+    this.#resizeLines(Math.min(indexEntriesInitial, slots));
   }
 
   /** Orders held. */
@@ -170,7 +204,10 @@ export class OrderTable {
   /** Adds an order (forgetting the oldest first when ordersMax are held); returns its slot. */
   add(fields: OrderCreatedFields, atMs: number): number {
     if (this.size >= this.ordersMax) this.#forgetOldest();
-    else if (this.size === this.#capacity) this.#resize(this.#capacity * 2);
+    else if (this.size === this.#indexCapacity) this.#growIndexes();
+    this.#byOrderId.step(indexBucketsMovedPerAdd);
+    this.#byRequest.step(indexBucketsMovedPerAdd);
+    this.#newestOfBuyer.step(indexBucketsMovedPerAdd);
     const slot = this.#next & this.#mask;
     const { orderId, buyerId, requestId } = fields;
     this.#orderId[slot] = orderId;
@@ -334,54 +371,12 @@ export class OrderTable {
     this.#oldest++;
   }
 
-  #resize(capacity: number): void {
-    const mask = capacity - 1;
-    // The table grows only while it has never been full (it forgets only at ordersMax, and the capacity is
-    // at least that), so the held orders are numbers 0 .. #next - 1 in slots 0 .. #next - 1 of both rings.
-    if (this.#oldest !== 0) throw new Error('OrderTable: grows only before its first forgotten order');
-    const grow = <T extends Float64Array | Uint32Array | Uint8Array>(
-      from: T,
-      make: (n: number) => T,
-      per = 1,
-    ): T => {
-      const to = make(capacity * per);
-      to.set(from);
-      return to;
-    };
-    const f64 = (n: number) => new Float64Array(n);
-    const u8 = (n: number) => new Uint8Array(n);
-    this.#orderId = grow(this.#orderId, f64);
-    this.#requestId = grow(this.#requestId, f64);
-    this.#buyerId = grow(this.#buyerId, (n) => new Uint32Array(n));
-    this.#status = grow(this.#status, u8);
-    this.#code = grow(this.#code, u8);
-    this.#totalMinor = grow(this.#totalMinor, f64);
-    this.#createdAtMs = grow(this.#createdAtMs, f64);
-    this.#expiresAtMs = grow(this.#expiresAtMs, f64);
-    this.#updatedAtMs = grow(this.#updatedAtMs, f64);
-    this.#previousOfBuyer = grow(this.#previousOfBuyer, f64);
-    this.#lineFirst = grow(this.#lineFirst, f64);
-    this.#lineCount = grow(this.#lineCount, u8);
-    this.#transitionCount = grow(this.#transitionCount, u8);
-    this.#transitionStatus = grow(this.#transitionStatus, u8, orderTransitionsMax);
-    this.#transitionCode = grow(this.#transitionCode, u8, orderTransitionsMax);
-    this.#transitionAtMs = grow(this.#transitionAtMs, f64, orderTransitionsMax);
-    this.#transitionSeq = grow(this.#transitionSeq, f64, orderTransitionsMax);
-    this.#capacity = capacity;
-    this.#mask = mask;
-    this.#byOrderId = new IntHashIndex(capacity);
-    this.#byRequest = new IntHashIndex(capacity);
-    this.#newestOfBuyer = new IntHashIndex(capacity);
-    // Oldest first, so each buyer's entry ends at their newest order.
-    for (let n = this.#oldest; n < this.#next; n++) {
-      const slot = n & mask;
-      const orderId = this.#orderId[slot]!;
-      const requestId = this.#requestId[slot]!;
-      this.#byOrderId.set(lowWord(orderId), highWord(orderId), 0, slot);
-      const buyerId = this.#buyerId[slot]! | 0;
-      this.#byRequest.set(buyerId, lowWord(requestId), highWord(requestId), slot);
-      this.#newestOfBuyer.set(buyerId, 0, 0, slot);
-    }
+  /** The indexes hold up to twice as many orders from now on; they move their entries over the next adds. */
+  #growIndexes(): void {
+    this.#indexCapacity *= 2;
+    this.#byOrderId.grow(this.#indexCapacity);
+    this.#byRequest.grow(this.#indexCapacity);
+    this.#newestOfBuyer.grow(this.#indexCapacity);
   }
 
   #resizeLines(capacity: number): void {
