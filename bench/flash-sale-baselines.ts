@@ -161,6 +161,7 @@ async function measured<T>(
       serverThreadsCpuSeconds: null,
       // A long-lived database's peak RSS is its lifetime's, not this run's: not reported.
       serverPeakRssMiB: null,
+      journal: null,
     },
   };
 }

@@ -53,6 +53,18 @@ export interface Resources {
   /** The server's busiest threads (the gateway is the main thread), CPU seconds each. */
   serverThreadsCpuSeconds: { thread: string; cpuSeconds: number }[] | null;
   serverPeakRssMiB: number | null;
+  /** Stampede's group commits over the sale, from its /metrics (null for the baselines). */
+  journal: JournalFigures | null;
+}
+
+/** The journal's group commits (one write + one fdatasync each) between the sale's start and its last answer. */
+export interface JournalFigures {
+  commits: number;
+  recordsPerCommit: number;
+  /** Mean time of one commit, write and fdatasync. */
+  commitMsMean: number;
+  /** Time in commits over the sale's wall time: how much of it the journal thread waited on the disk. */
+  commitShare: number;
 }
 
 /** What running one system's sale gives: the clients' record, the audit's input, the resources used. */
@@ -218,6 +230,10 @@ export function formatTable(rows: readonly SystemFigures[]): string {
     if (r.serverThreadsCpuSeconds !== null && r.serverThreadsCpuSeconds.length > 0)
       out.push(
         `  ${r.system} server threads (cpu s): ${r.serverThreadsCpuSeconds.map((t) => `${t.thread} ${t.cpuSeconds.toFixed(1)}`).join(', ')}`,
+      );
+    if (r.journal !== null)
+      out.push(
+        `  ${r.system} journal: ${int(r.journal.commits)} group commits (write + fdatasync), ${int(r.journal.recordsPerCommit)} records each, ${r.journal.commitMsMean.toFixed(2)} ms each, ${Math.round(r.journal.commitShare * 100)}% of the sale`,
       );
     for (const p of r.auditProblems) out.push(`  ${r.system} AUDIT FAILED: ${p}`);
   }

@@ -35,7 +35,7 @@ import type { SaleOutcome, SkuStock } from './flash-sale-audit.ts';
 import { BuyerPlan, type BuyerShares, buyerUnit, warmupStock } from './flash-sale-buyers.ts';
 import type { ClientLoad, ClientWorkerData, FromClient } from './flash-sale-client.ts';
 import { hotPriceMinor } from './flash-sale-commands.ts';
-import type { Resources, SystemRun } from './flash-sale-figures.ts';
+import type { JournalFigures, Resources, SystemRun } from './flash-sale-figures.ts';
 import { peakRssBytes, processCpuSeconds, threadsCpuBetween, threadsCpuSeconds } from './flash-sale-proc.ts';
 import {
   type MergedRecord,
@@ -93,6 +93,27 @@ function ownNodeEnv(secret: string, shares: BuyerShares, orderTtlMs: number): Re
   };
 }
 
+interface JournalCounters {
+  commits: number;
+  records: number;
+  commitSeconds: number;
+  /** When they were read (performance.now()). */
+  atMs: number;
+}
+
+/** The journal's figures between two readings of its counters. */
+function journalBetween(before: JournalCounters, after: JournalCounters): JournalFigures {
+  const commits = after.commits - before.commits;
+  const commitSeconds = after.commitSeconds - before.commitSeconds;
+  const rounded = (n: number, digits: number): number => Number(n.toFixed(digits));
+  return {
+    commits,
+    recordsPerCommit: commits === 0 ? 0 : rounded((after.records - before.records) / commits, 1),
+    commitMsMean: commits === 0 ? 0 : rounded((commitSeconds * 1000) / commits, 3),
+    commitShare: rounded((commitSeconds * 1000) / (after.atMs - before.atMs), 3),
+  };
+}
+
 class HttpNode {
   readonly base: string;
   private readonly adminToken: string;
@@ -127,6 +148,24 @@ class HttpNode {
       throw new Error(
         `POST ${path} ${JSON.stringify(body)}: HTTP ${response.status} ${await response.text()}`,
       );
+  }
+
+  /** The journal's commit counters from the node's Prometheus /metrics. */
+  async journalCounters(): Promise<JournalCounters> {
+    const response = await fetch(`${this.base}/metrics`);
+    const text = await response.text();
+    if (response.status !== 200) throw new Error(`GET /metrics: HTTP ${response.status} ${text}`);
+    const counter = (name: string): number => {
+      const value = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1];
+      if (value === undefined) throw new Error(`GET /metrics: no ${name}`);
+      return Number(value);
+    };
+    return {
+      commits: counter('stampede_journal_fsyncs_total'),
+      records: counter('stampede_journal_records_total'),
+      commitSeconds: counter('stampede_journal_fsync_seconds_total'),
+      atMs: performance.now(),
+    };
   }
 
   /** The first SKU id after every product the node has (a --target may hold earlier runs' SKUs). */
@@ -313,11 +352,13 @@ async function driveLoad(
     const clientCpuBefore = processCpuSeconds(process.pid);
     const serverCpuBefore = serverPid === undefined ? null : processCpuSeconds(serverPid);
     const serverThreadsBefore = serverPid === undefined ? null : threadsCpuSeconds(serverPid);
+    const journalBefore = await node.journalCounters();
     // A few ms ahead, so every worker starts its clock (and open-loop schedule) at the same moment.
     const startAtMs = performance.timeOrigin + performance.now() + 5;
     for (const w of workers) w.postMessage({ type: 'go', startAtMs });
     const done = await Promise.all(results);
     const clientCpuAfter = processCpuSeconds(process.pid);
+    const journalAfter = await node.journalCounters();
     const resources: Resources = {
       clientCpuSeconds: round2((clientCpuAfter ?? 0) - (clientCpuBefore ?? 0)),
       clientPeakRssMiB: Math.round((peakRssBytes(process.pid) ?? 0) / mib),
@@ -333,6 +374,7 @@ async function driveLoad(
               stampedeRunLimits.serverThreadsShown,
             ),
       serverPeakRssMiB: serverPid === undefined ? null : Math.round((peakRssBytes(serverPid) ?? 0) / mib),
+      journal: journalBetween(journalBefore, journalAfter),
     };
     return {
       record: mergeRecords(done.map((d) => d.record)),

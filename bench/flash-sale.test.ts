@@ -106,6 +106,10 @@ t.test(
     const stampede = rows[0]!;
     t.type(stampede.serverCpuSeconds, 'number', 'the server process was measured');
     t.type(stampede.serverPeakRssMiB, 'number');
+    const journal = stampede.journal as { commits: number; recordsPerCommit: number; commitMsMean: number };
+    t.ok(journal.commits > 0 && journal.recordsPerCommit >= 1, 'the journal committed the sale in groups');
+    t.ok(journal.commitMsMean > 0, 'and each commit took time (a real fdatasync)');
+    for (const row of rows.slice(1)) t.equal(row.journal, null, `${row.system}: no journal figures`);
     t.ok(stampede.placeToPaidMs !== null, 'place→paid latencies (80% of the buyers who reserve pay)');
     t.same(stampede.vsStampede, null);
     t.match(rows[1]!.vsStampede, { attemptsPerSec: Number, soldOutPerSec: Number });
