@@ -160,6 +160,14 @@ type SaleResult = { record: RecordData; framesSent: number; error?: string };
  * threads; late-buyers-only sale, see docs/flash-sale-bench.md).
  */
 class SaleDriver {
+  private readonly ws: WebSocket;
+  private readonly data: ClientWorkerData;
+  private readonly sale: ClientSale;
+  private readonly startAtMs: number;
+  /** The connection's frame request ids, shared by its sales. */
+  private readonly frames: { nextRequestId: number };
+  private readonly post: (m: FromClient) => void;
+
   private readonly buyerIdFirst: number;
   private readonly buyerCount: number;
   private readonly load: ClientLoad;
@@ -189,14 +197,6 @@ class SaleDriver {
   private readonly reader = new ServerMessageReader();
   private readonly onMessageBound = this.onMessage.bind(this);
   private readonly onCloseBound = this.onClose.bind(this);
-
-  private readonly ws: WebSocket;
-  private readonly data: ClientWorkerData;
-  private readonly sale: ClientSale;
-  private readonly startAtMs: number;
-  /** The connection's frame request ids, shared by its sales. */
-  private readonly frames: { nextRequestId: number };
-  private readonly post: (m: FromClient) => void;
 
   constructor(
     ws: WebSocket,
