@@ -166,3 +166,34 @@ t.test(
     t.equal(model.orders.orderForRequest(buyerId + 1, requestOf(ordersMax)), undefined, 'nor another buyer');
   },
 );
+
+t.test('lines read back after the lines ring grows past its slots and wraps', async (t) => {
+  // The ring starts with a line per order slot. Orders of one line fill it and wrap it (forgetting the
+  // oldest), then orders of up to four lines make it double (copying) with its oldest line past its start.
+  const ordersMax = 8;
+  const model = new EmbeddedReadModel(ordersMax, 1);
+  const lineOf = (n: number, line: number): [number, number, number] => [n * 10 + line, line + 1, n + 1];
+  const lineCountOf = (n: number): number => (n < 20 ? 1 : 1 + (n % 4));
+  let wrong = 0;
+  for (let n = 0; n < 40; n++) {
+    const lineCount = lineCountOf(n);
+    const slot = model.orders.add(
+      { orderId: n + 1, buyerId: n, requestId: n, totalMinor: 1, expiresAtMs: 0 },
+      0,
+    );
+    for (let line = 0; line < lineCount; line++) model.orders.addLine(slot, ...lineOf(n, line));
+    for (let held = Math.max(0, n + 1 - ordersMax); held <= n; held++) {
+      const view = model.orders.find(held + 1);
+      const want = Array.from({ length: lineCountOf(held) }, (_, line) => {
+        const [skuId, quantity, unitPriceMinor] = lineOf(held, line);
+        return { skuId, quantity, unitPriceMinor };
+      });
+      if (JSON.stringify(view?.lines) !== JSON.stringify(want) && wrong++ < 3)
+        t.fail(
+          `order ${held + 1} after ${n + 1} added: ${JSON.stringify(view?.lines)}, want ${JSON.stringify(want)}`,
+        );
+    }
+  }
+  t.ok(model.orders.lineSlots > 8, `the ring grew past its 8 slots (${model.orders.lineSlots})`);
+  t.equal(wrong, 0, 'every held order has its lines');
+});

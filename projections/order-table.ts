@@ -39,9 +39,10 @@ export const historyFields = 4;
  * Orders the indexes start sized for (at most the power of two above ordersMax); they double from
  * there. Until 2026-12-05 a doubling copied every column and rebuilt the three indexes in one go,
  * stopping the gateway thread (measured: 20–37 ms at 65,536 orders, 114–147 ms at 262,144, 249–299
- * ms at 524,288); now the columns never move and the indexes move their entries a few buckets per add
- * (the longest add: 9–27 ms at 524,288, the allocation of the new tables). Starting at 65,536, a sale
- * of tens of thousands of orders never grows them (3 × 2 MiB). Preallocating the indexes for a million
+ * ms at 524,288); now the columns never move, the lines ring starts with a line per slot (it copies
+ * only when orders average more than one line), and the indexes move their entries a few buckets per
+ * add (the longest of 600,000 adds: 6–14 ms, the new tables' allocation and the collector). Starting
+ * at 65,536, a sale of tens of thousands of orders never grows them (3 × 2 MiB). Preallocating the indexes for a million
  * orders instead (3 × 32 MiB, touched at random) cost a sale page faults and TLB misses: the gateway's
  * CPU for the default flash sale rose 0.33 → 0.49 s.
  */
@@ -154,7 +155,7 @@ export class OrderTable {
    */
   readonly #ordersOfBuyerHash = new Uint8Array(1 << buyerHashBits);
 
-  /** `indexEntriesInitial`: a power of two (tests start small to make the indexes and lines grow). */
+  /** `indexEntriesInitial`: a power of two (tests start small to make the indexes grow). */
   constructor(ordersMax: number, indexEntriesInitial = orderIndexEntriesInitial) {
     if (!Number.isInteger(ordersMax) || ordersMax < 1)
       throw new RangeError('ordersMax must be a positive integer');
@@ -185,7 +186,7 @@ export class OrderTable {
     this.#byOrderId = new GrowingIndex(this.#indexCapacity);
     this.#byRequest = new GrowingIndex(this.#indexCapacity);
     this.#newestOfBuyer = new GrowingIndex(this.#indexCapacity);
-    this.#resizeLines(Math.min(indexEntriesInitial, slots));
+    this.#resizeLines(slots);
   }
 
   /** Orders held. */
