@@ -349,28 +349,31 @@ async function driveLoad(
   try {
     await Promise.race([Promise.all(ready), Promise.all(results)]);
     const serverPid = child?.pid;
+    // Read before the CPU readings and after them: the node's /metrics request is not the sale's CPU.
+    const journalBefore = await node.journalCounters();
     const clientCpuBefore = processCpuSeconds(process.pid);
     const serverCpuBefore = serverPid === undefined ? null : processCpuSeconds(serverPid);
     const serverThreadsBefore = serverPid === undefined ? null : threadsCpuSeconds(serverPid);
-    const journalBefore = await node.journalCounters();
     // A few ms ahead, so every worker starts its clock (and open-loop schedule) at the same moment.
     const startAtMs = performance.timeOrigin + performance.now() + 5;
     for (const w of workers) w.postMessage({ type: 'go', startAtMs });
     const done = await Promise.all(results);
     const clientCpuAfter = processCpuSeconds(process.pid);
+    const serverCpuAfter = serverPid === undefined ? null : processCpuSeconds(serverPid);
+    const serverThreadsAfter = serverPid === undefined ? null : threadsCpuSeconds(serverPid);
     const journalAfter = await node.journalCounters();
     const resources: Resources = {
       clientCpuSeconds: round2((clientCpuAfter ?? 0) - (clientCpuBefore ?? 0)),
       clientPeakRssMiB: Math.round((peakRssBytes(process.pid) ?? 0) / mib),
       serverCpuSeconds:
-        serverPid === undefined ? null : round2((processCpuSeconds(serverPid) ?? 0) - (serverCpuBefore ?? 0)),
+        serverPid === undefined ? null : round2((serverCpuAfter ?? 0) - (serverCpuBefore ?? 0)),
       serverThreadsCpuSeconds:
-        serverPid === undefined || serverThreadsBefore === null
+        serverPid === undefined || serverThreadsBefore === null || serverThreadsAfter === null
           ? null
           : threadsCpuBetween(
               serverPid,
               serverThreadsBefore,
-              threadsCpuSeconds(serverPid),
+              serverThreadsAfter,
               stampedeRunLimits.serverThreadsShown,
             ),
       serverPeakRssMiB: serverPid === undefined ? null : Math.round((peakRssBytes(serverPid) ?? 0) / mib),

@@ -168,15 +168,12 @@ export class ServerMessageReader extends WireReader {
   errorCode = '';
   errorMessage = '';
   retryAfterMs = 0;
-  /** Answers in the batch read last (counted by nextAnswer). */
-  answerCount = 0;
   /** The batch's answers end here. */
   private batchEnd = 0;
 
   read(bytes: Uint8Array): void {
     this.bytes = bytes;
     this.at = 0;
-    this.answerCount = 0;
     this.batchEnd = 0;
     const bodyAt = this.message(bytes.length);
     if (this.kind === ServerKind.batch) {
@@ -196,7 +193,6 @@ export class ServerMessageReader extends WireReader {
       const end = this.lengthEnd(this.batchEnd);
       this.message(end);
       if (this.kind === ServerKind.batch) throw new Error('server message: a batch inside a batch');
-      this.answerCount++;
       return true;
     }
     return false;

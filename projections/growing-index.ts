@@ -25,10 +25,6 @@ export class GrowingIndex {
     this.#index = new IntHashIndex(entriesMax);
   }
 
-  get entriesMax(): number {
-    return this.#index.entriesMax;
-  }
-
   /** Whether a move is under way (for tests). */
   get moving(): boolean {
     return this.#moving !== null;
