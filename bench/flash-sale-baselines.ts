@@ -109,7 +109,8 @@ async function driveAttempts(options: BaselineOptions, attempt: Attempt): Promis
       for (let buyerId = 1; buyerId <= options.buyers; buyerId++) {
         const dueAtMs = startAtMs + ((buyerId - 1) * 1000) / load.ratePerSec;
         const waitMs = dueAtMs - nowMs();
-        if (waitMs >= 1) await new Promise((resolve) => setTimeout(resolve, waitMs));
+        // Never early: latency counts from the arrival, so a buyer sent before it would look faster than it was.
+        if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
         launched.push(one(buyerId, dueAtMs));
       }
       await Promise.all(launched);
