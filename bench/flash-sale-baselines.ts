@@ -5,9 +5,10 @@
  * (random suffix), drops them afterwards, and returns what the same audit
  * and figures as Stampede's need.
  *
- *   redis-lua   one Lua script per attempt (EVALSHA, auto-pipelined on one
- *               connection): refuse a second buy of the SKU (a set), check
- *               stock, decrement, record the order in a hash
+ *   redis-lua   one Lua script per attempt (EVALSHA, pipelined on one
+ *               connection by redis-script-pipeline.ts): refuse a second buy
+ *               of the SKU (a set), check stock, decrement, record the order
+ *               in a hash
  *   mysql-cond  autocommit `UPDATE stock SET qty = qty - 1 WHERE sku = ? AND
  *               qty >= 1`, then INSERT the order (UNIQUE(buyer, sku) refuses a
  *               second buy; a refused insert gives the unit back). Two
@@ -33,6 +34,7 @@ import { BuyerPlan, type BuyerShares, warmupStock } from './flash-sale-buyers.ts
 import type { Resources, SystemRun } from './flash-sale-figures.ts';
 import { peakRssBytes, processCpuSeconds } from './flash-sale-proc.ts';
 import { mergeRecords, Outcome, SaleRecorder } from './flash-sale-recorder.ts';
+import { RedisScriptPipeline } from './redis-script-pipeline.ts';
 
 export const baselineNames = ['redis-lua', 'mysql-cond', 'mysql-tx'] as const;
 export type BaselineName = (typeof baselineNames)[number];
@@ -244,7 +246,7 @@ return 1
 `;
 
 export async function runRedisLua(options: BaselineOptions): Promise<SystemRun> {
-  const redis = new Redis(options.redisUrl, { enableAutoPipelining: true, lazyConnect: true });
+  const redis = new Redis(options.redisUrl, { lazyConnect: true });
   await redis.connect();
   const prefix = `stampede-bench:${suffix()}:`;
   const stockKey = (sku: number): string => `${prefix}stock:${sku}`;
@@ -252,23 +254,18 @@ export async function runRedisLua(options: BaselineOptions): Promise<SystemRun> 
   const ordersKey = `${prefix}orders`;
   const seqKey = `${prefix}order-seq`;
   const skuIds = skuIdsOf(options);
+  let pipeline: RedisScriptPipeline | null = null;
   try {
     for (const sku of skuIds) await redis.set(stockKey(sku), stockOf(options, sku));
     const sha = (await redis.script('LOAD', buyScript)) as string;
     const serverPid = localPid(options.redisUrl, () =>
       redis.info('server').then((info) => Number(/process_id:(\d+)/.exec(info)?.[1])),
     );
+    const scripts = await RedisScriptPipeline.connect(options.redisUrl, sha, `${prefix}attempts`);
+    pipeline = scripts;
+    const keysBySku = skuIds.map((sku) => [stockKey(sku), buyersKey(sku), ordersKey, seqKey]);
     const attempt: Attempt = async (buyerId, sku) => {
-      const result = await redis.evalsha(
-        sha,
-        4,
-        stockKey(sku),
-        buyersKey(sku),
-        ordersKey,
-        seqKey,
-        buyerId,
-        sku,
-      );
+      const result = await scripts.call(keysBySku[sku - 1]!, [buyerId, sku]);
       return result === 1 ? 'bought' : result === -1 ? 'secondBuy' : 'soldOut';
     };
     await warmUp(options, attempt);
@@ -290,14 +287,22 @@ export async function runRedisLua(options: BaselineOptions): Promise<SystemRun> 
       recorder,
       storeOf(options, available, orders),
       resources,
-      `one connection, auto-pipelined EVALSHA, ${inFlightNote(options)}; Redis appendonly=${persistence[1] ?? '?'} appendfsync=${fsync[1] ?? '?'} (no fsync before an answer)`,
+      `one connection, pipelined EVALSHA, ${inFlightNote(options)}; Redis appendonly=${persistence[1] ?? '?'} appendfsync=${fsync[1] ?? '?'} (${redisDurability(persistence[1], fsync[1])})`,
     );
   } finally {
+    pipeline?.close();
     await redis
       .del(...skuIds.flatMap((sku) => [stockKey(sku), buyersKey(sku)]), ordersKey, seqKey)
       .catch(() => 0);
     redis.disconnect();
   }
+}
+
+/** Whether Redis, so configured, has fsynced an answer's write before the answer. */
+function redisDurability(appendonly: string | undefined, appendfsync: string | undefined): string {
+  if (appendonly !== 'yes') return 'no fsync before an answer';
+  // With `always`, Redis fsyncs the AOF before it writes the replies of an event-loop turn.
+  return appendfsync === 'always' ? 'AOF fsynced before every answer' : 'no fsync before an answer';
 }
 
 /** The pid of a server at `url` when it runs on this machine (for its CPU time), else null. */
