@@ -23,7 +23,8 @@ async function setUp(t: Test, url?: string) {
   const name = `${redis.prefix.slice(0, -1)}-pipeline`;
   const pipeline = await RedisScriptPipeline.connect(url ?? redis.url, sha, name);
   t.teardown(() => pipeline.close());
-  return { ...redis, pipeline, name, counter: `${redis.prefix}calls` };
+  const counter = `${redis.prefix}calls`;
+  return { ...redis, pipeline, name, counter, keys: [counter] };
 }
 
 t.test('reply lines come out whole however the reads cut them (seeded)', async (t) => {
@@ -58,8 +59,8 @@ t.test('reply lines come out whole however the reads cut them (seeded)', async (
 });
 
 t.test('20,000 calls in one turn: each answered with its own reply, in order', async (t) => {
-  const { client, pipeline, counter, name } = await setUp(t);
-  const calls = Array.from({ length: 20_000 }, (_, i) => pipeline.call([counter], [i + 100]));
+  const { client, pipeline, counter, keys, name } = await setUp(t);
+  const calls = Array.from({ length: 20_000 }, (_, i) => pipeline.call(keys, [i + 100]));
   const replies = await Promise.all(calls);
   t.same(
     replies.findIndex((reply, i) => reply !== (i + 100) * 2),
@@ -70,14 +71,25 @@ t.test('20,000 calls in one turn: each answered with its own reply, in order', a
   t.match(await client.client('LIST'), new RegExp(`name=${name} `), 'the connection is named');
 });
 
+t.test('integer arguments of every length reach the script as written', async (t) => {
+  const { pipeline, keys } = await setUp(t);
+  const args = [0, 1, 9, 10, 99, 100, 999, 1000, 65_535, 2 ** 31, 10 ** 15 - 1, 10 ** 15, 2 ** 52];
+  t.same(
+    await Promise.all(args.map((n) => pipeline.call(keys, [n]))),
+    args.map((n) => n * 2),
+  );
+  t.throws(() => pipeline.call(keys, [-1]), /script args are integers >= 0, got -1/);
+  t.throws(() => pipeline.call(keys, [1.5]), /got 1.5/);
+});
+
 t.test('an error reply fails its call alone, with the error’s code', async (t) => {
-  const { pipeline, counter } = await setUp(t);
-  const settled = await Promise.allSettled([12, 13, 14].map((n) => pipeline.call([counter], [n])));
+  const { pipeline, keys } = await setUp(t);
+  const settled = await Promise.allSettled([12, 13, 14].map((n) => pipeline.call(keys, [n])));
   t.match(settled[0], { status: 'fulfilled', value: 24 });
   t.match(settled[1], { status: 'rejected', reason: { code: 'UNLUCKY', message: /UNLUCKY thirteen/ } });
   t.ok((settled[1] as PromiseRejectedResult).reason instanceof RedisReplyError);
   t.match(settled[2], { status: 'fulfilled', value: 28 });
-  t.equal(await pipeline.call([counter], [1]), 2, 'and the pipeline goes on');
+  t.equal(await pipeline.call(keys, [1]), 2, 'and the pipeline goes on');
 });
 
 t.test('a dropped connection fails the calls outstanding and every later one', async (t) => {
@@ -87,12 +99,12 @@ t.test('a dropped connection fails the calls outstanding and every later one', a
   t.teardown(() => proxy.close());
   target.hostname = '127.0.0.1';
   target.port = String(proxy.port);
-  const { pipeline, counter } = await setUp(t, target.toString());
-  t.equal(await pipeline.call([counter], [1]), 2, 'through the proxy');
-  const outstanding = pipeline.call([counter], [2]);
+  const { pipeline, keys } = await setUp(t, target.toString());
+  t.equal(await pipeline.call(keys, [1]), 2, 'through the proxy');
+  const outstanding = pipeline.call(keys, [2]);
   proxy.cut();
   await t.rejects(outstanding, /redis-lua pipeline: .*(closed|ECONNRESET)/);
-  await t.rejects(pipeline.call([counter], [3]), /redis-lua pipeline/, 'a later call fails at once');
+  await t.rejects(pipeline.call(keys, [3]), /redis-lua pipeline/, 'a later call fails at once');
 });
 
 t.test('refuses what it cannot speak, and says where it could not connect', async (t) => {

@@ -41,6 +41,32 @@ const crlf = '\r\n';
 const bulk = (value: string): string => `$${Buffer.byteLength(value)}${crlf}${value}${crlf}`;
 const command = (args: readonly string[]): string => `*${args.length}${crlf}${args.map(bulk).join('')}`;
 const writeBytesInitial = 64 * 1024;
+/** `$16\r\n` and 16 digits and CRLF: a safe integer's bulk string at most. */
+const integerBulkBytesMax = 24;
+
+function digitCount(n: number): number {
+  let digits = 1;
+  for (let power = 10; power <= n; power *= 10) digits++; // powers of ten up to 1e16 are exact doubles
+  return digits;
+}
+
+/** Writes the decimal digits of a non-negative safe integer and CRLF; returns the next offset. */
+function writeDigits(out: Buffer, at: number, n: number): number {
+  const end = at + digitCount(n);
+  for (let i = end - 1; i >= at; i--) {
+    out[i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  out[end] = 0x0d;
+  out[end + 1] = 0x0a;
+  return end + 2;
+}
+
+/** Writes a RESP header line: its kind byte, a count and CRLF; returns the next offset. */
+const writeLine = (out: Buffer, at: number, kind: number, count: number): number => {
+  out[at] = kind;
+  return writeDigits(out, at + 1, count);
+};
 /** Answered calls dropped from the front of the queue at once. */
 const pendingCompactAt = 4096;
 
@@ -72,8 +98,8 @@ export class ReplyLines {
 export class RedisScriptPipeline {
   private readonly socket: Socket;
   private readonly sha: string;
-  /** Per argument count and key list: the array header, EVALSHA, the sha and the keys, as bytes. */
-  private readonly heads = new Map<string, Buffer>();
+  /** Per key list: EVALSHA, the sha, the key count and the keys, as bytes. */
+  private readonly heads = new WeakMap<readonly string[], Buffer>();
   /** Outstanding calls in command order; `pendingHead` is the oldest. */
   private pending: Pending[] = [];
   private pendingHead = 0;
@@ -122,20 +148,28 @@ export class RedisScriptPipeline {
     return pipeline;
   }
 
-  /** EVALSHA sha keys.length ...keys ...args: the script's integer reply. */
+  /**
+   * EVALSHA sha keys.length ...keys ...args: the script's integer reply. Args are non-negative safe
+   * integers, written digit by digit; pass the same `keys` array for the same keys (its bytes are kept).
+   */
   call(keys: readonly string[], args: readonly number[]): Promise<number> {
-    const headKey = `${args.length} ${keys.join(' ')}`;
-    let head = this.heads.get(headKey);
+    let head = this.heads.get(keys);
     if (head === undefined) {
-      const words = ['EVALSHA', this.sha, String(keys.length), ...keys];
-      head = Buffer.from(`*${words.length + args.length}${crlf}${words.map(bulk).join('')}`);
-      this.heads.set(headKey, head);
+      head = Buffer.from(['EVALSHA', this.sha, String(keys.length), ...keys].map(bulk).join(''));
+      this.heads.set(keys, head);
     }
-    let tail = '';
-    for (const arg of args) tail += bulk(String(arg));
-    this.reserve(head.length + tail.length);
-    this.outBytes += head.copy(this.out, this.outBytes);
-    this.outBytes += this.out.write(tail, this.outBytes, 'latin1');
+    this.reserve(head.length + 8 + args.length * integerBulkBytesMax);
+    const out = this.out;
+    let at = this.outBytes;
+    at = writeLine(out, at, 0x2a /* * */, 3 + keys.length + args.length);
+    at += head.copy(out, at);
+    for (const arg of args) {
+      if (!(Number.isSafeInteger(arg) && arg >= 0))
+        throw new RangeError(`script args are integers >= 0, got ${arg}`);
+      at = writeLine(out, at, 0x24 /* $ */, digitCount(arg));
+      at = writeDigits(out, at, arg);
+    }
+    this.outBytes = at;
     return this.expect() as Promise<number>;
   }
 
