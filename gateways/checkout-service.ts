@@ -90,6 +90,10 @@ export const error = (requestId: number, code: string, message: string, retryAft
   retryAfterMs,
 });
 
+/** pay or subscribe for an order that does not exist or is another buyer's: the same answer, so ids leak nothing. */
+const orderNotFound = (request: { requestId: number; orderId: number }): ServerOut =>
+  error(request.requestId, 'NOT_FOUND', `no order ${request.orderId} for this buyer`);
+
 function orderOut(
   requestId: number,
   result: number,
@@ -430,12 +434,9 @@ export class CheckoutService {
     request: Extract<ClientRequest, { kind: 'pay' }>,
     buyerId: number,
   ): ServerOut {
-    this.deps.catchUp();
+    const slot = this.ownOrderSlot(request.orderId, buyerId);
+    if (slot === -1) return orderNotFound(request);
     const orders = this.deps.model.orders;
-    const slot = orders.slotOf(request.orderId);
-    if (slot === -1 || orders.buyerId(slot) !== buyerId) {
-      return error(request.requestId, 'NOT_FOUND', `no order ${request.orderId} for this buyer`);
-    }
     const status = orders.status(slot);
     const expiresAtMs = orders.expiresAtMs(slot);
     const totalMinor = orders.totalMinor(slot);
@@ -477,19 +478,23 @@ export class CheckoutService {
     request: Extract<ClientRequest, { kind: 'subscribe' }>,
     buyerId: number,
   ): ServerOut {
-    this.deps.catchUp();
-    const orders = this.deps.model.orders;
-    const slot = orders.slotOf(request.orderId);
-    if (slot === -1 || orders.buyerId(slot) !== buyerId) {
-      return error(request.requestId, 'NOT_FOUND', `no order ${request.orderId} for this buyer`);
-    }
+    const slot = this.ownOrderSlot(request.orderId, buyerId);
+    if (slot === -1) return orderNotFound(request);
     this.watch(session, request.orderId);
     return {
       kind: 'subscribed',
       requestId: request.requestId,
       orderId: request.orderId,
-      status: orders.status(slot),
+      status: this.deps.model.orders.status(slot),
     };
+  }
+
+  /** The order's slot in the read model, caught up first; -1 unless it exists and is the buyer's own. */
+  private ownOrderSlot(orderId: number, buyerId: number): number {
+    this.deps.catchUp();
+    const orders = this.deps.model.orders;
+    const slot = orders.slotOf(orderId);
+    return slot !== -1 && orders.buyerId(slot) === buyerId ? slot : -1;
   }
 
   /** Pushes every later change of the order to a service session (a buyer session gets its own orders' anyway). */
