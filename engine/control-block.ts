@@ -21,8 +21,11 @@
  */
 export const controlBlockBytes = 192;
 
-/** The keep-alive timer's period: it only has to exist, never to fire. */
-const keepAliveMs = 2 ** 30;
+/**
+ * A pending waitAsync holds no event-loop handle (Node would exit under it). One timer per thread keeps the
+ * loop alive, ref'd only while a waitDurableEpochChange is pending; its period only has to exist.
+ */
+const keepAlive = { waiters: 0, timer: null as NodeJS.Timeout | null, periodMs: 2 ** 30 };
 
 const I = {
   engineRunning: 0,
@@ -49,9 +52,6 @@ export class ControlBlock {
   private readonly i32: Int32Array;
   private readonly i64: BigInt64Array;
   private readonly f64: Float64Array;
-  /** Pending waitDurableEpochChange calls on this thread, and the timer that keeps its event loop alive. */
-  private asyncWaiters = 0;
-  private keepAlive: NodeJS.Timeout | null = null;
 
   constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(controlBlockBytes)) {
     if (buffer.byteLength < controlBlockBytes) throw new RangeError('control block buffer too small');
@@ -121,17 +121,16 @@ export class ControlBlock {
   async waitDurableEpochChange(epoch: number, timeoutMs: number): Promise<void> {
     const waited = Atomics.waitAsync(this.i32, I.durableEpoch, epoch, timeoutMs);
     if (!waited.async) return;
-    // A pending waitAsync holds no event-loop handle (Node would exit under it). One timer per block keeps
-    // the loop alive, ref'd only while a wait is pending: a timer and a Promise.race per wait cost a
-    // gateway thread ~6% of its CPU in a sale (profiled), the timer queue's inserts and removals most.
-    if (this.asyncWaiters++ === 0) {
-      this.keepAlive ??= setInterval(() => {}, keepAliveMs);
-      this.keepAlive.ref();
+    // The thread's keep-alive timer, not one per wait: a timer and a Promise.race per wait cost a gateway
+    // thread ~6% of its CPU in a sale (profiled), the timer queue's inserts and removals most.
+    if (keepAlive.waiters++ === 0) {
+      keepAlive.timer ??= setInterval(() => {}, keepAlive.periodMs);
+      keepAlive.timer.ref();
     }
     try {
       await waited.value;
     } finally {
-      if (--this.asyncWaiters === 0) this.keepAlive?.unref();
+      if (--keepAlive.waiters === 0) keepAlive.timer?.unref();
     }
   }
   /** Blocking variant for worker threads. */
