@@ -10,9 +10,10 @@ import { freshRedisPrefix } from '../projections/testing/stores.ts';
 import { TcpProxy } from '../projections/testing/tcp-proxy.ts';
 import { RedisReplyError, RedisScriptPipeline, ReplyLines } from './redis-script-pipeline.ts';
 
-// Doubles its argument, counts calls in its key, and refuses 13 with an error reply.
+// Doubles its argument, counts calls in its key, refuses 13 with an error reply and answers 7 with a string.
 const script = `
 if ARGV[1] == '13' then return redis.error_reply('UNLUCKY thirteen') end
+if ARGV[1] == '7' then return 'seven' end
 redis.call('INCR', KEYS[1])
 return tonumber(ARGV[1]) * 2
 `;
@@ -91,6 +92,19 @@ t.test('an error reply fails its call alone, with the error’s code', async (t)
   t.match(settled[2], { status: 'fulfilled', value: 28 });
   t.equal(await pipeline.call(keys, [1]), 2, 'and the pipeline goes on');
 });
+
+t.test(
+  'a reply the pipeline cannot read fails its call and every one after',
+  { timeout: 10_000 },
+  async (t) => {
+    const { pipeline, keys } = await setUp(t);
+    const settled = await Promise.allSettled([6, 7, 8].map((n) => pipeline.call(keys, [n])));
+    t.match(settled[0], { status: 'fulfilled', value: 12 });
+    t.match(settled[1], { status: 'rejected', reason: { message: /an unexpected reply: \$5/ } });
+    t.match(settled[2], { status: 'rejected', reason: { message: /an unexpected reply/ } });
+    await t.rejects(pipeline.call(keys, [1]), /an unexpected reply/, 'and the pipeline stays failed');
+  },
+);
 
 t.test('a dropped connection fails the calls outstanding and every later one', async (t) => {
   const { url } = await freshRedisPrefix(t);

@@ -67,6 +67,7 @@ const writeLine = (out: Buffer, at: number, kind: number, count: number): number
   out[at] = kind;
   return writeDigits(out, at + 1, count);
 };
+
 /** Answered calls dropped from the front of the queue at once. */
 const pendingCompactAt = 4096;
 
@@ -226,14 +227,15 @@ export class RedisScriptPipeline {
       this.fail(new Error(`redis-lua pipeline: a reply nobody asked for: ${line}`));
       return false;
     }
-    this.pendingHead++;
-    if (kind === 0x3a /* : */) call.resolve(Number(line));
-    else if (kind === 0x2b /* + */) call.resolve(line);
-    else if (kind === 0x2d /* - */) call.reject(new RedisReplyError(line));
-    else {
+    if (kind !== 0x3a /* : */ && kind !== 0x2b /* + */ && kind !== 0x2d /* - */) {
+      // This call fails with the rest: fail() rejects from pendingHead on.
       this.fail(new Error(`redis-lua pipeline: an unexpected reply: ${String.fromCharCode(kind)}${line}`));
       return false;
     }
+    this.pendingHead++;
+    if (kind === 0x3a) call.resolve(Number(line));
+    else if (kind === 0x2b) call.resolve(line);
+    else call.reject(new RedisReplyError(line));
     return true;
   };
 
