@@ -49,12 +49,11 @@ export class BatchFrameWriter {
   private readonly frame = new WireWriter();
   private requestId = 0;
   private commands = 0;
-  private placeTail: { skuId: number; quantity: number; unitPriceMinor: number; bytes: Uint8Array } = {
-    skuId: -1,
-    quantity: -1,
-    unitPriceMinor: -1,
-    bytes: new Uint8Array(0),
-  };
+  /** Per SKU: the last quantity and unit price asked, and the place body's line and total for them. */
+  private readonly placeTails = new Map<
+    number,
+    { quantity: number; unitPriceMinor: number; bytes: Uint8Array }
+  >();
 
   get count(): number {
     return this.commands;
@@ -95,11 +94,15 @@ export class BatchFrameWriter {
     return frame.finish();
   }
 
-  /** A place body's line and total, for the last (SKU, quantity, unit price) asked: a sale asks the same ones over and over. */
+  /**
+   * A place body's line and total, kept per SKU for the last quantity and unit price asked: a sale asks
+   * the same ones over and over, and a sale of several SKUs interleaves them (one entry for all SKUs
+   * was rewritten at nearly every place: 1.0–1.4 µs a place over five SKUs, against 0.06 for one).
+   */
   private placeTailOf(skuId: number, quantity: number, unitPriceMinor: number): Uint8Array {
-    const last = this.placeTail;
-    if (skuId === last.skuId && quantity === last.quantity && unitPriceMinor === last.unitPriceMinor)
-      return last.bytes;
+    const kept = this.placeTails.get(skuId);
+    if (kept !== undefined && kept.quantity === quantity && kept.unitPriceMinor === unitPriceMinor)
+      return kept.bytes;
     const totalMinor = quantity * unitPriceMinor;
     const line = 3 + varintBytes(skuId) + varintBytes(quantity) + varintBytes(unitPriceMinor);
     const wire = new WireWriter(commandBytesMax);
@@ -108,8 +111,9 @@ export class BatchFrameWriter {
     field(wire, ClientTag.lineQuantity, quantity);
     field(wire, ClientTag.lineUnitPriceMinor, unitPriceMinor);
     field(wire, ClientTag.placeTotalMinor, totalMinor);
-    this.placeTail = { skuId, quantity, unitPriceMinor, bytes: wire.finish() };
-    return this.placeTail.bytes;
+    const bytes = wire.finish();
+    this.placeTails.set(skuId, { quantity, unitPriceMinor, bytes });
+    return bytes;
   }
 
   /** Writes a batch member's framing up to its body of `bodyBytes`, which the caller writes next. */
