@@ -42,9 +42,9 @@ export const historyFields = 4;
  * ms at 524,288); now the columns never move, the lines ring starts with a line per slot (it copies
  * only when orders average more than one line), and the indexes move their entries a few buckets per
  * add (the longest of 600,000 adds: 6–14 ms, the new tables' allocation and the collector). Starting
- * at 65,536, a sale of tens of thousands of orders never grows them (3 × 2 MiB). Preallocating the indexes for a million
- * orders instead (3 × 32 MiB, touched at random) cost a sale page faults and TLB misses: the gateway's
- * CPU for the default flash sale rose 0.33 → 0.49 s.
+ * at 65,536, a sale of tens of thousands of orders never grows them (3 × 2 MiB). Preallocating the
+ * indexes for a million orders instead (3 × 32 MiB, touched at random) cost a sale page faults and TLB
+ * misses: the gateway's CPU for the default flash sale rose 0.33 → 0.49 s.
  */
 export const orderIndexEntriesInitial = 65_536;
 
