@@ -126,6 +126,13 @@ t.test('refuses what it cannot speak, and says where it could not connect', asyn
     RedisScriptPipeline.connect('rediss://127.0.0.1:6379', 'sha', 'x'),
     /plain TCP \(redis:\/\/\), not rediss:/,
   );
+  const redis = new URL((await freshRedisPrefix(t)).url);
+  redis.pathname = '/99999';
+  await t.rejects(
+    RedisScriptPipeline.connect(redis.toString(), 'sha', 'x'),
+    { code: 'ERR', message: /Redis answered: ERR DB index is out of range/ },
+    'a database Redis does not have',
+  );
   await t.rejects(
     RedisScriptPipeline.connect('redis://127.0.0.1:1', 'sha', 'x'),
     /cannot connect to 127\.0\.0\.1:1: .*ECONNREFUSED/,

@@ -138,14 +138,19 @@ export class RedisScriptPipeline {
       );
     });
     const pipeline = new RedisScriptPipeline(socket, sha);
-    const password = decodeURIComponent(parsed.password);
-    if (password !== '') {
-      const user = decodeURIComponent(parsed.username);
-      await pipeline.send(user === '' ? ['AUTH', password] : ['AUTH', user, password]);
+    try {
+      const password = decodeURIComponent(parsed.password);
+      if (password !== '') {
+        const user = decodeURIComponent(parsed.username);
+        await pipeline.send(user === '' ? ['AUTH', password] : ['AUTH', user, password]);
+      }
+      const db = parsed.pathname.slice(1);
+      if (db !== '' && db !== '0') await pipeline.send(['SELECT', db]);
+      await pipeline.send(['CLIENT', 'SETNAME', name]);
+    } catch (error) {
+      pipeline.close(); // a refused AUTH or SELECT must not leave the socket holding the process open
+      throw error;
     }
-    const db = parsed.pathname.slice(1);
-    if (db !== '' && db !== '0') await pipeline.send(['SELECT', db]);
-    await pipeline.send(['CLIENT', 'SETNAME', name]);
     return pipeline;
   }
 
