@@ -12,9 +12,10 @@ import { errorText } from './lib/error-text.ts';
 const usage = `stampede — flash-sale commerce engine
 
 Usage:
-  stampede serve  [--data DIR] [--port N] [--host H] [--config FILE] [--demo]
+  stampede serve  [--data DIR] [--port N] [--host H] [--config FILE] [--demo] [--modules a,b,c]
                                                      run a node: engine, journal, checkout WebSocket
-                                                     (/v1/checkout) and HTTP API; --demo seeds a catalog
+                                                     (/v1/checkout) and HTTP API; --demo seeds a catalog;
+                                                     --modules runs only those (docs/architecture.md)
   stampede replay [--data DIR] [--journal file|kafka] [--from-scratch] [--json]
                                                      rebuild state from snapshot + journal,
                                                      check invariants, print a summary and the state hash
@@ -63,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
           port: { type: 'string' },
           host: { type: 'string' },
           demo: { type: 'boolean' },
+          modules: { type: 'string' },
         },
         strict: true,
       });
@@ -79,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
           ...(values.host === undefined ? {} : { host: values.host }),
           ...(values.demo === undefined ? {} : { demoCatalog: values.demo }),
         },
+        modules: values.modules?.split(',').map((name) => name.trim()),
       });
     }
     case 'replay': {
@@ -199,7 +202,10 @@ main(process.argv.slice(2)).then(
     console.error(`stampede: ${errorText(error)}`);
     // Configuration that cannot work is a usage error (2); anything else failed at run time (1).
     const badConfiguration =
-      code === 'CONFIG_INVALID' || code === 'DATA_DIR_LIMITS_MISMATCH' || code === 'DATA_DIR_CONFIG_INVALID';
+      code === 'CONFIG_INVALID' ||
+      code === 'DATA_DIR_LIMITS_MISMATCH' ||
+      code === 'DATA_DIR_CONFIG_INVALID' ||
+      (typeof code === 'string' && code.startsWith('MODULE_')); // node/module.ts NodeAssemblyError
     process.exitCode = badConfiguration ? 2 : 1;
   },
 );

@@ -426,6 +426,18 @@ export const configSettings = {
     ['embedded', 'redis'],
     'Where GET /v1/stock/{skuId} and GET /v1/orders/{orderId} read: embedded (in-process, as fresh as the journal) or redis (the Redis projection; needs redisUrl; falls back to embedded when Redis fails or lacks the order).',
   ),
+  logLevel: oneOf(
+    'STAMPEDE_LOG_LEVEL',
+    'info',
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    'Least severe log lines written (node/log.ts); every module logs through one pino logger on stderr.',
+  ),
+  logFormat: oneOf(
+    'STAMPEDE_LOG_FORMAT',
+    'auto',
+    ['auto', 'json', 'pretty'],
+    'Log lines as JSON (one object a line) or pretty (readable); auto: pretty when stderr is a terminal, else JSON.',
+  ),
 } as const satisfies SettingGroup;
 
 interface SettingGroup {
@@ -497,7 +509,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** The known key `unknown` was probably meant to be, if any. */
-function closestKey(unknown: string, known: readonly string[]): string | undefined {
+export function closestKey(unknown: string, known: readonly string[]): string | undefined {
   const lower = unknown.toLowerCase();
   return (
     known.find((key) => key.toLowerCase() === lower) ?? known.find((key) => editDistance(key, unknown) <= 2)

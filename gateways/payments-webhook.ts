@@ -26,6 +26,8 @@ export interface WebhookOptions {
   bodyBytesMax: number;
   /** Event ids remembered for idempotency (oldest forgotten first). */
   eventIdsMax: number;
+  /** What a BUSY answer tells the provider to wait before redelivering. */
+  busyRetryAfterMs: number;
   httpStatusOf: (code: string) => number;
 }
 
@@ -97,7 +99,7 @@ export function registerPaymentsWebhook(
       const pending = commands.submit({ type: 'paymentResult', orderId, outcome, amountMinor });
       if (pending === null)
         return sendError(reply, options, 'BUSY', 'the engine is at capacity: redeliver later', {
-          retryAfterMs: 50,
+          retryAfterMs: options.busyRetryAfterMs,
         });
       const answer = await pending;
       const result = {

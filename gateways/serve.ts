@@ -6,13 +6,16 @@
  * starts. SIGINT/SIGTERM stop it gracefully (refuse new work, answer what is
  * in flight, fsync, snapshot) and exit 0.
  */
+import type { Logger } from 'pino';
 import { engineLimits } from '../engine/limits.ts';
 import { fileJournalSelection } from '../journal/journal-selection.ts';
 import { verifyToken } from '../lib/tokens.ts';
+import { nodeLimits } from '../node/limits.ts';
+import { createNodeLogger } from '../node/log.ts';
+import { StampedeNode } from '../node/node.ts';
 import type { TokenCheck } from './checkout-service.ts';
 import { type ConfigOverrides, type GatewayConfig, loadConfig, tokenSecretOf } from './config.ts';
 import { closeCodeOf, httpStatusOf } from './errors.ts';
-import { StampedeServer } from './server.ts';
 import { integerKeySlots, TokenBucketLimiter } from './token-bucket.ts';
 
 /** Turns a verified token into what the checkout service needs. */
@@ -30,65 +33,73 @@ export function tokenVerifier(secret: string): (token: string, nowMs: number) =>
   };
 }
 
+/** The node a configuration describes, running `modules` (all when undefined). */
 export async function startFromConfig(
   config: GatewayConfig,
-  log: (message: string) => void,
-): Promise<StampedeServer> {
-  return StampedeServer.start({
-    dataDir: config.dataDir,
-    journal:
-      config.journal === 'kafka'
-        ? {
-            kind: 'kafka',
-            brokers: [...config.kafka.brokers],
-            topic: config.kafka.topic,
-            partition: config.kafka.partition,
-          }
-        : fileJournalSelection,
-    // The engine's other limits are its defaults; a data directory keeps those it was created with.
-    limits: engineLimits({ orderTtlMs: config.orderTtlMs }),
-    host: config.host,
-    httpPort: config.httpPort,
-    notifyRingSlots: 65_536,
-    verifyToken: tokenVerifier(tokenSecretOf(config)),
-    buyerLimiter: new TokenBucketLimiter<number>({
-      ratePerSecond: config.buyerRequestsPerSecond,
-      burst: config.buyerBurst,
-      keysMax: config.buyerRateKeysMax,
-      keySlots: integerKeySlots,
-    }),
-    ipLimiter: new TokenBucketLimiter({
-      ratePerSecond: config.ipRequestsPerSecond,
-      burst: config.ipBurst,
-      keysMax: config.ipRateKeysMax,
-    }),
-    httpStatusOf,
-    closeCodeOf,
-    wsPayloadBytesMax: config.wsPayloadBytesMax,
-    linesPerOrderMax: config.linesPerOrderMax,
-    wsBackpressureBytesMax: config.wsBackpressureBytesMax,
-    wsIdleTimeoutSeconds: config.wsIdleTimeoutSeconds,
-    connectionsMax: config.connectionsMax,
-    batchMessagesMax: config.commandsPerFrameMax,
-    busyRetryAfterMs: 50,
-    httpBodyBytesMax: config.httpBodyBytesMax,
-    pageSizeMax: 500,
-    readModelOrdersMax: 1_000_000,
-    payments: config.payments.sandbox,
-    demoCatalog: config.demoCatalog,
-    webhookSecret: config.webhookSecret,
-    projections: { mysqlUrl: config.mysqlUrl, redisUrl: config.redisUrl, readModel: config.readModel },
-    log,
-  });
+  logger: Logger,
+  modules?: readonly string[],
+): Promise<StampedeNode> {
+  return StampedeNode.start(
+    {
+      dataDir: config.dataDir,
+      journal:
+        config.journal === 'kafka'
+          ? {
+              kind: 'kafka',
+              brokers: [...config.kafka.brokers],
+              topic: config.kafka.topic,
+              partition: config.kafka.partition,
+            }
+          : fileJournalSelection,
+      // The engine's other limits are its defaults; a data directory keeps those it was created with.
+      limits: engineLimits({ orderTtlMs: config.orderTtlMs }),
+      host: config.host,
+      httpPort: config.httpPort,
+      notifyRingSlots: nodeLimits.notifyRingSlots,
+      verifyToken: tokenVerifier(tokenSecretOf(config)),
+      buyerLimiter: new TokenBucketLimiter<number>({
+        ratePerSecond: config.buyerRequestsPerSecond,
+        burst: config.buyerBurst,
+        keysMax: config.buyerRateKeysMax,
+        keySlots: integerKeySlots,
+      }),
+      ipLimiter: new TokenBucketLimiter({
+        ratePerSecond: config.ipRequestsPerSecond,
+        burst: config.ipBurst,
+        keysMax: config.ipRateKeysMax,
+      }),
+      httpStatusOf,
+      closeCodeOf,
+      wsPayloadBytesMax: config.wsPayloadBytesMax,
+      linesPerOrderMax: config.linesPerOrderMax,
+      wsBackpressureBytesMax: config.wsBackpressureBytesMax,
+      wsIdleTimeoutSeconds: config.wsIdleTimeoutSeconds,
+      connectionsMax: config.connectionsMax,
+      batchMessagesMax: config.commandsPerFrameMax,
+      busyRetryAfterMs: nodeLimits.busyRetryAfterMs,
+      httpBodyBytesMax: config.httpBodyBytesMax,
+      pageSizeMax: nodeLimits.pageSizeMax,
+      readModelOrdersMax: nodeLimits.readModelOrdersMax,
+      payments: config.payments.sandbox,
+      demoCatalog: config.demoCatalog,
+      webhookSecret: config.webhookSecret,
+      projections: { mysqlUrl: config.mysqlUrl, redisUrl: config.redisUrl, readModel: config.readModel },
+      logger,
+    },
+    { modules },
+  );
 }
 
 export async function serve(options: {
   configFile?: string | undefined;
   overrides: ConfigOverrides;
+  /** `--modules a,b,c`: the modules to run (default all). */
+  modules?: readonly string[] | undefined;
 }): Promise<number> {
-  const log = (message: string): void => console.error(`stampede: ${message}`);
   const config = loadConfig({ env: process.env, file: options.configFile, overrides: options.overrides });
-  const server = await startFromConfig(config, log);
+  const logger = createNodeLogger({ level: config.logLevel, format: config.logFormat });
+  const log = (message: string): void => logger.info({ module: 'serve' }, message);
+  const server = await startFromConfig(config, logger, options.modules);
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
@@ -99,19 +110,22 @@ export async function serve(options: {
       );
       server.stop().then(
         (stopped) => {
-          log(`stopped at seq ${stopped.lastSeq}, state ${stopped.stateHash}`);
+          log(stopped === null ? 'stopped' : `stopped at seq ${stopped.lastSeq}, state ${stopped.stateHash}`);
           resolve(0);
         },
         (error: unknown) => {
-          log(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
+          logger.error({ module: 'serve', err: error }, 'stop failed');
           resolve(1);
         },
       );
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
-    server.host.onFailure((error) => {
-      log(`node failed, exiting so it restarts from snapshot + journal: ${error.message}`);
+    server.engine?.host.onFailure((error) => {
+      logger.fatal(
+        { module: 'serve', err: error },
+        `node failed, exiting so it restarts from snapshot + journal: ${error.message}`,
+      );
       resolve(1);
     });
   });

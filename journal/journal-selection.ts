@@ -20,8 +20,8 @@ export interface FileJournalSelection {
   asyncLoop?: boolean;
 }
 
-/** A Kafka journal: KafkaJournalConfig without `log` (a function cannot cross threads; logs go to the host). */
-export type KafkaJournalSelection = { kind: 'kafka' } & Omit<KafkaJournalConfig, 'log'>;
+/** A Kafka journal: KafkaJournalConfig without its loggers (a function cannot cross threads; logs go to the host). */
+export type KafkaJournalSelection = { kind: 'kafka' } & Omit<KafkaJournalConfig, 'log' | 'logCreator'>;
 
 export type JournalSelection = FileJournalSelection | KafkaJournalSelection;
 
@@ -33,8 +33,9 @@ export function describeJournalSelection(selection: JournalSelection, dataDir: s
   return `kafka journal kafka://${selection.brokers.join(',')}/${selection.topic ?? 'stampede.journal'}/${selection.partition ?? 0}`;
 }
 
-/** File journal only: segment and batch sizes; `log` reaches both backends. */
-export type JournalBackendOptions = Pick<FileJournalOptions, 'segmentBytesMax' | 'batchBytesMax' | 'log'>;
+/** File journal only: segment and batch sizes; `log` reaches both backends; Kafka only: kafkajs's own logger. */
+export type JournalBackendOptions = Pick<FileJournalOptions, 'segmentBytesMax' | 'batchBytesMax' | 'log'> &
+  Pick<KafkaJournalConfig, 'logCreator'>;
 
 /** The backend a selection names, over the node's data directory for the file journal. */
 export async function journalBackendFor(
@@ -45,7 +46,11 @@ export async function journalBackendFor(
   if (selection.kind === 'file') return fileJournalBackend(journalDir(dataDir), options);
   const { kafkaJournalBackend } = await import('./kafka-journal.ts');
   const { kind: _kind, ...config } = selection;
-  return kafkaJournalBackend(options.log === undefined ? config : { ...config, log: options.log });
+  return kafkaJournalBackend({
+    ...config,
+    ...(options.log === undefined ? {} : { log: options.log }),
+    ...(options.logCreator === undefined ? {} : { logCreator: options.logCreator }),
+  });
 }
 
 /**

@@ -31,7 +31,7 @@
  * Threads: a writer belongs to the journal thread; readers run on any thread. Never used by the engine.
  */
 import { randomUUID } from 'node:crypto';
-import kafkajs, { type Admin, type Consumer, type Producer } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer, type logCreator, type Producer } from 'kafkajs';
 import { JournalError, JournalErrorCode } from './errors.ts';
 import type {
   JournalBackend,
@@ -532,8 +532,10 @@ export interface KafkaJournalConfig {
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
   limits?: Partial<KafkaJournalLimits>;
-  /** kafkajs's warnings and errors go here (default stderr). */
+  /** kafkajs's warnings and errors go here (default stderr), unless logCreator is given. */
   log?: (message: string) => void;
+  /** kafkajs's own logger, every level (node/log.ts kafkaLogCreator routes it into the node's logger). */
+  logCreator?: logCreator;
 }
 
 /** KAFKA_BROKERS (comma-separated host:port), KAFKA_JOURNAL_TOPIC, KAFKA_JOURNAL_PARTITION; null without brokers. */
@@ -597,10 +599,11 @@ class KafkajsPartitionLog implements KafkaPartitionLog {
       requestTimeout: config.requestTimeoutMs ?? 30_000,
       logLevel: logLevel.WARN,
       logCreator:
-        () =>
-        ({ level, log: entry }) => {
-          if (level <= logLevel.WARN) log(`kafka journal ${this.location}: ${entry.message}`);
-        },
+        config.logCreator ??
+        (() =>
+          ({ level, log: entry }) => {
+            if (level <= logLevel.WARN) log(`kafka journal ${this.location}: ${entry.message}`);
+          }),
     });
   }
 

@@ -110,7 +110,7 @@ const metricHelp: Record<keyof ProjectorMetrics, string> = {
   consecutiveFailures: 'Retriable store failures in a row now.',
 };
 
-function prometheusText(byStore: readonly (readonly [string, ProjectorMetrics])[]): string {
+export function prometheusText(byStore: readonly (readonly [string, ProjectorMetrics])[]): string {
   if (byStore.length === 0) return '';
   const lines: string[] = [];
   for (const key of Object.keys(metricHelp) as (keyof ProjectorMetrics)[]) {

@@ -1,5 +1,5 @@
 /**
- * A real StampedeServer for tests: a temporary data directory, port 0,
+ * A real node (StampedeNode, every module) for tests: a temporary data directory, port 0,
  * a known token secret, small limits, and a JSON WebSocket client that
  * collects answers by request id and pushes in arrival order.
  */
@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { engineLimits } from '../../engine/limits.ts';
 import { issueToken, type TokenSubject } from '../../lib/tokens.ts';
+import { silentLogger } from '../../node/log.ts';
+import type { NodeStartOptions } from '../../node/node.ts';
 import { serverJsonOptions } from '../../proto/client-codec.ts';
 import { stampede } from '../../proto/generated/stampede.js';
 import { closeCodeOf, httpStatusOf } from '../errors.ts';
@@ -27,46 +29,50 @@ export const verify = tokenVerifier(testSecret);
 
 export async function startTestServer(
   overrides: Partial<ServerOptions> = {},
+  start: NodeStartOptions = {},
 ): Promise<{ server: StampedeServer; dataDir: string; stop: () => Promise<void> }> {
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'stampede-gw-'));
-  const server = await StampedeServer.start({
-    dataDir,
-    host: '127.0.0.1',
-    httpPort: 0,
-    limits: engineLimits({
-      skusMax: 100,
-      ordersMax: 20_000,
-      buyersMax: 20_000,
-      requestIdsMax: 50_000,
-      orderTtlMs: 60_000,
-    }),
-    notifyRingSlots: 16_384,
-    verifyToken: verify,
-    buyerLimiter: new TokenBucketLimiter<number>({
-      ratePerSecond: 1000,
-      burst: 1000,
-      keysMax: 10_000,
-      keySlots: integerKeySlots,
-    }),
-    ipLimiter: new TokenBucketLimiter({ ratePerSecond: 100_000, burst: 100_000, keysMax: 1000 }),
-    httpStatusOf,
-    closeCodeOf,
-    wsPayloadBytesMax: 65_536,
-    linesPerOrderMax: 8,
-    wsBackpressureBytesMax: 1 << 20,
-    wsIdleTimeoutSeconds: 60,
-    connectionsMax: 1000,
-    batchMessagesMax: 256,
-    busyRetryAfterMs: 20,
-    httpBodyBytesMax: 16_384,
-    pageSizeMax: 500,
-    readModelOrdersMax: 100_000,
-    payments: { delayMs: 5, successRate: 1, declineRate: 0, seed: 1 },
-    demoCatalog: false,
-    webhookSecret: testWebhookSecret,
-    log: () => {},
-    ...overrides,
-  });
+  const server = await StampedeServer.start(
+    {
+      dataDir,
+      host: '127.0.0.1',
+      httpPort: 0,
+      limits: engineLimits({
+        skusMax: 100,
+        ordersMax: 20_000,
+        buyersMax: 20_000,
+        requestIdsMax: 50_000,
+        orderTtlMs: 60_000,
+      }),
+      notifyRingSlots: 16_384,
+      verifyToken: verify,
+      buyerLimiter: new TokenBucketLimiter<number>({
+        ratePerSecond: 1000,
+        burst: 1000,
+        keysMax: 10_000,
+        keySlots: integerKeySlots,
+      }),
+      ipLimiter: new TokenBucketLimiter({ ratePerSecond: 100_000, burst: 100_000, keysMax: 1000 }),
+      httpStatusOf,
+      closeCodeOf,
+      wsPayloadBytesMax: 65_536,
+      linesPerOrderMax: 8,
+      wsBackpressureBytesMax: 1 << 20,
+      wsIdleTimeoutSeconds: 60,
+      connectionsMax: 1000,
+      batchMessagesMax: 256,
+      busyRetryAfterMs: 20,
+      httpBodyBytesMax: 16_384,
+      pageSizeMax: 500,
+      readModelOrdersMax: 100_000,
+      payments: { delayMs: 5, successRate: 1, declineRate: 0, seed: 1 },
+      demoCatalog: false,
+      webhookSecret: testWebhookSecret,
+      logger: silentLogger(),
+      ...overrides,
+    },
+    start,
+  );
   let stopped = false;
   return {
     server,

@@ -1,0 +1,53 @@
+/**
+ * The embedded read model (products, stock, orders in memory) and the
+ * durable event feed that keeps it current: first the journal already on
+ * disk (catch-up, before the node listens), then the engine's notify ring
+ * as commits happen. Order changes are handed to the listeners other
+ * modules add (the checkout socket's pushes).
+ */
+import { DurableEventFeed } from '../../gateways/durable-event-feed.ts';
+import { EmbeddedReadModel } from '../../projections/embedded-read-model.ts';
+import { nodeLimits } from '../limits.ts';
+import { defineModule, type OrderListener, type ReadModelParts } from '../module.ts';
+
+export const readModelModule = defineModule({
+  name: 'read-model',
+  summary: 'the embedded read model, kept current from the journal and the durable event feed',
+  settings: ['readModelOrdersMax'],
+  needs: ['engine', 'journal'],
+  uses: [],
+  gives: ['readModel'],
+  messageKinds: [],
+  stopMsMax: nodeLimits.quickStopMsMax,
+  async start({ settings, log, need }) {
+    const { host } = need('engine');
+    const model = new EmbeddedReadModel(settings.readModelOrdersMax);
+    const listeners: OrderListener[] = [];
+    const feed = new DurableEventFeed(
+      host.notify!,
+      host.control,
+      model,
+      (change) => {
+        for (const listener of listeners) listener.onOrderChange(change);
+      },
+      (orderId) => {
+        for (const listener of listeners) listener.onOrderForgotten(orderId);
+      },
+    );
+    const reader = need('journal').openReader();
+    const caughtUpCount = await feed.catchUp(reader).finally(() => reader.close());
+    feed.start();
+    log.info({ caughtUpCount }, `read model caught up with ${caughtUpCount} events`);
+    const readModel: ReadModelParts = {
+      model,
+      feed,
+      caughtUpCount,
+      listen: (listener) => listeners.push(listener),
+    };
+    return {
+      gives: { readModel },
+      gauges: () => ({ read_model_orders: model.orders.size }),
+      stop: () => feed.stop(),
+    };
+  },
+});
