@@ -58,7 +58,7 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
       pending = pending.slice(nl + 1);
       lines.push(line);
       if (lines.length > serverChildLimits.stderrLinesKept) lines.shift();
-      const stop = /stopped at seq (\d+), state (\S+)/.exec(line);
+      const stop = /stopped at seq (\d+), state ([0-9a-f]+)/.exec(line); // the hash is hex; JSON lines go on after it
       if (stop !== null) stopped = { lastSeq: Number(stop[1]), stateHash: stop[2]! };
       onLine(line);
     }

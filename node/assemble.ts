@@ -191,6 +191,7 @@ export async function stopModules(running: readonly RunningModule[]): Promise<vo
     const overran = new Promise<'overran'>((resolve) => {
       timer = setTimeout(() => resolve('overran'), module.stopMsMax);
     });
+    const stopStartedMs = performance.now();
     const stopping = started.stop().then(
       () => 'stopped' as const,
       (error: unknown) => ({ error }),
@@ -209,6 +210,8 @@ export async function stopModules(running: readonly RunningModule[]): Promise<vo
     } else if (outcome !== 'stopped') {
       log.error({ err: outcome.error }, 'stop failed');
       firstFailure ??= outcome;
+    } else {
+      log.debug({ stopMs: Math.round(performance.now() - stopStartedMs) }, 'stopped');
     }
   }
   if (firstFailure !== null) throw firstFailure.error;

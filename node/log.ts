@@ -35,11 +35,14 @@ export function createNodeLogger(options: NodeLoggerOptions): Logger {
   const pretty =
     options.format === 'pretty' ||
     (options.format === 'auto' && options.destination === undefined && process.stderr.isTTY === true);
-  const destination =
-    options.destination ??
-    (pretty
-      ? pinoPretty({ destination: 2, sync: true, ignore: 'pid,hostname', messageFormat: '[{module}] {msg}' })
-      : pino.destination({ dest: 2, sync: true }));
+  const destination = pretty
+    ? pinoPretty({
+        destination: options.destination ?? 2,
+        sync: true,
+        ignore: 'pid,hostname,module',
+        messageFormat: '[{module}] {msg}',
+      })
+    : (options.destination ?? pino.destination({ dest: 2, sync: true }));
   return pino({ level: options.level, base: { pid: process.pid } }, destination);
 }
 

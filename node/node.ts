@@ -20,7 +20,9 @@
  *
  * Main thread; start-up and shutdown only.
  */
+
 import uWS from 'uWebSockets.js';
+import type { Logger } from 'pino';
 import type { EngineHost } from '../engine/engine-host.ts';
 import { GatewayMetrics } from '../gateways/metrics.ts';
 import type { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
@@ -62,6 +64,7 @@ export class StampedeNode {
   readonly modules: readonly string[];
   private readonly assembly: Assembly;
   private readonly listenSocket: uWS.us_listen_socket;
+  private readonly log: Logger;
   private stopping: Promise<{ lastSeq: number; stateHash: string } | null> | null = null;
 
   private constructor(parts: {
@@ -70,7 +73,9 @@ export class StampedeNode {
     routesByModule: Map<string, string[]>;
     assembly: Assembly;
     listenSocket: uWS.us_listen_socket;
+    log: Logger;
   }) {
+    this.log = parts.log;
     this.port = parts.port;
     this.metrics = parts.metrics;
     this.routesByModule = parts.routesByModule;
@@ -118,7 +123,7 @@ export class StampedeNode {
         });
       });
       const port = uWS.us_socket_local_port(listenSocket);
-      const node = new StampedeNode({ port, metrics, routesByModule, assembly, listenSocket });
+      const node = new StampedeNode({ port, metrics, routesByModule, assembly, listenSocket, log });
       const caughtUp = assembly.provided.readModel?.caughtUpCount;
       log.info(
         { host: options.host, port },
@@ -157,10 +162,13 @@ export class StampedeNode {
   }
 
   private async stopNow(): Promise<{ lastSeq: number; stateHash: string } | null> {
+    this.log.info(`stopping ${[...this.modules].reverse().join(', ')}`);
     uWS.us_listen_socket_close(this.listenSocket);
     await stopModules(this.assembly.running);
     // The engine module's stop returned once its host stopped, or overran its bound: this waits for the end.
-    return this.engine === null ? null : this.engine.host.stop();
+    const stopped = this.engine === null ? null : await this.engine.host.stop();
+    this.log.info(stopped ?? {}, 'stopped');
+    return stopped;
   }
 }
 

@@ -57,8 +57,7 @@ export const engineModule = defineModule({
       async stop() {
         await settled(Date.now() + nodeLimits.answersInFlightWaitMsMax);
         client.close();
-        const stopped = await host.stop();
-        log.info(stopped, `engine stopped at seq ${stopped.lastSeq}, state ${stopped.stateHash}`);
+        await host.stop(); // the node reports its final state (StampedeNode.stop)
       },
     };
   },
