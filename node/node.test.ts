@@ -20,6 +20,8 @@ import {
   testWebhookSecret,
   token,
 } from '../gateways/testing/test-server.ts';
+import { RedisReadModel } from '../projections/redis-read-model.ts';
+import { freshRedisPrefix } from '../projections/testing/stores.ts';
 
 const readsOnly = ['journal', 'engine', 'read-model', 'dashboard', 'http-api'];
 
@@ -86,6 +88,40 @@ t.test(
     if (!(second instanceof Error)) await (second as { stop: () => Promise<void> }).stop();
   },
 );
+
+t.test("a projector node without the engine projects the engine node's journal into Redis", async (t) => {
+  const redis = await freshRedisPrefix(t);
+  const engineNode = await startTestServer();
+  t.teardown(engineNode.stop);
+  const projectorNode = await startTestServer(
+    {
+      dataDir: engineNode.dataDir,
+      projections: {
+        mysqlUrl: undefined,
+        redisUrl: redis.url,
+        redisPrefix: redis.prefix,
+        readModel: 'embedded',
+      },
+    },
+    { modules: ['journal', 'projection-redis'] },
+  );
+  t.teardown(projectorNode.stop);
+  t.same(projectorNode.server.modules, ['journal', 'projection-redis'], 'no engine, and no lock taken');
+  t.equal(projectorNode.server.port, 0, 'no route: it does not listen');
+  const added = await http(engineNode.server.port, 'POST', '/v1/admin/products', {
+    token: token({ role: 'admin', adminName: 'ops' }),
+    body: { skuId: 1, priceMinor: 100, currency: 'USD', stock: 5 },
+  });
+  t.equal(added.status, 200);
+  const reads = new RedisReadModel({ url: redis.url, prefix: redis.prefix, client: redis.client });
+  t.teardown(() => reads.close());
+  let available: number | null = null;
+  for (let round = 0; round < 400 && available !== 5; round++) {
+    available = await reads.availability(1);
+    if (available !== 5) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.equal(available, 5, "the engine node's product reached Redis through the projector node");
+});
 
 t.test('the webhook answers BUSY with the configured retry time', async (t) => {
   const { server, stop } = await startTestServer({ busyRetryAfterMs: 777 });

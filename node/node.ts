@@ -54,6 +54,7 @@ const routeMethods: Readonly<Record<string, string>> = {
 };
 
 export class StampedeNode {
+  /** The HTTP and WebSocket port; 0 on a node none of whose modules has a route (it does not listen). */
   readonly port: number;
   readonly metrics: GatewayMetrics;
   /** "METHOD /path" of every HTTP route and "WS /path" of every socket route (the OpenAPI test compares). */
@@ -63,7 +64,7 @@ export class StampedeNode {
   /** Names of the modules running, in start order. */
   readonly modules: readonly string[];
   private readonly assembly: Assembly;
-  private readonly listenSocket: uWS.us_listen_socket;
+  private readonly listenSocket: uWS.us_listen_socket | null;
   private readonly log: Logger;
   private stopping: Promise<{ lastSeq: number; stateHash: string } | null> | null = null;
 
@@ -72,7 +73,7 @@ export class StampedeNode {
     metrics: GatewayMetrics;
     routesByModule: Map<string, string[]>;
     assembly: Assembly;
-    listenSocket: uWS.us_listen_socket;
+    listenSocket: uWS.us_listen_socket | null;
     log: Logger;
   }) {
     this.log = parts.log;
@@ -111,23 +112,31 @@ export class StampedeNode {
       metricsText: () => (assembly === null ? '' : nodeMetricsText(assembly, metrics)),
     });
     try {
-      const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-        app.listen(options.host, options.httpPort, (token) => {
-          if (token) resolve(token);
-          else
-            reject(
-              Object.assign(new Error(`cannot listen on ${options.host}:${options.httpPort}`), {
-                code: 'LISTEN_FAILED',
-              }),
-            );
-        });
-      });
+      // A node of modules without routes (a projector node) serves no HTTP: it does not take a port.
+      const listenSocket = [...routesByModule.values()].some((routes) => routes.length > 0)
+        ? await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+            app.listen(options.host, options.httpPort, (token) => {
+              if (token) resolve(token);
+              else
+                reject(
+                  Object.assign(new Error(`cannot listen on ${options.host}:${options.httpPort}`), {
+                    code: 'LISTEN_FAILED',
+                  }),
+                );
+            });
+          })
+        : null;
+      if (listenSocket === null) {
+        const node = new StampedeNode({ port: 0, metrics, routesByModule, assembly, listenSocket, log });
+        log.info('no module serves HTTP: not listening');
+        return node;
+      }
       const port = uWS.us_socket_local_port(listenSocket);
       const node = new StampedeNode({ port, metrics, routesByModule, assembly, listenSocket, log });
       const caughtUp = assembly.provided.readModel?.caughtUpCount;
       log.info(
         { host: options.host, port },
-        `listening on http://${options.host}:${port} (WebSocket ws://${options.host}:${port}/v1/checkout)${caughtUp === undefined ? '' : `; read model caught up with ${caughtUp} events`}`,
+        `listening on http://${options.host}:${port}${node.routes.includes('WS /v1/checkout') ? ` (WebSocket ws://${options.host}:${port}/v1/checkout)` : ''}${caughtUp === undefined ? '' : `; read model caught up with ${caughtUp} events`}`,
       );
       return node;
     } catch (error) {
@@ -163,7 +172,7 @@ export class StampedeNode {
 
   private async stopNow(): Promise<{ lastSeq: number; stateHash: string } | null> {
     this.log.info(`stopping ${[...this.modules].reverse().join(', ')}`);
-    uWS.us_listen_socket_close(this.listenSocket);
+    if (this.listenSocket !== null) uWS.us_listen_socket_close(this.listenSocket);
     await stopModules(this.assembly.running);
     // The engine module's stop returned once its host stopped, or overran its bound: this waits for the end.
     const stopped = this.engine === null ? null : await this.engine.host.stop();
