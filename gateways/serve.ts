@@ -98,7 +98,8 @@ export async function serve(options: {
 }): Promise<number> {
   const config = loadConfig({ env: process.env, file: options.configFile, overrides: options.overrides });
   const logger = createNodeLogger({ level: config.logLevel, format: config.logFormat });
-  const log = (message: string): void => logger.info({ module: 'serve' }, message);
+  const serveLog = logger.child({ module: 'serve' });
+  const log = (message: string): void => serveLog.info(message);
   const server = await startFromConfig(config, logger, options.modules);
   return new Promise((resolve) => {
     let stopping = false;
@@ -114,7 +115,7 @@ export async function serve(options: {
           resolve(0);
         },
         (error: unknown) => {
-          logger.error({ module: 'serve', err: error }, 'stop failed');
+          serveLog.error({ err: error }, 'stop failed');
           resolve(1);
         },
       );
@@ -122,8 +123,8 @@ export async function serve(options: {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
     server.engine?.host.onFailure((error) => {
-      logger.fatal(
-        { module: 'serve', err: error },
+      serveLog.fatal(
+        { err: error },
         `node failed, exiting so it restarts from snapshot + journal: ${error.message}`,
       );
       resolve(1);

@@ -157,22 +157,21 @@ export async function startModules(
       },
       optional: (capability) => provided[capability],
     };
-    let started: StartedModule<never>;
     try {
       log.debug('starting');
-      started = await module.start(context);
+      const started = await module.start(context);
+      running.push({ module, started, log });
+      for (const capability of module.gives) {
+        const value = (started.gives as Partial<Provided>)[capability];
+        if (value === undefined)
+          throw new Error(`module ${module.name} declares ${capability} but did not give it`);
+        Object.assign(provided, { [capability]: value });
+      }
     } catch (error) {
       log.error({ err: error }, 'start failed; stopping the modules already started');
-      await stopModules(running);
+      await stopModules(running).catch(() => {}); // each failure is logged there; the start's error is the one to throw
       throw error;
     }
-    for (const capability of module.gives) {
-      const value = (started.gives as Partial<Provided>)[capability];
-      if (value === undefined)
-        throw new Error(`module ${module.name} declares ${capability} but did not give it`);
-      Object.assign(provided, { [capability]: value });
-    }
-    running.push({ module, started, log });
   }
   return { running, provided };
 }

@@ -17,6 +17,8 @@ export const nodeLimits = Object.freeze({
   answersInFlightWaitMsMax: 10_000,
   /** Pause after the last answers are handed to the sockets, before the sockets close (let them leave). */
   answersLeaveMs: 10,
+  /** A warning that may repeat per command (a refused payment result) is written at most this often. */
+  repeatedWarningIntervalMs: 1_000,
   /** The bound of a stop that only closes clients and timers. */
   quickStopMsMax: 5_000,
   /**

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import kafkajs from 'kafkajs';
 import t from 'tap';
 import { http, startTestServer, token } from '../gateways/testing/test-server.ts';
-import { createNodeLogger, kafkaLogCreator } from './log.ts';
+import { boundedWarn, createNodeLogger, kafkaLogCreator } from './log.ts';
 
 function collector() {
   const text: string[] = [];
@@ -97,3 +97,19 @@ t.test("kafkajs's own logger goes into the node's, at its level, with its fields
     "kafkajs's own timestamp is dropped (pino's time is the one)",
   );
 });
+
+t.test(
+  'a warning repeated on a busy path is written once per interval, with the count held back',
+  async (t) => {
+    const { stream, lines } = collector();
+    const logger = createNodeLogger({ level: 'info', format: 'json', destination: stream });
+    const warn = boundedWarn(logger, 20);
+    for (let i = 0; i < 1000; i++) warn('refused');
+    t.equal(lines().length, 1, '1000 warnings, one line');
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    warn('refused');
+    const last = JSON.parse(lines().at(-1)!) as { heldBack: number; msg: string };
+    t.equal(last.heldBack, 999);
+    t.equal(last.msg, 'refused (and 999 more like it)');
+  },
+);

@@ -56,6 +56,25 @@ export function textLog(logger: Logger, level: Level = 'info'): (message: string
   return (message) => logger[level](message);
 }
 
+/**
+ * A warning that can repeat on a busy path (one per refused command), bounded: the first is written,
+ * then at most one per `intervalMs`, saying how many were held back since the last.
+ */
+export function boundedWarn(logger: Logger, intervalMs: number): (message: string) => void {
+  let lastMs = Number.NEGATIVE_INFINITY;
+  let heldBack = 0;
+  return (message) => {
+    const nowMs = performance.now();
+    if (nowMs - lastMs < intervalMs) {
+      heldBack++;
+      return;
+    }
+    logger.warn({ heldBack }, heldBack === 0 ? message : `${message} (and ${heldBack} more like it)`);
+    lastMs = nowMs;
+    heldBack = 0;
+  };
+}
+
 const { logLevel: kafkaLevel } = kafkajs;
 
 /** kafkajs's own log lines into `logger` (child `library: kafkajs`), each at its level, with its fields. */

@@ -9,6 +9,7 @@ import { EngineAnswerSink } from '../../gateways/engine-commands.ts';
 import { SandboxPayments } from '../../gateways/payments-sandbox.ts';
 import { registerPaymentsWebhook } from '../../gateways/payments-webhook.ts';
 import { nodeLimits } from '../limits.ts';
+import { boundedWarn } from '../log.ts';
 import { defineModule } from '../module.ts';
 
 /** For commands whose answer nobody waits for (payment results). */
@@ -27,6 +28,7 @@ export const paymentsModule = defineModule({
   stopMsMax: nodeLimits.quickStopMsMax,
   async start({ settings, log, need, app }) {
     const { commands } = need('engine');
+    const refused = boundedWarn(log, nodeLimits.repeatedWarningIntervalMs);
     const payments = new SandboxPayments(settings.payments, (orderId, outcome, amountMinor) => {
       const input = {
         type: 'paymentResult',
@@ -34,12 +36,9 @@ export const paymentsModule = defineModule({
         outcome: outcome === 'succeeded' ? 1 : 2,
         amountMinor,
       } as const;
-      // Bounded: only when the engine is busy, and then each line is one order that will time out.
+      // One a second at most: a busy engine may refuse many in a row.
       if (!commands.submitTo(input, Date.now(), answerIgnored, 0))
-        log.warn(
-          { orderId },
-          `payment result for order ${orderId} refused: engine busy (the order will time out)`,
-        );
+        refused(`payment result for order ${orderId} refused: engine busy (the order will time out)`);
     });
     registerPaymentsWebhook(app, commands, {
       secret: settings.webhookSecret,
