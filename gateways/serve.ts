@@ -6,6 +6,7 @@
  * starts. SIGINT/SIGTERM stop it gracefully (refuse new work, answer what is
  * in flight, fsync, snapshot) and exit 0.
  */
+import { relative } from 'node:path';
 import type { Logger } from 'pino';
 import { engineLimits } from '../engine/limits.ts';
 import { fileJournalSelection } from '../journal/journal-selection.ts';
@@ -90,6 +91,23 @@ export async function startFromConfig(
   );
 }
 
+/**
+ * What a newcomer does next, once the node listens: where the store is, how
+ * to get a token, how to add a product. The commands are spelled the way
+ * this process was started (`node dist/cli.js`, or through tsx).
+ */
+export function firstSteps(config: GatewayConfig, port: number): string[] {
+  const base = `http://${config.host}:${port}`;
+  const script = process.argv[1] === undefined ? 'cli.js' : relative(process.cwd(), process.argv[1]);
+  const cli = ['node', ...process.execArgv, script].join(' ');
+  const data = `--data ${config.dataDir}`;
+  return [
+    `the store: ${base}/v1/products (live dashboard: ${base}/dashboard, API: ${base}/openapi.json)`,
+    `a token: ${cli} token --admin ${data} (a buyer's: --buyer 42)`,
+    `add a product: curl -X POST ${base}/v1/admin/products -H "authorization: Bearer $(${cli} token --admin ${data})" -H 'content-type: application/json' -d '{"skuId":10,"priceMinor":1999,"currency":"USD","stock":100}'`,
+  ];
+}
+
 export async function serve(options: {
   configFile?: string | undefined;
   overrides: ConfigOverrides;
@@ -101,6 +119,9 @@ export async function serve(options: {
   const serveLog = logger.child({ module: 'serve' });
   const log = (message: string): void => serveLog.info(message);
   const server = await startFromConfig(config, logger, options.modules);
+  if (server.routes.includes('POST /v1/admin/products')) {
+    for (const line of firstSteps(config, server.port)) log(line);
+  }
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {

@@ -6,7 +6,7 @@
  * (DATA_DIR_LOCKED) without disturbing the first, and the webhook's BUSY
  * answer carries the node's configured retry time.
  */
-import { spawn } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,16 +143,17 @@ t.test('the webhook answers BUSY with the configured retry time', async (t) => {
 
 const cli = join(import.meta.dirname, '..', 'cli.ts');
 
+const serveEnv = {
+  STAMPEDE_TOKEN_SECRET: 'node-test-secret-node-test-secret-0123',
+  STAMPEDE_LOG_FORMAT: 'json',
+};
+
 function serve(dataDir: string, modules: string) {
   const child = spawn(
     process.execPath,
     ['--import=tsx', cli, 'serve', '--data', dataDir, '--port', '0', '--modules', modules],
     {
-      env: {
-        ...process.env,
-        STAMPEDE_TOKEN_SECRET: 'node-test-secret-node-test-secret-0123',
-        STAMPEDE_LOG_FORMAT: 'json',
-      },
+      env: { ...process.env, ...serveEnv },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
@@ -179,6 +180,24 @@ t.test('stampede serve --modules runs that subset; a bad list exits 2 with the r
   const port = await node.port;
   t.equal((await http(port, 'GET', '/v1/products')).status, 200);
   t.equal(await checkoutOpens(port), false, 'no checkout socket');
+  // The first steps it prints work as printed: the token command, then adding a product with it.
+  const messages = node
+    .stderr()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => String((JSON.parse(line) as { msg: string }).msg));
+  t.ok(messages.some((m) => m.startsWith(`the store: http://127.0.0.1:${port}/v1/products`)));
+  const tokenLine = messages.find((m) => m.startsWith('a token: '));
+  const tokenCommand = tokenLine?.slice('a token: '.length).replace(/ \(a buyer's.*$/, '') ?? 'false';
+  const adminToken = execSync(tokenCommand, { env: { ...process.env, ...serveEnv } })
+    .toString()
+    .trim();
+  const added = await http(port, 'POST', '/v1/admin/products', {
+    token: adminToken,
+    body: { skuId: 10, priceMinor: 1999, currency: 'USD', stock: 100 },
+  });
+  t.equal(added.status, 200, 'the printed token adds a product');
+  t.ok(messages.some((m) => m.startsWith('add a product: curl -X POST')));
   node.child.kill('SIGTERM');
   t.equal(await node.exited, 0);
 
