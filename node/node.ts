@@ -114,17 +114,7 @@ export class StampedeNode {
     try {
       // A node of modules without routes (a projector node) serves no HTTP: it does not take a port.
       const listenSocket = [...routesByModule.values()].some((routes) => routes.length > 0)
-        ? await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-            app.listen(options.host, options.httpPort, (token) => {
-              if (token) resolve(token);
-              else
-                reject(
-                  Object.assign(new Error(`cannot listen on ${options.host}:${options.httpPort}`), {
-                    code: 'LISTEN_FAILED',
-                  }),
-                );
-            });
-          })
+        ? await listen(app, options.host, options.httpPort)
         : null;
       if (listenSocket === null) {
         const node = new StampedeNode({ port: 0, metrics, routesByModule, assembly, listenSocket, log });
@@ -179,6 +169,15 @@ export class StampedeNode {
     this.log.info(stopped ?? {}, 'stopped');
     return stopped;
   }
+}
+
+function listen(app: uWS.TemplatedApp, host: string, port: number): Promise<uWS.us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (token) => {
+      if (token) resolve(token);
+      else reject(Object.assign(new Error(`cannot listen on ${host}:${port}`), { code: 'LISTEN_FAILED' }));
+    });
+  });
 }
 
 /** The whole node's /metrics: the node's counters with every module's gauges, each module's text, the projectors. */
