@@ -77,32 +77,21 @@ export function boundedWarn(logger: Logger, intervalMs: number): (message: strin
 
 const { logLevel: kafkaLevel } = kafkajs;
 
+/** kafkajs's levels as pino's (NOTHING: kafkajs never logs at it). */
+const pinoLevelOfKafka: Readonly<Record<number, Level>> = {
+  [kafkaLevel.ERROR]: 'error',
+  [kafkaLevel.WARN]: 'warn',
+  [kafkaLevel.INFO]: 'info',
+  [kafkaLevel.DEBUG]: 'debug',
+};
+
 /** kafkajs's own log lines into `logger` (child `library: kafkajs`), each at its level, with its fields. */
 export function kafkaLogCreator(logger: Logger): KafkaLogCreator {
   const log = logger.child({ library: 'kafkajs' });
   return () =>
     ({ namespace, level, log: entry }: LogEntry) => {
       const { message, timestamp: _timestamp, ...fields } = entry;
-      const line = { namespace, ...fields };
-      switch (level) {
-        case kafkaLevel.ERROR:
-          log.error(line, message);
-          return;
-        case kafkaLevel.WARN:
-          log.warn(line, message);
-          return;
-        case kafkaLevel.INFO:
-          log.info(line, message);
-          return;
-        case kafkaLevel.DEBUG:
-          log.debug(line, message);
-          return;
-        case kafkaLevel.NOTHING:
-          return;
-        default: {
-          const unreachable: never = level;
-          log.warn(line, `${message} (unknown kafkajs level ${String(unreachable)})`);
-        }
-      }
+      // A level kafkajs may add later is logged as a warning rather than lost.
+      log[pinoLevelOfKafka[level] ?? 'warn']({ namespace, ...fields }, message);
     };
 }

@@ -10,58 +10,62 @@
  * the file journal a record may be read before its fsync returns
  * (projections/README.md "Reading the journal").
  */
-import { startProjectors } from '../../projections/start-projectors.ts';
+import { type StartProjectorsOptions, startProjectors } from '../../projections/start-projectors.ts';
 import { nodeLimits } from '../limits.ts';
 import { textLog } from '../log.ts';
 import { defineModule } from '../module.ts';
+import type { ProjectionOptions } from '../node-options.ts';
 
-export const mysqlProjectionModule = defineModule({
-  name: 'projection-mysql',
-  summary: 'projects the journal into MySQL (orders, ledger, stock)',
-  settings: ['dataDir', 'projections'],
-  needs: ['journal'],
-  uses: ['engine'],
-  gives: [],
-  messageKinds: [],
-  stopMsMax: nodeLimits.quickStopMsMax,
-  unconfigured: ({ projections }) =>
-    projections?.mysqlUrl === undefined ? 'mysqlUrl is unset (STAMPEDE_MYSQL_URL)' : null,
-  async start({ settings, log, need, optional }) {
-    const host = optional('engine')?.host;
-    const journal = need('journal');
-    const running = startProjectors({
-      dataDir: settings.dataDir,
-      mysqlUrl: settings.projections!.mysqlUrl,
-      log: textLog(log),
-      durableSeq: host === undefined ? undefined : () => host.control.durableSeq,
-      openReader: () => journal.openReader(),
-    });
-    return { gives: {}, projectors: running.projectors, stop: () => running.stop() };
-  },
-});
+/** The module of one store: what it is called, and the options of startProjectors that name that store alone. */
+function projectionModule(
+  store: 'mysql' | 'redis',
+  summary: string,
+  storeOptions: (projections: ProjectionOptions | undefined) => Partial<StartProjectorsOptions> | string,
+) {
+  return defineModule({
+    name: `projection-${store}`,
+    summary,
+    settings: ['dataDir', 'projections'],
+    needs: ['journal'],
+    uses: ['engine'],
+    gives: [],
+    messageKinds: [],
+    stopMsMax: nodeLimits.quickStopMsMax,
+    unconfigured: ({ projections }) => {
+      const options = storeOptions(projections);
+      return typeof options === 'string' ? options : null;
+    },
+    async start({ settings, log, need, optional }) {
+      const options = storeOptions(settings.projections);
+      if (typeof options === 'string') throw new Error(`projection-${store}: ${options}`);
+      const host = optional('engine')?.host;
+      const journal = need('journal');
+      const running = startProjectors({
+        ...options,
+        dataDir: settings.dataDir,
+        log: textLog(log),
+        durableSeq: host === undefined ? undefined : () => host.control.durableSeq,
+        openReader: () => journal.openReader(),
+      });
+      return { gives: {}, projectors: running.projectors, stop: () => running.stop() };
+    },
+  });
+}
 
-export const redisProjectionModule = defineModule({
-  name: 'projection-redis',
-  summary: 'projects the journal into Redis (stock, order status, the out-of-stock set)',
-  settings: ['dataDir', 'projections'],
-  needs: ['journal'],
-  uses: ['engine'],
-  gives: [],
-  messageKinds: [],
-  stopMsMax: nodeLimits.quickStopMsMax,
-  unconfigured: ({ projections }) =>
-    projections?.redisUrl === undefined ? 'redisUrl is unset (STAMPEDE_REDIS_URL)' : null,
-  async start({ settings, log, need, optional }) {
-    const host = optional('engine')?.host;
-    const journal = need('journal');
-    const running = startProjectors({
-      dataDir: settings.dataDir,
-      redisUrl: settings.projections!.redisUrl,
-      redisPrefix: settings.projections!.redisPrefix,
-      log: textLog(log),
-      durableSeq: host === undefined ? undefined : () => host.control.durableSeq,
-      openReader: () => journal.openReader(),
-    });
-    return { gives: {}, projectors: running.projectors, stop: () => running.stop() };
-  },
-});
+export const mysqlProjectionModule = projectionModule(
+  'mysql',
+  'projects the journal into MySQL (orders, ledger, stock)',
+  (projections) =>
+    projections?.mysqlUrl === undefined
+      ? 'mysqlUrl is unset (STAMPEDE_MYSQL_URL)'
+      : { mysqlUrl: projections.mysqlUrl },
+);
+
+export const redisProjectionModule = projectionModule(
+  'redis',
+  'projects the journal into Redis (stock, order status, the out-of-stock set)',
+  (projections) =>
+    projections?.redisUrl === undefined
+      ? 'redisUrl is unset (STAMPEDE_REDIS_URL)'
+      : { redisUrl: projections.redisUrl, redisPrefix: projections.redisPrefix },
+);
