@@ -3,8 +3,8 @@
  * is given, Redis when redisUrl is), each reading the node's journal in the same process. They only read:
  * a store that is down, slow or wrong never reaches the engine, whose answers wait for the journal alone.
  *
- * StampedeServer (gateways/server.ts) starts them when its options name a store, with durableSeq from its
- * engine host, adds prometheusText() to /metrics, and stops them before the engine.
+ * The node's projection modules (node/modules/projections.ts) start them, one store each, with durableSeq
+ * from the engine host when the node runs the engine; the node puts their metrics on /metrics.
  */
 import type { JournalReader } from '../journal/journal-backend.ts';
 import { FileJournalReader } from '../journal/journal-backend.ts';
