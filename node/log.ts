@@ -40,6 +40,7 @@ export function createNodeLogger(options: NodeLoggerOptions): Logger {
         destination: options.destination ?? 2,
         sync: true,
         ignore: 'pid,hostname,module',
+        singleLine: true,
         messageFormat: '[{module}] {msg}',
       })
     : (options.destination ?? pino.destination({ dest: 2, sync: true }));
