@@ -446,3 +446,11 @@ export function errorCodeOfResult(resultCode: number): BusinessErrorCode {
   }
   return name as BusinessErrorCode;
 }
+
+/**
+ * The human message of an engine answer: '' for ok, the catalogue's meaning for a refusal, so every
+ * refusal says why in words on the socket and over HTTP alike. Clients match on the code, never on this.
+ */
+export function resultMessage(resultCode: number): string {
+  return resultCode === ResultCode.ok ? '' : errorSpec(errorCodeOfResult(resultCode)).meaning;
+}

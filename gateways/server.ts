@@ -360,12 +360,27 @@ const answerIgnored = new (class extends EngineAnswerSink {
   engineAnswered(): void {}
 })();
 
+/** Every TemplatedApp method that registers a route: a route added by any of them is recorded (openapi.test.ts). */
+const routeMethods = new Set([
+  'get',
+  'post',
+  'put',
+  'patch',
+  'del',
+  'options',
+  'head',
+  'connect',
+  'trace',
+  'any',
+  'ws',
+]);
+
 function recordRoutes(app: uWS.TemplatedApp, routes: string[]): uWS.TemplatedApp {
   return new Proxy(app, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
       if (typeof value !== 'function') return value;
-      if (property === 'get' || property === 'post' || property === 'ws') {
+      if (typeof property === 'string' && routeMethods.has(property)) {
         return (path: string, handler: unknown) => {
           routes.push(`${String(property).toUpperCase()} ${path}`);
           (value as (path: string, handler: unknown) => unknown).call(target, path, handler);
