@@ -388,6 +388,18 @@ const edgeErrors = {
     false,
     'The node configuration is invalid: the node does not start and lists every bad value.',
   ),
+  PORT_IN_USE: operating(
+    null,
+    null,
+    false,
+    'The HTTP port is in use (another node, or another program): the node does not start, rather than share the port with another store.',
+  ),
+  LISTEN_FAILED: operating(
+    null,
+    null,
+    false,
+    'The node cannot listen on its host and port for another reason (the address is not local, or the port needs privileges); the message gives the reason.',
+  ),
 } as const satisfies Record<string, ErrorSpec> & TokenCodes;
 
 export type EdgeErrorCode = keyof typeof edgeErrors;
