@@ -196,9 +196,7 @@ t.test('the dashboard page shows what the server reports while a sale runs', asy
     ),
   );
   await Promise.all(
-    payers.map((b) =>
-      b.push((m) => (m.update as { status: string }).status === 'ORDER_STATUS_CHECKOUT_SUCCESS'),
-    ),
+    payers.map((b) => b.push((m) => (m.update as { status: string }).status === 'checkout_success')),
   );
 
   const told: Record<string, number> = {};
