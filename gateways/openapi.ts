@@ -94,6 +94,16 @@ const dashboardSchema = {
         latencyMsMax: msOrNull,
       },
     },
+    history: {
+      type: 'object',
+      description:
+        'place answers and orders per second, one per second of the last two minutes, oldest first',
+      properties: {
+        slotMs: int,
+        placesPerSecond: { type: 'array', items: num },
+        ordersPerSecond: { type: 'array', items: num },
+      },
+    },
     placesAnsweredTotal: int,
     ordersPlacedTotal: int,
     answersByCode: { type: 'object', additionalProperties: int },
