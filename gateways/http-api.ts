@@ -25,6 +25,7 @@ import {
   blockBody,
   parseBody,
   priceBody,
+  quoted,
   restockBody,
   saleBody,
 } from './http-bodies.ts';
@@ -157,10 +158,10 @@ function intParam(text: string, max = Number.MAX_SAFE_INTEGER): number | null {
  * describe in /openapi.json (until search exists, `/v1/products?q=` is one), or one given twice. A
  * parameter the server would ignore is refused, as a body field is: the caller meant something by it.
  */
-export function parseQuery(text: string, allowed: readonly string[]): Map<string, string> | string {
+function parseQuery(text: string, allowed: readonly string[]): Map<string, string> | string {
   const query = new Map<string, string>();
   for (const [name, value] of new URLSearchParams(text)) {
-    const shown = JSON.stringify(name.length > 40 ? `${name.slice(0, 37)}...` : name);
+    const shown = quoted(name);
     if (!allowed.includes(name)) {
       return allowed.length === 0
         ? `unknown query parameter ${shown}: this route takes none`

@@ -63,7 +63,7 @@ export const webhookBody = {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A client's value in a message: JSON, cut short, so the answer stays small. */
-function quoted(value: unknown): string {
+export function quoted(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
