@@ -267,7 +267,7 @@ const edgeErrors = {
     400,
     null,
     false,
-    'The HTTP request has an invalid path parameter, query or body; the message says which.',
+    'The HTTP request has an invalid path parameter, query or body, or one its route does not describe (/openapi.json); the message says which.',
   ),
   UNKNOWN_MESSAGE: edge(
     400,

@@ -5,7 +5,8 @@
  * Reads come from the embedded read model and the engine's shared
  * availability array, never from the engine thread; admin commands go
  * through the engine like any other command, and answer only once durable.
- * Routes and their errors are listed in docs/http-api.md.
+ * Routes, their query parameters and bodies are described at /openapi.json
+ * (openapi.ts, http-bodies.ts), and a request with anything else is refused.
  */
 import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { resultName, statusName } from '../engine/codes.ts';
