@@ -82,6 +82,8 @@ export function evolve(
           words[at + OrderRefused.buyerId]!,
           f64[(at + OrderRefused.requestId) >> 1]!,
           -code,
+          code,
+          words[at + OrderRefused.skuId]!,
         );
       }
       return;
@@ -120,7 +122,14 @@ export function orderSlotOf(state: EngineState, orderId: number): number {
   return state.orderIndex.get(highWord(orderId), lowWord(orderId), 0);
 }
 
-function rememberRequest(state: EngineState, buyerId: number, requestId: number, outcome: number): void {
+function rememberRequest(
+  state: EngineState,
+  buyerId: number,
+  requestId: number,
+  outcome: number,
+  code: number,
+  skuId: number,
+): void {
   const scalars = state.scalars;
   const capacity = state.limits.requestIdsMax;
   let head = scalars[Scalar.requestHead]!;
@@ -140,6 +149,8 @@ function rememberRequest(state: EngineState, buyerId: number, requestId: number,
   state.requestBuyerId[entry] = buyerId;
   state.requestId[entry] = requestId;
   state.requestOutcome[entry] = outcome;
+  state.requestCode[entry] = code;
+  state.requestSkuId[entry] = skuId;
   state.requestIndex.set(buyerId, highWord(requestId), lowWord(requestId), entry);
   const bit = requestFilterBit(state, buyerId, requestId);
   state.requestFilter[bit >>> 5] = state.requestFilter[bit >>> 5]! | (1 << (bit & 31));
@@ -177,7 +188,7 @@ function createOrder(
     state.orderLineQuantity[base + i] = words[line + OrderCreated.lineQuantity]!;
   }
   if (orderId >= scalars[Scalar.orderSerialNext]!) scalars[Scalar.orderSerialNext] = orderId + 1;
-  rememberRequest(state, buyerId, f64[(at + OrderCreated.requestId) >> 1]!, orderId);
+  rememberRequest(state, buyerId, f64[(at + OrderCreated.requestId) >> 1]!, orderId, 0, 0);
 
   // Velocity: a fixed window per buyer, opened by the first order in it.
   const buyer = buyerSlotFor(state, buyerId);
@@ -203,6 +214,14 @@ function changeStatus(
   const previous = state.orderStatus[slot]!;
   const status = words[at + OrderStatusChanged.status]!;
   state.orderStatus[slot] = status;
+  if (status === OrderStatus.failCheckout) {
+    rememberFailure(
+      state,
+      orderId,
+      words[at + OrderStatusChanged.code]!,
+      words[at + OrderStatusChanged.skuId]!,
+    );
+  }
   const buyerId = state.orderBuyerId[slot]!;
   const base = slot * state.limits.linesPerOrderMax;
   const lineCount = state.orderLineCount[slot]!;
@@ -231,6 +250,22 @@ function changeStatus(
     }
   }
   if (isFinalStatus(status)) timerSchedule(state, slot, atMs + state.limits.finalOrderRetentionMs);
+}
+
+/**
+ * A failed risk or price check is the answer to the request that created the
+ * order: a retry must get it again. The processor decides failCheckout in the
+ * same command that created the order, so its request is the newest remembered.
+ */
+function rememberFailure(state: EngineState, orderId: number, code: number, skuId: number): void {
+  const capacity = state.limits.requestIdsMax;
+  let newest = state.scalars[Scalar.requestHead]! + state.scalars[Scalar.requestCount]! - 1;
+  if (newest >= capacity) newest -= capacity;
+  if (newest < 0 || state.requestOutcome[newest] !== orderId) {
+    throw new Error(`evolve: failCheckout of order ${orderId} that is not the newest request's`);
+  }
+  state.requestCode[newest] = code;
+  state.requestSkuId[newest] = skuId;
 }
 
 function addPairUnits(state: EngineState, buyerId: number, skuId: number, units: number): void {

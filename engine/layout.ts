@@ -103,7 +103,11 @@ export const OrderStatusChanged = {
   orderId: 2,
   buyerId: 4,
   previous: 5,
-  words: 6,
+  /** The line a failCheckout is about (limit or price), else 0. Absent (read as 0) in 6-word records of older journals. */
+  skuId: 6,
+  words: 7,
+  /** The layout before skuId: still decoded, with skuId 0. */
+  wordsWithoutSkuId: 6,
 } as const;
 export const OrderForgotten = { orderId: 0, words: 2 } as const;
 

@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import { EventType as E, PaymentOutcome, ResultCode as R, OrderStatus as S } from './codes.ts';
+import { EventApplier } from './event-applier.ts';
 import { checkInvariants } from './invariants.ts';
 import { packCurrency } from './layout.ts';
 import { engineLimits } from './limits.ts';
@@ -338,6 +339,102 @@ t.test('idempotency: a retried request gets the first answer and no second effec
   t.equal(retried.result, R.ok, 'judged afresh');
   t.equal(h.run(start, soldOutInput).orderId, retried.orderId, 'and from then on remembered');
 });
+
+t.test(
+  'idempotency: a retried failed order gets the same refusal, after recovery and forgetting too',
+  async (t) => {
+    const h = setup();
+    h.run(start, { type: 'configureSale', skuId: 2, limitPerBuyer: 1, startsAtMs: 0, endsAtMs: 0 });
+    // Two buyers: a third order of one buyer within a second would fail for velocity.
+    const order = (
+      requestId: number,
+      lines: [number, number, number][],
+      totalMinor: number,
+      buyerId = 7,
+    ) => ({
+      type: 'placeOrder' as const,
+      buyerId,
+      requestId,
+      totalMinor,
+      lines: lines.map(([skuId, quantity, unitPriceMinor]) => ({ skuId, quantity, unitPriceMinor })),
+    });
+    const cases = [
+      {
+        name: 'over the per-buyer limit',
+        input: order(
+          777,
+          [
+            [1, 1, 1000],
+            [2, 2, 250],
+          ],
+          1500,
+        ),
+        code: R.limitPerBuyerExceeded,
+        skuId: 2,
+      },
+      {
+        name: 'a changed price',
+        input: order(
+          778,
+          [
+            [1, 1, 1000],
+            [2, 1, 249],
+          ],
+          1249,
+        ),
+        code: R.priceChanged,
+        skuId: 2,
+      },
+      { name: 'a wrong total', input: order(779, [[1, 1, 1000]], 999, 8), code: R.totalMismatch, skuId: 0 },
+      {
+        name: 'a refusal before creation',
+        input: order(
+          780,
+          [
+            [3, 1, 99],
+            [1, 1, 1000],
+          ],
+          1099,
+        ),
+        code: R.currencyMismatch,
+        skuId: 1,
+      },
+    ];
+    const answer = (r: { result: number; orderId: number; status: number; skuId: number }) => ({
+      result: r.result,
+      orderId: r.orderId,
+      status: r.status,
+      skuId: r.skuId,
+    });
+    const firsts = cases.map(({ input }) => answer(h.run(start, input)));
+    for (const [i, { name, code, skuId }] of cases.entries()) {
+      t.equal(firsts[i]!.result, code, `${name}: refused`);
+      t.equal(firsts[i]!.skuId, skuId, `${name}: about the offending line`);
+      t.same(answer(h.run(start + 5, cases[i]!.input)), firsts[i], `${name}: the retry gets the same answer`);
+      t.same(h.lastEventTypes(), [], `${name}: and no second effect`);
+    }
+
+    // Recovery: the state rebuilt from the journal alone answers the same.
+    const recovered = new EngineHarness(limits);
+    const applier = new EventApplier(recovered.state);
+    for (const e of h.journal) applier.apply(e.seq, e.type, e.atMs, e.payload, 0, e.payload.length);
+    for (const [i, { name }] of cases.entries()) {
+      t.same(
+        answer(recovered.run(start + 10, cases[i]!.input)),
+        firsts[i],
+        `${name}: the same after recovery`,
+      );
+    }
+
+    // Past the retention window the order is forgotten; the refusal is still the answer.
+    h.run(start + limits.finalOrderRetentionMs + 1_000, { type: 'tick' });
+    t.ok(h.lastEventTypes().includes(E.orderForgotten), 'the failed orders were forgotten');
+    for (const [i, { name }] of cases.entries()) {
+      const again = answer(h.run(start + limits.finalOrderRetentionMs + 2_000, cases[i]!.input));
+      t.same(again, firsts[i], `${name}: the same once the order is forgotten`);
+    }
+  },
+);
 
 t.test('capacity limits are coded refusals', async (t) => {
   const h = setup();

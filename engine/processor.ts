@@ -158,7 +158,7 @@ export class Processor {
     );
   }
 
-  private emitStatus(slot: number, status: number, code: number): void {
+  private emitStatus(slot: number, status: number, code: number, skuId = 0): void {
     const s = this.state;
     const previous = s.orderStatus[slot]!;
     const p = this.begin(EventType.orderStatusChanged, OrderStatusChanged.words);
@@ -168,6 +168,7 @@ export class Processor {
     this.events.f64[(p + OrderStatusChanged.orderId) >> 1] = s.orderId[slot]!;
     w[p + OrderStatusChanged.buyerId] = s.orderBuyerId[slot]!;
     w[p + OrderStatusChanged.previous] = previous;
+    w[p + OrderStatusChanged.skuId] = skuId;
     this.end();
   }
 
@@ -309,14 +310,20 @@ export class Processor {
     const entry = maybeRemembered ? s.requestIndex.get(buyerId, highWord(requestId), lowWord(requestId)) : -1;
     if (entry >= 0) {
       const outcome = s.requestOutcome[entry]!;
-      if (outcome < 0) return -outcome;
+      const code = s.requestCode[entry]!;
+      if (replies !== null) replies.words[r + ReplySlot.skuId] = s.requestSkuId[entry]!;
+      if (outcome < 0) return code;
       const slot = orderSlotOf(s, outcome);
       if (slot >= 0) {
-        this.replyOrder(slot, replies, r, 0);
-        return ResultCode.ok;
+        this.replyOrder(slot, replies, r, s.requestSkuId[entry]!);
+        return code;
       }
-      if (replies !== null) replies.f64[(r + ReplySlot.orderId) >> 1] = outcome;
-      return ResultCode.ok; // the order is final and forgotten: its id still answers the retry
+      // The order is final and forgotten: its id still answers the retry, and a failed one its refusal.
+      if (replies !== null) {
+        replies.f64[(r + ReplySlot.orderId) >> 1] = outcome;
+        if (code !== ResultCode.ok) replies.words[r + ReplySlot.status] = OrderStatus.failCheckout;
+      }
+      return code;
     }
 
     // Shape and catalog: refused without creating an order.
@@ -422,7 +429,7 @@ export class Processor {
       }
     }
     if (riskCode !== ResultCode.ok) {
-      this.emitStatus(slot, OrderStatus.failCheckout, riskCode);
+      this.emitStatus(slot, OrderStatus.failCheckout, riskCode, riskSkuId);
       this.replyOrder(slot, replies, r, riskSkuId);
       return riskCode;
     }
@@ -443,7 +450,7 @@ export class Processor {
     if (priceCode === ResultCode.ok && cf[(c + C.amountMinor) >> 1] !== totalMinor)
       priceCode = ResultCode.totalMismatch;
     if (priceCode !== ResultCode.ok) {
-      this.emitStatus(slot, OrderStatus.failCheckout, priceCode);
+      this.emitStatus(slot, OrderStatus.failCheckout, priceCode, priceSkuId);
       this.replyOrder(slot, replies, r, priceSkuId);
       return priceCode;
     }

@@ -93,6 +93,14 @@ export class EngineState {
   /** The answer: an orderId (> 0) or minus a ResultCode of the refusal. */
   readonly requestOutcome: Float64Array;
   /**
+   * The ResultCode the request was answered with: the refusal's, or for an
+   * order that failed its risk or price check (failCheckout) that check's
+   * code, else ok. With requestSkuId, the line the refusal was about, a retry
+   * gets the first answer whole (docs/engine.md, idempotency).
+   */
+  readonly requestCode: Uint8Array;
+  readonly requestSkuId: Int32Array;
+  /**
    * "Maybe remembered" bits over (buyerId, requestId), set with each
    * remembered request and never cleared. A clear bit proves a request is
    * new without touching requestIndex, whose buckets are far out of cache:
@@ -156,6 +164,8 @@ export class EngineState {
     this.requestBuyerId = new Int32Array(limits.requestIdsMax);
     this.requestId = new Float64Array(limits.requestIdsMax);
     this.requestOutcome = new Float64Array(limits.requestIdsMax);
+    this.requestCode = new Uint8Array(limits.requestIdsMax);
+    this.requestSkuId = new Int32Array(limits.requestIdsMax);
     let filterBits = 1024;
     while (filterBits < limits.requestIdsMax * 2) filterBits *= 2; // see requestFilter
     this.requestFilter = new Uint32Array(filterBits / 32);
@@ -244,6 +254,8 @@ export function stateArrays(state: EngineState): { name: string; array: ArrayBuf
   add('requestBuyerId', state.requestBuyerId);
   add('requestId', state.requestId);
   add('requestOutcome', state.requestOutcome);
+  add('requestCode', state.requestCode);
+  add('requestSkuId', state.requestSkuId);
   add('requestFilter', state.requestFilter);
   return list;
 }

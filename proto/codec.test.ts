@@ -192,6 +192,7 @@ const samples: Sample[] = [
         status: stampede.v1.OrderStatus.ORDER_STATUS_CHECKOUT_SUCCESS,
         previous: stampede.v1.OrderStatus.ORDER_STATUS_READY_FOR_CHECKOUT,
         code: stampede.v1.ResultCode.RESULT_CODE_OK,
+        skuId: 0,
       },
     },
   },
@@ -438,15 +439,17 @@ t.test('eventToProto reads a payload at any byte offset of a larger buffer', asy
 t.test('eventToProto refuses payloads that do not match the layout', async (t) => {
   const words = new Uint8Array(OrderStatusChanged.words * 4);
   t.throws(
-    () => eventToProto(1, EventType.orderStatusChanged, 0, words, 0, words.length - 4),
-    /payload is 20 bytes, its layout has 24/,
+    () => eventToProto(1, EventType.orderStatusChanged, 0, words, 0, words.length - 8),
+    /payload is 20 bytes, its layout has 28/,
   );
+  const older = eventToProto(1, EventType.orderStatusChanged, 0, words, 0, words.length - 4);
+  t.equal(older.orderStatusChanged?.skuId, 0, 'the layout before skuId still decodes, with skuId 0');
   t.throws(() => eventToProto(1, 99, 0, words, 0, words.length), /unknown event type 99/);
   t.throws(
     () => eventToProto(1, EventType.orderCreated, 0, new Uint8Array(40 + 12), 0, 52),
     /orderCreated with 0 lines/,
   );
-  t.throws(() => eventToProto(1, EventType.orderForgotten, 0, words, 20, 8), /outside 24 bytes/);
+  t.throws(() => eventToProto(1, EventType.orderForgotten, 0, words, 24, 8), /outside 28 bytes/);
   t.equal(EventSlot.payload % 2, 0, 'payload starts at an even word, so Float64 fields stay 8-byte aligned');
 });
 

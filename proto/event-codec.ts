@@ -165,16 +165,20 @@ export function eventToProto(
       };
       return event;
     }
-    case EventType.orderStatusChanged:
-      expectWords(type, seq, length, OrderStatusChanged.words);
+    case EventType.orderStatusChanged: {
+      // Journals written before skuId was added hold the shorter layout.
+      const hasSkuId = length !== OrderStatusChanged.wordsWithoutSkuId * 4;
+      if (hasSkuId) expectWords(type, seq, length, OrderStatusChanged.words);
       event.orderStatusChanged = {
         orderId: p.float64(OrderStatusChanged.orderId),
         buyerId: p.uint32(OrderStatusChanged.buyerId),
         status: p.int32(OrderStatusChanged.status),
         previous: p.int32(OrderStatusChanged.previous),
         code: p.int32(OrderStatusChanged.code),
+        skuId: hasSkuId ? p.uint32(OrderStatusChanged.skuId) : 0,
       };
       return event;
+    }
     case EventType.orderForgotten:
       expectWords(type, seq, length, OrderForgotten.words);
       event.orderForgotten = { orderId: p.float64(OrderForgotten.orderId) };

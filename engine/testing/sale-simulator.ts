@@ -148,9 +148,14 @@ export function stepBoth(
   const got = engine.run(nowMs, input);
   const want = model.apply(nowMs, input);
   const path = `${input.type}:${resultName(got.result)}`;
-  const answer = (r: { result: number; orderId: number; status: number }): string =>
-    `${resultName(r.result)}/${r.orderId}/${statusName(r.status)}`;
-  if (got.result !== want.result || got.orderId !== want.orderId || got.status !== want.status) {
+  const answer = (r: { result: number; orderId: number; status: number; skuId: number }): string =>
+    `${resultName(r.result)}/${r.orderId}/${statusName(r.status)}/sku ${r.skuId}`;
+  if (
+    got.result !== want.result ||
+    got.orderId !== want.orderId ||
+    got.status !== want.status ||
+    got.skuId !== want.skuId
+  ) {
     return {
       path,
       problem: `${input.type}: engine ${answer(got)}, model ${answer(want)} (${JSON.stringify(input)})`,

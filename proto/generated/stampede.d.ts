@@ -3791,6 +3791,9 @@ export namespace stampede {
 
             /** OrderStatusChanged code */
             code?: (stampede.v1.ResultCode|null);
+
+            /** The SKU a FAIL_CHECKOUT is about (per-buyer limit, price changed), or 0. */
+            skuId?: (number|null);
         }
 
         /** An order moved from `previous` to `status`; `code` says why when it failed. */
@@ -3816,6 +3819,9 @@ export namespace stampede {
 
             /** OrderStatusChanged code. */
             public code: stampede.v1.ResultCode;
+
+            /** The SKU a FAIL_CHECKOUT is about (per-buyer limit, price changed), or 0. */
+            public skuId: number;
 
             /**
              * Creates a new OrderStatusChanged instance using the specified properties.

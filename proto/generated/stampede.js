@@ -12278,6 +12278,7 @@ export const stampede = $root.stampede = (() => {
              * @property {stampede.v1.OrderStatus|null} [status] OrderStatusChanged status
              * @property {stampede.v1.OrderStatus|null} [previous] OrderStatusChanged previous
              * @property {stampede.v1.ResultCode|null} [code] OrderStatusChanged code
+             * @property {number|null} [skuId] The SKU a FAIL_CHECKOUT is about (per-buyer limit, price changed), or 0.
              */
 
             /**
@@ -12336,6 +12337,14 @@ export const stampede = $root.stampede = (() => {
             OrderStatusChanged.prototype.code = 0;
 
             /**
+             * The SKU a FAIL_CHECKOUT is about (per-buyer limit, price changed), or 0.
+             * @member {number} skuId
+             * @memberof stampede.v1.OrderStatusChanged
+             * @instance
+             */
+            OrderStatusChanged.prototype.skuId = 0;
+
+            /**
              * Creates a new OrderStatusChanged instance using the specified properties.
              * @function create
              * @memberof stampede.v1.OrderStatusChanged
@@ -12373,6 +12382,8 @@ export const stampede = $root.stampede = (() => {
                     writer.uint32(/* id 4, wireType 0 =*/32).int32(message.previous);
                 if (message.code != null && Object.hasOwnProperty.call(message, "code"))
                     writer.uint32(/* id 5, wireType 0 =*/40).int32(message.code);
+                if (message.skuId != null && Object.hasOwnProperty.call(message, "skuId"))
+                    writer.uint32(/* id 6, wireType 0 =*/48).uint32(message.skuId);
                 return writer;
             };
 
@@ -12441,6 +12452,10 @@ export const stampede = $root.stampede = (() => {
                         }
                     case 5: {
                             message.code = reader.int32();
+                            break;
+                        }
+                    case 6: {
+                            message.skuId = reader.uint32();
                             break;
                         }
                     default:
@@ -12560,6 +12575,9 @@ export const stampede = $root.stampede = (() => {
                     case 26:
                         break;
                     }
+                if (message.skuId != null && Object.hasOwnProperty.call(message, "skuId"))
+                    if (!$util.isInteger(message.skuId))
+                        return "skuId: integer expected";
                 return null;
             };
 
@@ -12812,6 +12830,8 @@ export const stampede = $root.stampede = (() => {
                     message.code = 26;
                     break;
                 }
+                if (object.skuId != null)
+                    message.skuId = object.skuId >>> 0;
                 return message;
             };
 
@@ -12842,6 +12862,7 @@ export const stampede = $root.stampede = (() => {
                     object.status = options.enums === String ? "ORDER_STATUS_NONE" : 0;
                     object.previous = options.enums === String ? "ORDER_STATUS_NONE" : 0;
                     object.code = options.enums === String ? "RESULT_CODE_OK" : 0;
+                    object.skuId = 0;
                 }
                 if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
                     if (typeof BigInt !== "undefined" && options.longs === BigInt)
@@ -12858,6 +12879,8 @@ export const stampede = $root.stampede = (() => {
                     object.previous = options.enums === String ? $root.stampede.v1.OrderStatus[message.previous] === undefined ? message.previous : $root.stampede.v1.OrderStatus[message.previous] : message.previous;
                 if (message.code != null && Object.hasOwnProperty.call(message, "code"))
                     object.code = options.enums === String ? $root.stampede.v1.ResultCode[message.code] === undefined ? message.code : $root.stampede.v1.ResultCode[message.code] : message.code;
+                if (message.skuId != null && Object.hasOwnProperty.call(message, "skuId"))
+                    object.skuId = message.skuId;
                 return object;
             };
 
