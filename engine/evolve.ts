@@ -15,12 +15,20 @@ import {
   OrderForgotten,
   OrderRefused,
   OrderStatusChanged,
+  PaymentReceived,
   PriceSet,
   ProductAdded,
   SaleConfigured,
   StockRestocked,
 } from './layout.ts';
-import { type EngineState, requestFilterBit, Scalar, timerUnscheduled } from './state.ts';
+import {
+  type EngineState,
+  paymentKeyWords,
+  paymentReferenceKey,
+  requestFilterBit,
+  Scalar,
+  timerUnscheduled,
+} from './state.ts';
 
 export function evolve(
   state: EngineState,
@@ -97,6 +105,10 @@ export function evolve(
     case EventType.orderForgotten:
       forgetOrder(state, f64[(at + OrderForgotten.orderId) >> 1]!);
       return;
+    case EventType.paymentReceived:
+      // The status changes it caused are their own events; only a reference is state here.
+      if (words[at + PaymentReceived.referenceChars]! > 0) rememberPayment(state, words, f64, at);
+      return;
     default:
       throw new Error(`evolve: unknown event type ${type}`);
   }
@@ -156,6 +168,34 @@ function rememberRequest(
   state.requestFilter[bit >>> 5] = state.requestFilter[bit >>> 5]! | (1 << (bit & 31));
   scalars[Scalar.requestHead] = head;
   scalars[Scalar.requestCount] = count + 1;
+}
+
+function rememberPayment(state: EngineState, words: Int32Array, f64: Float64Array, at: number): void {
+  const scalars = state.scalars;
+  const capacity = state.limits.paymentReferencesMax;
+  const key = state.paymentKey;
+  let head = scalars[Scalar.paymentHead]!;
+  let count = scalars[Scalar.paymentCount]!;
+  if (count === capacity) {
+    // Forget the oldest: a redelivery older than the window is decided again by the order's state machine.
+    const k = head * paymentKeyWords;
+    state.paymentIndex.delete(key[k]!, key[k + 1]!, key[k + 2]!);
+    head = head + 1 === capacity ? 0 : head + 1;
+    count--;
+  }
+  let entry = head + count;
+  if (entry >= capacity) entry -= capacity;
+  const referenceAt = at + PaymentReceived.reference;
+  const referenceWords = (words[at + PaymentReceived.referenceChars]! + 3) >> 2;
+  const k = entry * paymentKeyWords;
+  for (let i = 0; i < paymentKeyWords; i++)
+    key[k + i] = paymentReferenceKey(words, referenceAt, referenceWords, i);
+  state.paymentOrderId[entry] = f64[(at + PaymentReceived.orderId) >> 1]!;
+  state.paymentResult[entry] = words[at + PaymentReceived.result]!;
+  state.paymentStatus[entry] = words[at + PaymentReceived.status]!;
+  state.paymentIndex.set(key[k]!, key[k + 1]!, key[k + 2]!, entry);
+  scalars[Scalar.paymentHead] = head;
+  scalars[Scalar.paymentCount] = count + 1;
 }
 
 function createOrder(

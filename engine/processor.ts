@@ -30,6 +30,7 @@ import {
   OrderForgotten,
   OrderRefused,
   OrderStatusChanged,
+  PaymentReceived,
   PriceSet,
   ProductAdded,
   ReplySlot,
@@ -37,7 +38,7 @@ import {
   StockRestocked,
 } from './layout.ts';
 import { engineTimeMsMax } from './limits.ts';
-import { type EngineState, requestFilterBit, Scalar } from './state.ts';
+import { type EngineState, paymentReferenceKey, requestFilterBit, Scalar } from './state.ts';
 
 /** Where fixed-layout slots are written: a ring producer, or an in-memory buffer in tests. */
 export interface SlotSink {
@@ -467,10 +468,29 @@ export class Processor {
     r: number,
   ): number {
     const s = this.state;
+    // A redelivery of a reference we remember gets the first answer and no second effect.
+    const referenceChars = cw[c + C.quantity]!;
+    const referenceWords = (referenceChars + 3) >> 2;
+    const referenceAt = c + C.lines;
+    if (referenceChars > 0) {
+      const entry = s.paymentIndex.get(
+        paymentReferenceKey(cw, referenceAt, referenceWords, 0),
+        paymentReferenceKey(cw, referenceAt, referenceWords, 1),
+        paymentReferenceKey(cw, referenceAt, referenceWords, 2),
+      );
+      if (entry >= 0) {
+        if (replies !== null) {
+          replies.f64[(r + ReplySlot.orderId) >> 1] = s.paymentOrderId[entry]!;
+          replies.words[r + ReplySlot.status] = s.paymentStatus[entry]!;
+        }
+        return s.paymentResult[entry]!;
+      }
+    }
     const slot = orderSlotOf(s, cf[(c + C.orderId) >> 1]!);
     if (slot < 0) return ResultCode.unknownOrder;
     const succeeded = cw[c + C.arg] === PaymentOutcome.succeeded;
-    let status = s.orderStatus[slot]!;
+    const previous = s.orderStatus[slot]!;
+    let status = previous;
     let result: number = ResultCode.ok;
     // Expiry is decided by the command's time, not by whether a Tick has run yet.
     if (status === OrderStatus.readyForCheckout && s.scalars[Scalar.nowMs]! >= s.orderExpiresAtMs[slot]!) {
@@ -495,6 +515,22 @@ export class Processor {
       // A repeated success for a paid order is the same answer again; anything else changes nothing.
       result = ResultCode.invalidTransition;
     }
+
+    // The delivery itself: the money as reported, for refunds and reconciliation, and the answer to remember.
+    const p = this.begin(EventType.paymentReceived, PaymentReceived.wordsFor(referenceChars));
+    const w = this.events.words;
+    const f = this.events.f64;
+    f[(p + PaymentReceived.orderId) >> 1] = s.orderId[slot]!;
+    f[(p + PaymentReceived.amountMinor) >> 1] = cf[(c + C.amountMinor) >> 1]!;
+    w[p + PaymentReceived.buyerId] = s.orderBuyerId[slot]!;
+    w[p + PaymentReceived.outcome] = cw[c + C.arg]!;
+    w[p + PaymentReceived.result] = result;
+    w[p + PaymentReceived.previous] = previous;
+    w[p + PaymentReceived.status] = s.orderStatus[slot]!;
+    w[p + PaymentReceived.referenceChars] = referenceChars;
+    for (let i = 0; i < referenceWords; i++) w[p + PaymentReceived.reference + i] = cw[referenceAt + i]!;
+    this.end();
+
     this.replyOrder(slot, replies, r, 0);
     return result;
   }

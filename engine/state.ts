@@ -9,11 +9,12 @@
  *  - buyers by slot via `buyerIndex` (buyerId -> slot).
  *  - (buyerId, skuId) pairs via `pairIndex` -> units reserved or bought.
  *  - place-order request ids in a FIFO of requestIdsMax entries via `requestIndex`.
+ *  - payment references (hashed) in a FIFO of paymentReferencesMax entries via `paymentIndex`.
  *
  * Every array is listed once in `stateArrays`, which snapshots and the state
  * hash walk, so adding a field cannot silently leave it out of either.
  */
-import { IntHashIndex } from './int-hash.ts';
+import { IntHashIndex, wordsHash } from './int-hash.ts';
 import type { EngineLimits } from './limits.ts';
 
 /** Scalar fields, kept in one Float64Array so snapshots copy them with the arrays. */
@@ -31,7 +32,9 @@ export const Scalar = {
   pairCount: 6,
   requestHead: 7,
   requestCount: 8,
-  count: 9,
+  paymentHead: 9,
+  paymentCount: 10,
+  count: 11,
 } as const;
 
 export class EngineState {
@@ -113,6 +116,14 @@ export class EngineState {
   readonly requestFilter: Uint32Array;
   readonly requestFilterMask: number;
 
+  // Remembered payment deliveries, a FIFO ring keyed by the reference's 96-bit hash (paymentKeyWords per entry).
+  readonly paymentIndex: IntHashIndex;
+  readonly paymentKey: Int32Array;
+  readonly paymentOrderId: Float64Array;
+  /** The first answer: its ResultCode and the order's status after it. */
+  readonly paymentResult: Uint8Array;
+  readonly paymentStatus: Uint8Array;
+
   constructor(limits: EngineLimits, availabilityBuffer?: SharedArrayBuffer) {
     this.limits = limits;
     const skuSlots = limits.skusMax + 1;
@@ -171,6 +182,12 @@ export class EngineState {
     this.requestFilter = new Uint32Array(filterBits / 32);
     this.requestFilterMask = filterBits - 1;
 
+    this.paymentIndex = new IntHashIndex(limits.paymentReferencesMax);
+    this.paymentKey = new Int32Array(limits.paymentReferencesMax * paymentKeyWords);
+    this.paymentOrderId = new Float64Array(limits.paymentReferencesMax);
+    this.paymentResult = new Uint8Array(limits.paymentReferencesMax);
+    this.paymentStatus = new Uint8Array(limits.paymentReferencesMax);
+
     this.scalars[Scalar.orderFreeCount] = orders;
     this.scalars[Scalar.wheelTick] = -1;
     prefault(this);
@@ -198,6 +215,14 @@ export function requestFilterBit(state: EngineState, buyerId: number, requestId:
   h = Math.imul(h ^ (h >>> 13) ^ (Math.floor(requestId / 4294967296) | 0), 0xc2b2ae3d);
   return (h ^ (h >>> 16)) & state.requestFilterMask;
 }
+
+/** Word `k` (0..paymentKeyWords-1) of the key of the reference in `count` words from `at`. */
+export function paymentReferenceKey(words: Int32Array, at: number, count: number, k: number): number {
+  return wordsHash(words, at, count, 0x5bd1e995 + k);
+}
+
+/** Words of a payment reference's hashed key (IntHashIndex keys are three words). */
+export const paymentKeyWords = 3;
 
 /** orderTimerPrev of a slot with no timer (never a slot: ordersMax is at most 2^28). */
 export const timerUnscheduled = 0x7fffffff;
@@ -257,5 +282,10 @@ export function stateArrays(state: EngineState): { name: string; array: ArrayBuf
   add('requestCode', state.requestCode);
   add('requestSkuId', state.requestSkuId);
   add('requestFilter', state.requestFilter);
+  addIndex('paymentIndex', state.paymentIndex);
+  add('paymentKey', state.paymentKey);
+  add('paymentOrderId', state.paymentOrderId);
+  add('paymentResult', state.paymentResult);
+  add('paymentStatus', state.paymentStatus);
   return list;
 }

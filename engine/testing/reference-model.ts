@@ -59,6 +59,8 @@ export class ReferenceModel {
   readonly held = new Map<string, number>();
   /** Remembered place requests, oldest first (Map keeps insertion order). */
   readonly requests = new Map<string, ModelRequest>();
+  /** Remembered payment references and their first answers, oldest first. */
+  readonly payments = new Map<string, ModelReply>();
   nextOrderId = 1;
   nowMs = 0;
 
@@ -263,8 +265,24 @@ export class ReferenceModel {
   }
 
   private pay(command: Extract<CommandInput, { type: 'paymentResult' }>): ModelReply {
+    const reference = command.reference ?? '';
+    const first = this.payments.get(reference);
+    if (first !== undefined) return first;
     const order = this.orders.get(command.orderId);
     if (!order) return { result: ResultCode.unknownOrder, orderId: 0, status: 0, skuId: 0 };
+    const reply = this.decidePayment(command, order);
+    if (reference !== '') {
+      if (this.payments.size >= this.limits.paymentReferencesMax)
+        this.payments.delete(this.payments.keys().next().value as string);
+      this.payments.set(reference, reply);
+    }
+    return reply;
+  }
+
+  private decidePayment(
+    command: Extract<CommandInput, { type: 'paymentResult' }>,
+    order: ModelOrder,
+  ): ModelReply {
     let result: number = ResultCode.ok;
     const succeeded = command.outcome === PaymentOutcome.succeeded;
     if (order.status === OrderStatus.readyForCheckout && this.nowMs >= order.expiresAtMs)
