@@ -195,10 +195,10 @@ export const describedRoutes: Record<string, object> = {
   },
   'POST /v1/payments/webhook': {
     summary:
-      "a payment provider's outcome; header stampede-signature: sha256=<hex HMAC of the body>; idempotent on eventId",
+      "a payment provider's outcome; header stampede-signature: sha256=<hex HMAC of the body>; idempotent on eventId: a redelivery gets the first answer, also after a restart (the engine remembers the last 262,144 deliveries by default, engine limit paymentReferencesMax)",
     requestBody: adminBody(
       {
-        eventId: { type: 'string' },
+        eventId: { type: 'string', pattern: '^[\\x21-\\x7e]{1,96}$' },
         orderId: int,
         outcome: { enum: ['succeeded', 'declined'] },
         amountMinor: int,

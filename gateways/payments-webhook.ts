@@ -2,10 +2,15 @@
  * `POST /v1/payments/webhook`: a real payment provider's notification of an
  * outcome. Authenticated by `stampede-signature: sha256=<hex HMAC-SHA256 of
  * the raw body with webhookSecret>` (compared in constant time), idempotent
- * on the provider's event id: a redelivered event gets the first answer and
- * sends nothing to the engine again. Off (404) when no webhookSecret is set.
+ * on the provider's event id: the id travels into the engine as the payment's
+ * reference and is journaled with the delivery, so a redelivered event gets
+ * the first answer and no second effect, after a restart too. The engine
+ * remembers the last paymentReferencesMax deliveries (engine/limits.ts); an
+ * older redelivery is decided again by the order's state machine, which never
+ * sells twice. Off (404) when no webhookSecret is set.
  *
  * Body: { "eventId": "evt_…", "orderId": 12, "outcome": "succeeded" | "declined", "amountMinor": 1999 }
+ * eventId: 1..96 printable ASCII characters (what the engine's slot holds).
  * Outcomes drive the engine like the sandbox's: success -> checkout_success
  * (or exception_checkout when late or the amount differs), decline ->
  * error_checkout.
@@ -14,6 +19,8 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { PaymentOutcome, resultName, statusName } from '../engine/codes.ts';
+import { paymentReferenceValid } from '../engine/commands.ts';
+import { paymentReferenceCharsMax } from '../engine/layout.ts';
 import type { EngineCommands } from './engine-commands.ts';
 import { sendError } from './http-api.ts';
 import { Reply, readBody } from './http-io.ts';
@@ -24,8 +31,6 @@ export const signatureHeader = 'stampede-signature';
 export interface WebhookOptions {
   secret: string | undefined;
   bodyBytesMax: number;
-  /** Event ids remembered for idempotency (oldest forgotten first). */
-  eventIdsMax: number;
   httpStatusOf: (code: string) => number;
 }
 
@@ -44,7 +49,6 @@ export function registerPaymentsWebhook(
   commands: EngineCommands,
   options: WebhookOptions,
 ): void {
-  const answered = new Map<string, { status: number; body: unknown }>();
   app.post(webhookPath, (res, req) => {
     const reply = new Reply(res);
     const signature = req.getHeader(signatureHeader);
@@ -70,8 +74,7 @@ export function registerPaymentsWebhook(
         return sendError(reply, options, 'BAD_REQUEST', 'body is not JSON');
       }
       const e = event as { eventId?: unknown; orderId?: unknown; outcome?: unknown; amountMinor?: unknown };
-      const eventId =
-        typeof e.eventId === 'string' && e.eventId.length >= 1 && e.eventId.length <= 200 ? e.eventId : null;
+      const eventId = typeof e.eventId === 'string' && paymentReferenceValid(e.eventId) ? e.eventId : null;
       const orderId =
         Number.isSafeInteger(e.orderId) && (e.orderId as number) >= 1 ? (e.orderId as number) : null;
       const outcome =
@@ -89,24 +92,22 @@ export function registerPaymentsWebhook(
           reply,
           options,
           'BAD_REQUEST',
-          'need eventId (string), orderId (integer >= 1), outcome (succeeded|declined), amountMinor (integer >= 0)',
+          `need eventId (1..${paymentReferenceCharsMax} printable ASCII characters), orderId (integer >= 1), outcome (succeeded|declined), amountMinor (integer >= 0)`,
         );
       }
-      const previous = answered.get(eventId);
-      if (previous !== undefined) return reply.json(previous.status, previous.body);
-      const pending = commands.submit({ type: 'paymentResult', orderId, outcome, amountMinor });
+      const pending = commands.submit({
+        type: 'paymentResult',
+        orderId,
+        outcome,
+        amountMinor,
+        reference: eventId,
+      });
       if (pending === null)
         return sendError(reply, options, 'BUSY', 'the engine is at capacity: redeliver later', {
           retryAfterMs: 50,
         });
       const answer = await pending;
-      const result = {
-        status: 200,
-        body: { eventId, result: resultName(answer.result), status: statusName(answer.status) },
-      };
-      if (answered.size >= options.eventIdsMax) answered.delete(answered.keys().next().value as string);
-      answered.set(eventId, result);
-      reply.json(result.status, result.body);
+      reply.json(200, { eventId, result: resultName(answer.result), status: statusName(answer.status) });
     })();
   });
 }
