@@ -33,6 +33,7 @@ import {
   PaymentReceived,
   PriceSet,
   ProductAdded,
+  paymentReferenceCharsMax,
   ReplySlot,
   SaleConfigured,
   StockRestocked,
@@ -470,6 +471,12 @@ export class Processor {
     const s = this.state;
     // A redelivery of a reference we remember gets the first answer and no second effect.
     const referenceChars = cw[c + C.quantity]!;
+    // Producers validate references (engine/commands.ts); a length past the slot is a bug upstream.
+    if (!(referenceChars >= 0 && referenceChars <= paymentReferenceCharsMax)) {
+      throw new Error(
+        `processor: payment reference of ${referenceChars} chars outside 0..${paymentReferenceCharsMax}`,
+      );
+    }
     const referenceWords = (referenceChars + 3) >> 2;
     const referenceAt = c + C.lines;
     if (referenceChars > 0) {
