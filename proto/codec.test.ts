@@ -197,6 +197,24 @@ const samples: Sample[] = [
     },
   },
   {
+    name: 'event-payment-received',
+    kind: 'event',
+    message: {
+      seq: 12,
+      atMs: t0Ms + 1000,
+      paymentReceived: {
+        orderId: 1,
+        buyerId: 42,
+        outcome: stampede.v1.PaymentOutcome.PAYMENT_OUTCOME_SUCCEEDED,
+        amountMinor: 4548,
+        result: stampede.v1.ResultCode.RESULT_CODE_OK,
+        previous: stampede.v1.OrderStatus.ORDER_STATUS_READY_FOR_CHECKOUT,
+        status: stampede.v1.OrderStatus.ORDER_STATUS_CHECKOUT_SUCCESS,
+        reference: 'evt_1NG8Du2eZvKYlo2CUI79vXWy',
+      },
+    },
+  },
+  {
     name: 'event-order-refused',
     kind: 'event',
     message: {
@@ -302,7 +320,13 @@ t.test('journal events from the engine round-trip through eventToProto, encode a
     ],
     [
       t0Ms + 200,
-      { type: 'paymentResult', orderId: 1, outcome: PaymentOutcome.succeeded, amountMinor: 4548 },
+      {
+        type: 'paymentResult',
+        orderId: 1,
+        outcome: PaymentOutcome.succeeded,
+        amountMinor: 4548,
+        reference: 'evt_1NG8Du2eZvKYlo2CUI79vXWy',
+      },
       0,
     ],
     [
@@ -564,6 +588,24 @@ t.test('commandToSlot refuses malformed commands with BAD_COMMAND and leaves the
       'unspecified payment outcome',
       viaWire({ nowMs: t0Ms, correlationId: 1, paymentResult: { orderId: 1, outcome: 0, amountMinor: 1 } }),
       /payment_result\.outcome must be PAYMENT_OUTCOME_SUCCEEDED \(1\) or PAYMENT_OUTCOME_DECLINED \(2\), got 0/,
+    ],
+    [
+      'a payment reference past the slot',
+      viaWire({
+        nowMs: t0Ms,
+        correlationId: 1,
+        paymentResult: { orderId: 1, outcome: 1, amountMinor: 1, reference: 'e'.repeat(97) },
+      }),
+      /payment_result\.reference must be 1 to 96 printable ASCII characters/,
+    ],
+    [
+      'a payment reference with a space',
+      viaWire({
+        nowMs: t0Ms,
+        correlationId: 1,
+        paymentResult: { orderId: 1, outcome: 1, amountMinor: 1, reference: 'evt 1' },
+      }),
+      /payment_result\.reference must be 1 to 96 printable ASCII characters, got "evt 1"/,
     ],
     [
       'missing blocked flag',
