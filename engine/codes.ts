@@ -29,6 +29,7 @@ export const EventType = {
   orderCreated: 7,
   orderStatusChanged: 8,
   orderForgotten: 9,
+  paymentReceived: 10,
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 

@@ -13,7 +13,8 @@
  *  - rate limits per buyer and per IP (token buckets);
  *  - sold out at the edge: when every SKU of an order has zero available in
  *    the engine's shared array, and the request is not a retry of an order
- *    the read model knows, the answer is soldOut without the engine;
+ *    or a remembered refusal the read model knows, the answer is soldOut
+ *    without the engine;
  *  - a full ring or in-flight window is BUSY with a retry-after, never a drop.
  */
 import { isSettledStatus, OrderStatus, ResultCode } from '../engine/codes.ts';
@@ -390,9 +391,10 @@ export class CheckoutService {
         skuId >= 1 && skuId <= skusMax && availability[skuId]! <= 0 && model.products.has(skuId);
     }
     if (!soldOutEverywhere) return null;
-    // A retry of an order already answered must get that answer: the model may not hold the order yet.
+    // A retry of a request already answered must get that answer: the model may not hold the order yet.
     this.deps.catchUp();
     if (model.orders.orderForRequest(buyerId, request.requestId) !== undefined) return null;
+    if (model.refusedRequests.has(buyerId, request.requestId)) return null;
     this.deps.metrics.edgeSoldOut++;
     return {
       kind: 'order',

@@ -83,7 +83,12 @@ t.test('defaults start a local node', async (t) => {
   );
   t.equal(config.adminTokenRequired, true);
   t.equal(config.demoCatalog, false);
-  t.same(config.payments.sandbox, { delayMs: 50, successRate: 0.9, declineRate: 0.05, inFlightMax: 100_000 });
+  t.same(config.payments.sandbox, {
+    delayMs: 50,
+    successRate: 0.95,
+    declineRate: 0.05,
+    inFlightMax: 100_000,
+  });
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.payments.sandbox), 'deeply frozen');
   for (const [path, setting] of settings()) {
     const value = path
@@ -126,7 +131,7 @@ t.test('precedence: defaults < file < environment < overrides', async (t) => {
   });
   t.equal(config.host, '0.0.0.0', 'file over default');
   t.equal(config.payments.sandbox.delayMs, 10, 'nested file value over default');
-  t.equal(config.payments.sandbox.successRate, 0.9, 'siblings keep their defaults');
+  t.equal(config.payments.sandbox.successRate, 0.95, 'siblings keep their defaults');
   t.equal(config.httpPort, 9001, 'environment over file');
   t.equal(config.dataDir, '/srv/flag', 'override over environment');
   t.equal(config.wsIdleTimeoutSeconds, 120, 'an undefined override is not given');

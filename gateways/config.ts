@@ -369,7 +369,7 @@ export const configSettings = {
       ),
       successRate: decimal(
         'STAMPEDE_PAYMENTS_SANDBOX_SUCCESS_RATE',
-        0.9,
+        0.95,
         0,
         1,
         'Share of sandbox payments that succeed.',
@@ -379,7 +379,7 @@ export const configSettings = {
         0.05,
         0,
         1,
-        'Share declined; the rest get no answer at all (the order times out).',
+        'Share declined. By default success + decline = 1: every payment is answered. Set them to sum below 1 to have the rest get no answer at all (the order times out after its TTL), to exercise timeouts.',
       ),
       inFlightMax: int(
         'STAMPEDE_PAYMENTS_SANDBOX_IN_FLIGHT_MAX',

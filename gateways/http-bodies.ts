@@ -9,6 +9,8 @@
  *
  * Pure functions; safe on any thread.
  */
+import { paymentReferencePattern } from '../engine/commands.ts';
+import { paymentReferenceCharsMax } from '../engine/layout.ts';
 import { engineTimeMsMax } from '../engine/limits.ts';
 
 export type FieldSpec =
@@ -50,10 +52,11 @@ export const saleBody = {
 } as const satisfies BodySpec;
 export const blockBody = { blocked: { type: 'boolean' } } as const satisfies BodySpec;
 export const webhookBody = {
+  // The engine journals the delivery's id as the payment's reference (engine/commands.ts paymentReferenceValid).
   eventId: {
     type: 'string',
-    pattern: /^[\x20-\x7e]{1,200}$/,
-    meaning: '1 to 200 printable ASCII characters',
+    pattern: paymentReferencePattern,
+    meaning: `1 to ${paymentReferenceCharsMax} printable ASCII characters, no spaces`,
   },
   orderId: integer(1, Number.MAX_SAFE_INTEGER),
   outcome: { type: 'enum', values: ['succeeded', 'declined'] },

@@ -210,7 +210,7 @@ export const describedRoutes: Record<string, object> = {
   },
   'POST /v1/payments/webhook': {
     summary:
-      "a payment provider's outcome; header stampede-signature: sha256=<hex HMAC of the body>; idempotent on eventId",
+      "a payment provider's outcome; header stampede-signature: sha256=<hex HMAC of the body>; idempotent on eventId: a redelivery gets the first answer, also after a restart (the engine remembers the last 262,144 deliveries by default, engine limit paymentReferencesMax)",
     requestBody: requestBody(webhookBody),
     responses: { 200: json('{ eventId, result, status }'), default: errorResponse },
   },

@@ -2,10 +2,15 @@
  * `POST /v1/payments/webhook`: a real payment provider's notification of an
  * outcome. Authenticated by `stampede-signature: sha256=<hex HMAC-SHA256 of
  * the raw body with webhookSecret>` (compared in constant time), idempotent
- * on the provider's event id: a redelivered event gets the first answer and
- * sends nothing to the engine again. Off (404) when no webhookSecret is set.
+ * on the provider's event id: the id travels into the engine as the payment's
+ * reference and is journaled with the delivery, so a redelivered event gets
+ * the first answer and no second effect, after a restart too. The engine
+ * remembers the last paymentReferencesMax deliveries (engine/limits.ts); an
+ * older redelivery is decided again by the order's state machine, which never
+ * sells twice. Off (404) when no webhookSecret is set.
  *
  * Body: { "eventId": "evt_…", "orderId": 12, "outcome": "succeeded" | "declined", "amountMinor": 1999 }
+ * eventId: 1..96 printable ASCII characters (what the engine's slot holds).
  * Outcomes drive the engine like the sandbox's: success -> checkout_success
  * (or exception_checkout when late or the amount differs), decline ->
  * error_checkout.
@@ -25,8 +30,6 @@ export const signatureHeader = 'stampede-signature';
 export interface WebhookOptions {
   secret: string | undefined;
   bodyBytesMax: number;
-  /** Event ids remembered for idempotency (oldest forgotten first). */
-  eventIdsMax: number;
   httpStatusOf: (code: string) => number;
 }
 
@@ -45,7 +48,6 @@ export function registerPaymentsWebhook(
   commands: EngineCommands,
   options: WebhookOptions,
 ): void {
-  const answered = new Map<string, { status: number; body: unknown }>();
   app.post(webhookPath, (res, req) => {
     const reply = new Reply(res);
     const signature = req.getHeader(signatureHeader);
@@ -69,21 +71,19 @@ export function registerPaymentsWebhook(
       const { eventId, orderId, amountMinor } = parsed.value;
       const outcome =
         parsed.value.outcome === 'succeeded' ? PaymentOutcome.succeeded : PaymentOutcome.declined;
-      const previous = answered.get(eventId);
-      if (previous !== undefined) return reply.json(previous.status, previous.body);
-      const pending = commands.submit({ type: 'paymentResult', orderId, outcome, amountMinor });
+      const pending = commands.submit({
+        type: 'paymentResult',
+        orderId,
+        outcome,
+        amountMinor,
+        reference: eventId,
+      });
       if (pending === null)
         return sendError(reply, options, 'BUSY', 'the engine is at capacity: redeliver later', {
           retryAfterMs: 50,
         });
       const answer = await pending;
-      const result = {
-        status: 200,
-        body: { eventId, result: resultName(answer.result), status: statusName(answer.status) },
-      };
-      if (answered.size >= options.eventIdsMax) answered.delete(answered.keys().next().value as string);
-      answered.set(eventId, result);
-      reply.json(result.status, result.body);
+      reply.json(200, { eventId, result: resultName(answer.result), status: statusName(answer.status) });
     })();
   });
 }

@@ -186,12 +186,13 @@ export class StampedeServer {
       const catchUpReader = journalBackend.openReader();
       const caughtUp = await feed.catchUp(catchUpReader).finally(() => catchUpReader.close());
       feed.start();
-      const payments = new SandboxPayments(options.payments, (orderId, outcome, amountMinor) => {
+      const payments = new SandboxPayments(options.payments, (orderId, outcome, amountMinor, reference) => {
         const input = {
           type: 'paymentResult',
           orderId,
           outcome: outcome === 'succeeded' ? 1 : 2,
           amountMinor,
+          reference,
         } as const;
         // Nobody waits for this answer: the order's change reaches its subscribers from the journal.
         if (!commands.submitTo(input, Date.now(), answerIgnored, 0))
@@ -273,7 +274,6 @@ export class StampedeServer {
       registerPaymentsWebhook(app, commands, {
         secret: options.webhookSecret,
         bodyBytesMax: options.httpBodyBytesMax,
-        eventIdsMax: 100_000,
         httpStatusOf: options.httpStatusOf,
       });
 

@@ -45,8 +45,9 @@ function cloneModel(model: ReferenceModel): ReferenceModel {
     buyers: model.buyers,
     held: model.held,
     requests: model.requests,
+    payments: model.payments,
   });
-  for (const key of ['products', 'orders', 'buyers', 'held', 'requests'] as const) {
+  for (const key of ['products', 'orders', 'buyers', 'held', 'requests', 'payments'] as const) {
     for (const [k, v] of clone[key] as Map<unknown, unknown>) (copy[key] as Map<unknown, unknown>).set(k, v);
   }
   copy.nextOrderId = model.nextOrderId;

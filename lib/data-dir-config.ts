@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type EngineLimits, validateEngineLimits } from '../engine/limits.ts';
+import { type EngineLimits, engineLimitsDefault, validateEngineLimits } from '../engine/limits.ts';
 
 export class DataDirConfigError extends Error {
   readonly code: 'DATA_DIR_LIMITS_MISMATCH' | 'DATA_DIR_CONFIG_INVALID';
@@ -39,7 +39,8 @@ export function readDataDirLimits(dataDir: string): EngineLimits | null {
     throw new DataDirConfigError('DATA_DIR_CONFIG_INVALID', `${path} has no "limits" object`);
   }
   try {
-    return validateEngineLimits(limits as EngineLimits);
+    // A limit added since the directory was created (paymentReferencesMax) takes its default.
+    return validateEngineLimits({ ...engineLimitsDefault, ...(limits as Partial<EngineLimits>) });
   } catch (error) {
     throw new DataDirConfigError('DATA_DIR_CONFIG_INVALID', `${path}: ${(error as Error).message}`);
   }

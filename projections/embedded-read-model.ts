@@ -13,6 +13,7 @@ import { EventType, OrderStatus } from '../engine/codes.ts';
 import {
   BuyerBlocked,
   OrderCreated,
+  OrderRefused,
   OrderStatusChanged,
   PriceSet,
   ProductAdded,
@@ -21,6 +22,10 @@ import {
   unpackCurrency,
 } from '../engine/layout.ts';
 import { type OrderCreatedFields, OrderTable } from './order-table.ts';
+import { RefusedRequests } from './refused-requests.ts';
+
+/** Refused place requests held for the edge's sold-out check (refused-requests.ts), a few MiB. */
+export const refusedRequestsMax = 65_536;
 
 export interface ProductView {
   skuId: number;
@@ -50,6 +55,8 @@ export class EmbeddedReadModel {
   /** Orders as typed-array columns (order-table.ts says why). */
   readonly orders: OrderTable;
   readonly blockedBuyers = new Set<number>();
+  /** Requests refused before any order existed, which the engine remembers. */
+  readonly refusedRequests = new RefusedRequests(refusedRequestsMax);
   lastSeq = 0;
   /** Reused for every orderCreated: the table copies the fields into its columns. */
   private readonly createdFields: OrderCreatedFields = {
@@ -122,8 +129,15 @@ export class EmbeddedReadModel {
       case EventType.orderStatusChanged:
         return this.changed(seq, atMs, words, f64, at);
       case EventType.orderRefused:
+        // Refusals are answers, not orders; the edge's sold-out check needs to know them (a resend gets them).
+        this.refusedRequests.refused(
+          words[at + OrderRefused.buyerId]! >>> 0,
+          f64[(at + OrderRefused.requestId) >> 1]!,
+          words[at + OrderRefused.code]!,
+        );
+        return null;
       case EventType.orderForgotten:
-        // Refusals are answers, not orders; forgetting is the engine's memory, not history.
+        // Forgetting is the engine's memory, not history.
         return null;
       default:
         return null;

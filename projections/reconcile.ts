@@ -284,6 +284,7 @@ const tables = {
       'status',
       'reason_code',
       'amount_minor',
+      'provider_reference',
       'at_ms',
     ],
     itemOf: (k) => `seq ${k[0]}`,
@@ -367,6 +368,7 @@ function expectedMysqlRows(model: JournalModel): Record<keyof typeof tables, Row
       status: p.status,
       reason_code: p.reasonCode,
       amount_minor: p.amountMinor,
+      provider_reference: p.reference,
       at_ms: p.atMs,
     })),
     ledger: model.ledger.map((l) => ({
