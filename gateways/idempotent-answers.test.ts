@@ -122,7 +122,7 @@ t.test('a redelivered payment webhook gets its first answer, also after a restar
   const first = await deliver(node.server.port, declined);
   t.same(first, {
     status: 200,
-    body: { eventId: declined.eventId, result: 'paymentDeclined', status: 'errorCheckout' },
+    body: { eventId: declined.eventId, result: 'paymentDeclined', status: 'error_checkout' },
   });
   t.same(await deliver(node.server.port, declined), first, 'a redelivery: the first answer');
   const tooLong = await deliver(node.server.port, { ...declined, eventId: 'e'.repeat(97) });
