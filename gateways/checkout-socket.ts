@@ -25,6 +25,24 @@ export interface CheckoutSocketOptions {
   frameLimits: Readonly<ClientFrameLimits>;
 }
 
+/**
+ * The largest frame uWS reads into memory for the message handler (its
+ * maxPayloadLength): the larger of 4x payloadBytesMax and
+ * backpressureBytesMax. Every frame up to it is answered FRAME_TOO_LARGE with
+ * close 4009 by the gateway. A larger one uWS refuses as soon as its header
+ * announces the length (WebSocketProtocol.h consumeMessage: refusePayloadLength,
+ * then forceClose, which is us_socket_close: the file descriptor is closed
+ * before the close handler runs, so no close frame can be sent). Raising the
+ * ceiling without bound is no way out: uWS reserves a buffer of the announced
+ * length up front. This one is at most what a connection may already hold of
+ * unread answers, so a frame in flight costs no more memory than a slow reader.
+ */
+export function frameBytesCeiling(
+  options: Pick<CheckoutSocketOptions, 'payloadBytesMax' | 'backpressureBytesMax'>,
+): number {
+  return Math.max(options.payloadBytesMax * 4, options.backpressureBytesMax);
+}
+
 interface SocketData extends Session {
   /** The last frame kind the client used: answers and pushes follow it. */
   binary: boolean;
@@ -55,20 +73,33 @@ export class CheckoutSocket {
 
   register(app: TemplatedApp): void {
     app.ws<SocketData>('/v1/checkout', {
-      // Above the decoder's limit, so a somewhat oversized frame gets a coded FRAME_TOO_LARGE;
-      // past 4x, uWS closes the connection itself (1009) without reading it.
-      maxPayloadLength: this.options.payloadBytesMax * 4,
-      maxBackpressure: this.options.backpressureBytesMax,
-      closeOnBackpressureLimit: 0, // send() checks getBufferedAmount and closes with SLOW_READER itself
+      // Above the decoder's limit, so that an oversized frame reaches the message handler and gets a
+      // coded FRAME_TOO_LARGE and close 4009. Past this ceiling uWS refuses the frame at its header and
+      // closes the TCP connection itself, before JS runs and without a close frame (the client sees
+      // 1006): see frameBytesCeiling.
+      maxPayloadLength: frameBytesCeiling(this.options),
+      // Off: send() enforces backpressureBytesMax itself and ends the connection with SLOW_READER.
+      // uWS's own limit would drop that close frame too (its send returns DROPPED past maxBackpressure,
+      // close frames included), and the client would see a bare TCP close (1006) instead of 4010.
+      maxBackpressure: 0,
+      closeOnBackpressureLimit: 0,
       idleTimeout: this.options.idleTimeoutSeconds,
       upgrade: (res, req, context) => {
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
         if (!this.accepting || this.sockets.size >= this.options.connectionsMax) {
+          // The HTTP API's error shape, so that a client reads one kind of refusal everywhere.
+          const error = this.accepting
+            ? {
+                code: 'CONNECTIONS_FULL',
+                message: `the node holds its limit of ${this.options.connectionsMax} connections: retry later`,
+              }
+            : { code: 'SHUTTING_DOWN', message: 'the node is stopping: reconnect to another node or later' };
           res
             .writeStatus('503 Service Unavailable')
-            .end(this.accepting ? 'too many connections' : 'shutting down');
+            .writeHeader('content-type', 'application/json')
+            .end(JSON.stringify({ error }));
           return;
         }
         const ip = Buffer.from(res.getRemoteAddressAsText()).toString();

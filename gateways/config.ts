@@ -274,7 +274,7 @@ export const configSettings = {
     64 * kib, // a full JSON batch of commandsPerFrameMax one-line orders is about 37 KiB
     protoLimits.commandBytesMax,
     16 * mib,
-    'Largest WebSocket frame a client may send: a larger one is answered FRAME_TOO_LARGE (past 4x it closes the connection).',
+    'Largest WebSocket frame a client may send: a larger one is answered FRAME_TOO_LARGE, close 4009 (past the larger of 4x this and wsBackpressureBytesMax the connection is dropped unanswered).',
   ),
   wsBackpressureBytesMax: int(
     'STAMPEDE_WS_BACKPRESSURE_BYTES_MAX',
