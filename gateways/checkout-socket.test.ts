@@ -6,6 +6,8 @@
  */
 import { request as httpRequest } from 'node:http';
 import t, { type Test } from 'tap';
+import { serverJsonOptions } from '../proto/client-codec.ts';
+import { stampede } from '../proto/generated/stampede.js';
 import { http, type Json, startTestServer, TestClient, token } from './testing/test-server.ts';
 import { TokenBucketLimiter } from './token-bucket.ts';
 
@@ -23,12 +25,19 @@ async function node(t: Test, overrides: Parameters<typeof startTestServer>[0] = 
   return server;
 }
 
-/** Resolves once the client's connection has closed (at once if it has). */
+/** Longer than any close a test waits for takes on a loaded machine. */
+const closeWaitMsMax = 20_000;
+
+/** Resolves once the client's connection has closed (at once if it has); code 0 if it stays open. */
 function closed(client: TestClient): Promise<{ code: number; reason: string }> {
   if (client.closed !== null) return Promise.resolve(client.closed);
-  return new Promise((resolve) =>
-    client.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
-  );
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve({ code: 0, reason: 'still open' }), closeWaitMsMax);
+    client.ws.once('close', (code, reason) => {
+      clearTimeout(timer);
+      resolve({ code, reason: reason.toString() });
+    });
+  });
 }
 
 /** A valid order still works on a fresh connection: the node is up and selling. */
@@ -135,3 +144,71 @@ t.test('past connectionsMax the upgrade is refused 503 with a coded JSON body', 
   await stillSelling(t, server, 13);
   b.close();
 });
+
+/** Every message the client receives, parsed, in arrival order. */
+function everyMessage(client: TestClient): Json[] {
+  const messages: Json[] = [];
+  client.ws.on('message', (data, isBinary) => {
+    messages.push(
+      (isBinary
+        ? stampede.v1.ServerMessage.toObject(
+            stampede.v1.ServerMessage.decode(new Uint8Array(data as Buffer)),
+            serverJsonOptions,
+          )
+        : JSON.parse(data.toString())) as Json,
+    );
+  });
+  return messages;
+}
+
+const codeOf = (m: Json): string =>
+  (m.error as { code?: string } | undefined)?.code ?? (m.pong === undefined ? JSON.stringify(m) : 'pong');
+
+t.test(
+  'the address limit covers every frame: pings and malformed frames too; a flood is closed 4008',
+  async (t) => {
+    const burst = 20;
+    const server = await node(t, {
+      ipLimiter: new TokenBucketLimiter({ ratePerSecond: 50, burst, keysMax: 100 }),
+    });
+    const c = await TestClient.connect(server.port);
+    const messages = everyMessage(c);
+    const frames = 400;
+    for (let i = 0; i < frames; i++) {
+      // Not authenticated: pings, malformed JSON, binary garbage.
+      const kind = i % 3;
+      c.ws.send(
+        kind === 0
+          ? JSON.stringify({ requestId: 1 + i, ping: { clientTimeMs: i } })
+          : kind === 1
+            ? `{"requestId":${1 + i},`
+            : Buffer.from([0xff, 0xff, 0xff]),
+      );
+    }
+    const close = await closed(c);
+    t.equal(close.code, 4008, 'the flood is closed with POLICY_VIOLATION');
+    t.match(close.reason, /^POLICY_VIOLATION/);
+    const codes = messages.map(codeOf);
+    t.same(
+      codes.slice(0, burst),
+      Array.from({ length: burst }, (_, i) => (i % 3 === 0 ? 'pong' : 'BAD_FRAME')),
+      'the burst is answered as usual',
+    );
+    const limited = codes.slice(burst, -1);
+    t.ok(limited.length > 0, `${limited.length} frames after the burst`);
+    t.ok(
+      limited.every((code) => code === 'RATE_LIMITED' || code === 'pong' || code === 'BAD_FRAME'),
+      'then RATE_LIMITED (a frame now and then as the bucket refills)',
+    );
+    t.ok(
+      limited.filter((code) => code === 'RATE_LIMITED').length > limited.length / 2,
+      'mostly RATE_LIMITED',
+    );
+    const first = messages[burst]!;
+    t.ok((first.error as { retryAfterMs: number }).retryAfterMs > 0, 'with a retry-after');
+    t.equal(codes.at(-1), 'POLICY_VIOLATION', 'and the last answer says why the connection closes');
+    t.ok(codes.length < frames, 'nothing was answered after it');
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the address's bucket refills
+    await stillSelling(t, server, 14);
+  },
+);

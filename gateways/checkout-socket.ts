@@ -43,11 +43,23 @@ export function frameBytesCeiling(
   return Math.max(options.payloadBytesMax * 4, options.backpressureBytesMax);
 }
 
+/**
+ * RATE_LIMITED answers one connection may draw in a second before it is closed
+ * with POLICY_VIOLATION. A client that honours retryAfterMs draws a few (those
+ * it had in flight when the first came back); one that keeps sending at
+ * thousands of frames a second would otherwise cost the gateway a decode and
+ * an answer per frame, for ever.
+ */
+const rateLimitedFramesPerSecondMax = 100;
+
 interface SocketData extends Session {
   /** The last frame kind the client used: answers and pushes follow it. */
   binary: boolean;
   /** Answers and pushes waiting for the end of the task (sent together, one write). */
   outPending: ServerOut[];
+  /** When the current second of RATE_LIMITED answers began (performance.now() ms), and how many it holds. */
+  rateLimitedSinceMs: number;
+  rateLimitedCount: number;
   /** This connection's socket while it is open; null once it closed or is closing (nothing more is sent). */
   socket: WebSocket<SocketData> | null;
 }
@@ -112,6 +124,8 @@ export class CheckoutSocket {
           push: () => {},
           binary: true,
           outPending: [],
+          rateLimitedSinceMs: 0,
+          rateLimitedCount: 0,
           socket: null,
         };
         res.upgrade(data, key, protocol, extensions, context);
@@ -129,6 +143,15 @@ export class CheckoutSocket {
         data.binary = isBinary;
         // uWS reuses the message buffer after this callback: decode now (the codec copies what it keeps).
         const decoded = decodeClientFrame(message, isBinary, this.options.frameLimits);
+        const refused = this.service.admitFrame(
+          data,
+          decoded.ok ? decoded.message : null,
+          decoded.ok ? decoded.message.requestId : decoded.requestId,
+        );
+        if (refused !== null) {
+          this.sendRateLimited(ws, refused, receivedAtMs);
+          return;
+        }
         if (!decoded.ok) {
           this.metrics.framesRejected++;
           this.send(ws, {
@@ -162,7 +185,11 @@ export class CheckoutSocket {
               (error: unknown) => this.answerFailed(data, request, error),
             );
           else {
-            this.send(ws, out); // uWS corks what a message handler sends
+            // uWS corks what a message handler sends. A buyer's own limit counts towards a flood like
+            // its address's; a service connection's refusals are its buyers', not its own.
+            if (data.role === 'buyer' && out.kind === 'error' && out.code === 'RATE_LIMITED')
+              this.sendRateLimited(ws, out, receivedAtMs);
+            else this.send(ws, out);
             this.countPlaces(request, out, receivedAtMs);
           }
         } catch (error) {
@@ -177,6 +204,29 @@ export class CheckoutSocket {
         this.service.close(data);
         this.metrics.connectionsClosed++;
       },
+    });
+  }
+
+  /**
+   * Sends a RATE_LIMITED answer, or, past rateLimitedFramesPerSecondMax of
+   * them in a second, POLICY_VIOLATION, which closes the connection (4008).
+   */
+  private sendRateLimited(ws: WebSocket<SocketData>, out: ServerOut, nowMs: number): void {
+    const data = ws.getUserData();
+    if (nowMs - data.rateLimitedSinceMs >= 1000) {
+      data.rateLimitedSinceMs = nowMs;
+      data.rateLimitedCount = 0;
+    }
+    if (++data.rateLimitedCount <= rateLimitedFramesPerSecondMax) {
+      this.send(ws, out);
+      return;
+    }
+    this.send(ws, {
+      kind: 'error',
+      requestId: out.requestId,
+      code: 'POLICY_VIOLATION',
+      message: `more than ${rateLimitedFramesPerSecondMax} frames refused RATE_LIMITED within a second: retryAfterMs was ignored`,
+      retryAfterMs: 0,
     });
   }
 

@@ -342,14 +342,14 @@ export const configSettings = {
     200,
     0.01,
     1_000_000,
-    'Sustained requests per second per client address; beyond it RATE_LIMITED.',
+    "Sustained WebSocket frames per second per client address, whatever they hold (a service connection's commands count per buyer instead); beyond it RATE_LIMITED.",
   ),
   ipBurst: int(
     'STAMPEDE_IP_BURST',
     400,
     1,
     1_000_000,
-    'Requests one address may send at once after being idle.',
+    'Frames one address may send at once after being idle.',
   ),
   ipRateKeysMax: int(
     'STAMPEDE_IP_RATE_KEYS_MAX',
