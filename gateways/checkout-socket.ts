@@ -43,6 +43,10 @@ export function frameBytesCeiling(
   return Math.max(options.payloadBytesMax * 4, options.backpressureBytesMax);
 }
 
+/** The reasons uWS gives the close handler when it fails a connection for a frame (WebSocketProtocol.h). */
+const uwsTooBigReason = 'Received too big message';
+const uwsInvalidTextReason = 'Received invalid UTF-8';
+
 /**
  * RATE_LIMITED answers one connection may draw in a second before it is closed
  * with POLICY_VIOLATION. A client that honours retryAfterMs draws a few (those
@@ -197,7 +201,14 @@ export class CheckoutSocket {
         }
       },
       drain: () => {},
-      close: (ws) => {
+      close: (ws, code, message) => {
+        // uWS fails a connection itself, before JS sees the frame, for a frame past frameBytesCeiling
+        // and for a text frame that is not UTF-8: no answer or close frame can go out (its socket is
+        // already closed), but the frame is counted with the refused ones.
+        if (code === 1006 && message.byteLength > 0) {
+          const reason = Buffer.from(message).toString();
+          if (reason === uwsTooBigReason || reason === uwsInvalidTextReason) this.metrics.framesRejected++;
+        }
         const data = ws.getUserData();
         data.socket = null;
         this.sockets.delete(ws);
