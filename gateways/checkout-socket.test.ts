@@ -212,3 +212,16 @@ t.test(
     await stillSelling(t, server, 14);
   },
 );
+
+t.test('a text frame that is not UTF-8 fails the connection (RFC 6455 8.1) and is counted', async (t) => {
+  const server = await node(t);
+  const c = await TestClient.connect(server.port);
+  const rejectedBefore = server.metrics.framesRejected;
+  c.ws.send(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), { binary: false });
+  const close = await closed(c);
+  t.equal(close.code, 1006, 'uWS closes the TCP connection before the gateway sees the frame');
+  t.equal(c.received, 0, 'nothing can be answered');
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the server's close handler runs after the client's
+  t.equal(server.metrics.framesRejected, rejectedBefore + 1, 'counted in stampede_frames_rejected_total');
+  await stillSelling(t, server, 15);
+});

@@ -1,9 +1,13 @@
 /**
  * The checkout WebSocket on uWebSockets.js (`/v1/checkout`): frames in,
  * CheckoutService answers out, in the frame kind the client used (binary
- * protobuf or JSON text). Every malformed frame gets a coded error and the
- * connection stays up; an oversized frame, a slow reader past the buffered
- * limit, or a failed authentication closes it with a coded reason.
+ * protobuf or JSON text). Every frame is charged to the client address's
+ * rate limit first (CheckoutService.admitFrame). Every malformed frame gets a
+ * coded error and the connection stays up; an oversized frame, a slow reader
+ * past the buffered limit, a failed authentication, or a flood that ignores
+ * RATE_LIMITED closes it with a coded reason. What uWS fails itself before JS
+ * sees it (a frame past frameBytesCeiling, a text frame that is not UTF-8,
+ * RFC 6455 violations) ends without a close frame and is only counted.
  *
  * Place→answer latency is measured here, from the frame's arrival to its
  * answer handed to the socket, for the dashboard (metrics.countPlaces).
