@@ -204,6 +204,8 @@ export class CheckoutSocket {
           this.answerFailed(data, request, error);
         }
       },
+      ping: (ws) => this.controlFrame(ws),
+      pong: (ws) => this.controlFrame(ws),
       drain: () => {},
       close: (ws, code, message) => {
         // uWS fails a connection itself, before JS sees the frame, for a frame past frameBytesCeiling
@@ -314,15 +316,37 @@ export class CheckoutSocket {
     this.socketsWithOutPending.length = 0;
   }
 
+  private closeSlowReader(ws: WebSocket<SocketData>, data: SocketData): void {
+    this.metrics.slowReadersClosed++;
+    data.socket = null;
+    ws.end(this.options.closeCodeOf('SLOW_READER') ?? 4010, 'SLOW_READER: not reading its answers');
+  }
+
+  /**
+   * A ping or pong control frame, a frame like any other: charged to the
+   * address (a refusal carries request id 0). uWS has already answered a ping
+   * with a pong, outside send(), so the slow-reader limit is checked here too:
+   * with uWS's own limit off, a client that pings and never reads would
+   * otherwise pile up pongs without bound.
+   */
+  private controlFrame(ws: WebSocket<SocketData>): void {
+    const data = ws.getUserData();
+    if (data.socket === null) return;
+    if (ws.getBufferedAmount() > this.options.backpressureBytesMax) {
+      this.closeSlowReader(ws, data);
+      return;
+    }
+    const refused = this.service.admitFrame(data, null, 0);
+    if (refused !== null) this.sendRateLimited(ws, refused, performance.now());
+  }
+
   /** Sends one answer or push; closes a client that stopped reading. */
   private send(ws: WebSocket<SocketData>, out: ServerOut): void {
     const data = ws.getUserData();
     if (data.socket === null) return;
     this.countAnswer(out);
     if (ws.getBufferedAmount() > this.options.backpressureBytesMax) {
-      this.metrics.slowReadersClosed++;
-      data.socket = null;
-      ws.end(this.options.closeCodeOf('SLOW_READER') ?? 4010, 'SLOW_READER: not reading its answers');
+      this.closeSlowReader(ws, data);
       return;
     }
     const frame = encodeServerMessage(out, data.binary);
