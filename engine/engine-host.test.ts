@@ -213,7 +213,7 @@ t.test('stampede replay and prune on a data directory', async (t) => {
   };
   t.equal(summary.stateHash, stopped.stateHash, 'replay from scratch gives the live hash');
   t.same(summary.invariantViolations, []);
-  t.same(summary.ordersByStatus, { readyForCheckout: 49, checkoutSuccess: 1 });
+  t.same(summary.ordersByStatus, { ready_for_checkout: 49, checkout_success: 1 });
   t.same(
     summary.stock,
     [{ skuId: 1, onHand: 49, reserved: 49, available: 0, sold: 1 }],

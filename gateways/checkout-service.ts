@@ -26,6 +26,7 @@ import type {
   ServerMessageInput,
 } from '../proto/client-codec.ts';
 import { type EngineAnswer, EngineAnswerSink, type EngineCommands } from './engine-commands.ts';
+import { resultMessage } from './errors.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { SandboxPayments } from './payments-sandbox.ts';
 
@@ -153,7 +154,7 @@ class PendingAnswers extends EngineAnswerSink {
       a.expiresAtMs,
       a.totalMinor,
       a.skuId,
-      a.result === ResultCode.soldOut ? soldOutMessage : '',
+      a.result === ResultCode.soldOut ? soldOutMessage : resultMessage(a.result),
     );
     if (--this.waiting === 0) this.settle?.(this.whole());
   }

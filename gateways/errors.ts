@@ -267,7 +267,7 @@ const edgeErrors = {
     400,
     null,
     false,
-    'The HTTP request has an invalid path parameter, query or body; the message says which.',
+    'The HTTP request has an invalid path parameter, query or body, or one its route does not describe (/openapi.json); the message says which.',
   ),
   UNKNOWN_MESSAGE: edge(
     400,
@@ -388,6 +388,18 @@ const edgeErrors = {
     false,
     'The node configuration is invalid: the node does not start and lists every bad value.',
   ),
+  PORT_IN_USE: operating(
+    null,
+    null,
+    false,
+    'The HTTP port is in use (another node, or another program): the node does not start, rather than share the port with another store.',
+  ),
+  LISTEN_FAILED: operating(
+    null,
+    null,
+    false,
+    'The node cannot listen on its host and port for another reason (the address is not local, or the port needs privileges); the message gives the reason.',
+  ),
 } as const satisfies Record<string, ErrorSpec> & TokenCodes;
 
 export type EdgeErrorCode = keyof typeof edgeErrors;
@@ -445,4 +457,12 @@ export function errorCodeOfResult(resultCode: number): BusinessErrorCode {
     throw new Error(`result ${name} has no error code`);
   }
   return name as BusinessErrorCode;
+}
+
+/**
+ * The human message of an engine answer: '' for ok, the catalogue's meaning for a refusal, so every
+ * refusal says why in words on the socket and over HTTP alike. Clients match on the code, never on this.
+ */
+export function resultMessage(resultCode: number): string {
+  return resultCode === ResultCode.ok ? '' : errorSpec(errorCodeOfResult(resultCode)).meaning;
 }

@@ -16,6 +16,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { PaymentOutcome, resultName, statusName } from '../engine/codes.ts';
 import type { EngineCommands } from './engine-commands.ts';
 import { sendError } from './http-api.ts';
+import { parseBody, webhookBody } from './http-bodies.ts';
 import { Reply, readBody } from './http-io.ts';
 
 export const webhookPath = '/v1/payments/webhook';
@@ -63,35 +64,11 @@ export function registerPaymentsWebhook(
           `missing or wrong ${signatureHeader} header`,
         );
       }
-      let event: unknown;
-      try {
-        event = JSON.parse(body.toString('utf8'));
-      } catch {
-        return sendError(reply, options, 'BAD_REQUEST', 'body is not JSON');
-      }
-      const e = event as { eventId?: unknown; orderId?: unknown; outcome?: unknown; amountMinor?: unknown };
-      const eventId =
-        typeof e.eventId === 'string' && e.eventId.length >= 1 && e.eventId.length <= 200 ? e.eventId : null;
-      const orderId =
-        Number.isSafeInteger(e.orderId) && (e.orderId as number) >= 1 ? (e.orderId as number) : null;
+      const parsed = parseBody(body, webhookBody);
+      if (!parsed.ok) return sendError(reply, options, 'BAD_REQUEST', parsed.message);
+      const { eventId, orderId, amountMinor } = parsed.value;
       const outcome =
-        e.outcome === 'succeeded'
-          ? PaymentOutcome.succeeded
-          : e.outcome === 'declined'
-            ? PaymentOutcome.declined
-            : null;
-      const amountMinor =
-        Number.isSafeInteger(e.amountMinor) && (e.amountMinor as number) >= 0
-          ? (e.amountMinor as number)
-          : null;
-      if (eventId === null || orderId === null || outcome === null || amountMinor === null) {
-        return sendError(
-          reply,
-          options,
-          'BAD_REQUEST',
-          'need eventId (string), orderId (integer >= 1), outcome (succeeded|declined), amountMinor (integer >= 0)',
-        );
-      }
+        parsed.value.outcome === 'succeeded' ? PaymentOutcome.succeeded : PaymentOutcome.declined;
       const previous = answered.get(eventId);
       if (previous !== undefined) return reply.json(previous.status, previous.body);
       const pending = commands.submit({ type: 'paymentResult', orderId, outcome, amountMinor });

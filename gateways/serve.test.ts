@@ -128,9 +128,7 @@ t.test('STAMPEDE_ORDER_TTL_MS: an unpaid reservation times out and its stock ret
   if ((placed.order as { result: string }).result !== 'RESULT_CODE_OK') return; // no timeout would come
   const orderId = (placed.order as { orderId: number }).orderId;
   t.equal((await http(port, 'GET', '/v1/stock/3')).body.available, 498, 'two units reserved');
-  const timedOut = await client.push(
-    (m) => (m.update as { status: string }).status === 'ORDER_STATUS_TIMEOUT',
-  );
+  const timedOut = await client.push((m) => (m.update as { status: string }).status === 'timeout');
   t.equal((timedOut.update as { orderId: number }).orderId, orderId, 'the unpaid order timed out');
   t.equal((await http(port, 'GET', '/v1/stock/3')).body.available, 500, 'and its stock came back');
   node.child.kill('SIGTERM');

@@ -37,6 +37,7 @@ import { dashboardStats } from './dashboard-stats.ts';
 import { DurableEventFeed } from './durable-event-feed.ts';
 import { EngineAnswerSink, EngineCommands } from './engine-commands.ts';
 import { type AuthCheck, registerHttpApi } from './http-api.ts';
+import { listenExclusive } from './http-listen.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type SandboxOptions, SandboxPayments } from './payments-sandbox.ts';
 import { registerPaymentsWebhook } from './payments-webhook.ts';
@@ -288,17 +289,16 @@ export class StampedeServer {
         feed.drain();
       }
 
-      const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-        app.listen(options.host, options.httpPort, (token) => {
-          if (token) resolve(token);
-          else
-            reject(
-              Object.assign(new Error(`cannot listen on ${options.host}:${options.httpPort}`), {
-                code: 'LISTEN_FAILED',
-              }),
-            );
-        });
-      });
+      const listenSocket = await listenExclusive(app, options.host, options.httpPort).catch(
+        async (error: unknown) => {
+          // Nothing is served: stop what already runs, so the process can exit with the reason.
+          clearInterval(ticker);
+          payments.close();
+          client.close();
+          await feed.stop();
+          throw error;
+        },
+      );
       const port = uWS.us_socket_local_port(listenSocket);
       const server = new StampedeServer({
         host,
@@ -360,12 +360,27 @@ const answerIgnored = new (class extends EngineAnswerSink {
   engineAnswered(): void {}
 })();
 
+/** Every TemplatedApp method that registers a route: a route added by any of them is recorded (openapi.test.ts). */
+const routeMethods = new Set([
+  'get',
+  'post',
+  'put',
+  'patch',
+  'del',
+  'options',
+  'head',
+  'connect',
+  'trace',
+  'any',
+  'ws',
+]);
+
 function recordRoutes(app: uWS.TemplatedApp, routes: string[]): uWS.TemplatedApp {
   return new Proxy(app, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
       if (typeof value !== 'function') return value;
-      if (property === 'get' || property === 'post' || property === 'ws') {
+      if (typeof property === 'string' && routeMethods.has(property)) {
         return (path: string, handler: unknown) => {
           routes.push(`${String(property).toUpperCase()} ${path}`);
           (value as (path: string, handler: unknown) => unknown).call(target, path, handler);

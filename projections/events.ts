@@ -4,7 +4,7 @@
  * one rule every store and the reconciler share for what a status change does to stock. Runs on projector
  * and tool threads; allocates freely (one object per event), never on the engine thread.
  */
-import { EventType, isReservingStatus, OrderStatus } from '../engine/codes.ts';
+import { EventType, isReservingStatus, OrderStatus, statusName } from '../engine/codes.ts';
 import { eventToProto } from '../proto/event-codec.ts';
 
 export interface OrderLine {
@@ -213,22 +213,8 @@ export function paymentOutcomeOf(status: number): PaymentOutcomeName | null {
   return null;
 }
 
-/** The seed's names of the order statuses, as stored in Redis and the MySQL lookup table. */
-export const orderStatusSeedNames: Readonly<Record<number, string>> = Object.freeze({
-  [OrderStatus.created]: 'created',
-  [OrderStatus.checkedInventory]: 'checked_inventory',
-  [OrderStatus.pendingCheckout]: 'pending_checkout',
-  [OrderStatus.readyForCheckout]: 'ready_for_checkout',
-  [OrderStatus.checkoutSuccess]: 'checkout_success',
-  [OrderStatus.errorCheckout]: 'error_checkout',
-  [OrderStatus.timeout]: 'timeout',
-  [OrderStatus.exceptionCheckout]: 'exception_checkout',
-  [OrderStatus.failCheckout]: 'fail_checkout',
-  [OrderStatus.canceled]: 'canceled',
-});
-
-export const orderStatusSeedName = (status: number): string =>
-  orderStatusSeedNames[status] ?? `status_${status}`;
+/** The seed's names of the order statuses, as stored in Redis and the MySQL lookup table: the one spelling. */
+export const orderStatusSeedName = statusName;
 
 /** An order's row as the projections hold it: the orders table, and the reconciler's model of it. */
 export interface ProjectedOrder {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import t, { type Test } from 'tap';
-import { OrderStatus, ResultCode } from '../engine/codes.ts';
+import { OrderStatus, ResultCode, statusName } from '../engine/codes.ts';
 import { isErrorCode } from '../gateways/errors.ts';
 import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
 import {
@@ -29,7 +29,7 @@ import {
   decodeCommandBatch,
   encodeServerMessage,
   type ServerMessageInput,
-  serverJsonOptions,
+  serverMessageJson,
 } from './client-codec.ts';
 import { stampede } from './generated/stampede.js';
 import { protoLimits } from './limits.ts';
@@ -958,7 +958,7 @@ t.test('answers encode the same in both kinds: JSON text is the mapping of the b
   for (const { name, message } of serverSamples) {
     const bytes = encodeServerMessage(message, true);
     const json: unknown = JSON.parse(encodeServerMessage(message, false));
-    t.same(json, ServerMessage.toObject(ServerMessage.decode(bytes), serverJsonOptions), name);
+    t.same(json, serverMessageJson(ServerMessage.decode(bytes)), name);
   }
   t.same(
     JSON.parse(encodeServerMessage(serverSamples[2]!.message, false)),
@@ -967,7 +967,7 @@ t.test('answers encode the same in both kinds: JSON text is the mapping of the b
       order: {
         result: 'RESULT_CODE_SOLD_OUT',
         orderId: 0,
-        status: 'ORDER_STATUS_NONE',
+        status: 'none',
         expiresAtMs: 0,
         totalMinor: 0,
         skuId: 2,
@@ -1102,18 +1102,49 @@ t.test('client messages match the golden fixtures, and both fixtures decode to o
   }
 });
 
+/** The protobuf JSON of a text answer: statuses back from the seed's spelling to the enum's value names. */
+function protoStatuses(json: Record<string, unknown>): Record<string, unknown> {
+  for (const body of [json.order, json.update, json.subscribed] as Record<string, unknown>[]) {
+    for (const field of ['status', 'previous']) {
+      if (typeof body?.[field] === 'string')
+        body[field] = `ORDER_STATUS_${(body[field] as string).toUpperCase()}`;
+    }
+  }
+  for (const answer of (json.batch as { answers?: Record<string, unknown>[] } | undefined)?.answers ?? []) {
+    protoStatuses(answer);
+  }
+  return json;
+}
+
+t.test(
+  "text answers spell order statuses the seed's way, the enum value name without its prefix",
+  async (t) => {
+    for (const [key, status] of Object.entries(OrderStatus)) {
+      const json = JSON.parse(
+        encodeServerMessage({ kind: 'subscribed', requestId: 1, orderId: 1, status }, false),
+      ) as { subscribed: { status: string } };
+      t.equal(json.subscribed.status, statusName(status), key);
+      t.equal(`ORDER_STATUS_${json.subscribed.status.toUpperCase()}`, stampede.v1.OrderStatus[status], key);
+    }
+    t.equal(statusName(OrderStatus.checkoutSuccess), 'checkout_success');
+    t.equal(statusName(OrderStatus.checkedInventory), 'checked_inventory');
+  },
+);
+
 t.test('server messages match the golden fixtures in both kinds', async (t) => {
   for (const { name, message } of serverSamples) {
     const bytes = encodeServerMessage(message, true);
     const golden = await checkFixture(t, name, bytes, JSON.parse(encodeServerMessage(message, false)));
     if (golden === null) continue;
     t.same(
-      ServerMessage.toObject(ServerMessage.decode(golden.bin), serverJsonOptions),
+      serverMessageJson(ServerMessage.decode(golden.bin)),
       JSON.parse(golden.text),
       `${name}.bin decodes to ${name}.json`,
     );
     t.same(
-      Buffer.from(ServerMessage.encode(ServerMessage.fromObject(JSON.parse(golden.text))).finish()),
+      Buffer.from(
+        ServerMessage.encode(ServerMessage.fromObject(protoStatuses(JSON.parse(golden.text)))).finish(),
+      ),
       Buffer.from(golden.bin),
       `${name}.json encodes back to the same bytes`,
     );
@@ -1484,7 +1515,7 @@ t.test(
         : { kind: 'pong', requestId: integer(1000), clientTimeMs: 1, serverTimeMs: 2 };
     const viaProtobufjs = (message: ServerMessageInput): Uint8Array =>
       ServerMessage.encode(
-        ServerMessage.fromObject(JSON.parse(encodeServerMessage(message, false))),
+        ServerMessage.fromObject(protoStatuses(JSON.parse(encodeServerMessage(message, false)))),
       ).finish();
     let mismatches = 0;
     for (let i = 0; i < 2_000; i++) {

@@ -36,7 +36,7 @@
  * message kind this gateway does not know, and it is UNKNOWN_MESSAGE.
  */
 import type { IConversionOptions } from 'protobufjs';
-import { OrderStatus, ResultCode } from '../engine/codes.ts';
+import { OrderStatus, ResultCode, statusName } from '../engine/codes.ts';
 import { stampede } from './generated/stampede.js';
 import { protoLimits } from './limits.ts';
 import { noBytes, WireReader } from './wire-reader.ts';
@@ -1150,11 +1150,36 @@ export function encodeServerMessage(message: ServerMessageInput, binary: boolean
   if (binary && (message.kind === 'batch' || isHandWritten(message))) return encodeBinaryByHand(message);
   const proto = serverToProto(message, 'message');
   if (binary) return stampede.v1.ServerMessage.encode(proto).finish();
-  // The generated toObject reads own properties only, so the plain object serves as the message.
-  return JSON.stringify(
-    stampede.v1.ServerMessage.toObject(proto as stampede.v1.ServerMessage, serverJsonOptions),
-  );
+  return JSON.stringify(serverMessageJson(proto));
 }
+
+/**
+ * A ServerMessage as a text frame carries it: the protobuf JSON mapping (serverJsonOptions), except that
+ * order statuses (`status`, `previous`) are spelled as everywhere else, the seed's way (`checkout_success`,
+ * engine/codes.ts statusName), not as the enum's value names (`ORDER_STATUS_CHECKOUT_SUCCESS`), whose
+ * prefix protobuf's naming rule needs and a JSON reader does not. Binary frames carry the enum's number.
+ */
+export function serverMessageJson(message: stampede.v1.IServerMessage): Record<string, unknown> {
+  // The generated toObject reads own properties only, so a plain object serves as the message.
+  const json = stampede.v1.ServerMessage.toObject(message as stampede.v1.ServerMessage, serverJsonOptions);
+  seedStatuses(json);
+  return json;
+}
+
+type StatusBody = { status?: unknown; previous?: unknown } | undefined;
+
+function seedStatuses(json: { [body: string]: unknown }): void {
+  for (const body of [json.order, json.update, json.subscribed] as StatusBody[]) {
+    if (body === undefined) continue;
+    if (typeof body.status === 'string') body.status = seedStatus(body.status);
+    if (typeof body.previous === 'string') body.previous = seedStatus(body.previous);
+  }
+  const batch = json.batch as { answers?: { [body: string]: unknown }[] } | undefined;
+  for (const answer of batch?.answers ?? []) seedStatuses(answer);
+}
+
+const seedStatus = (protoName: string): string =>
+  statusName(stampede.v1.OrderStatus[protoName as keyof typeof stampede.v1.OrderStatus]);
 
 const resultCodes = new Set<number>(Object.values(ResultCode));
 const orderStatuses = new Set<number>(Object.values(OrderStatus));

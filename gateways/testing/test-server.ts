@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { engineLimits } from '../../engine/limits.ts';
 import { issueToken, type TokenSubject } from '../../lib/tokens.ts';
-import { serverJsonOptions } from '../../proto/client-codec.ts';
+import { serverMessageJson } from '../../proto/client-codec.ts';
 import { stampede } from '../../proto/generated/stampede.js';
 import { closeCodeOf, httpStatusOf } from '../errors.ts';
 import { tokenVerifier } from '../serve.ts';
@@ -100,10 +100,7 @@ export class TestClient {
       // Binary answers are protobuf; decode them to the same JSON shape text answers have.
       const message = (
         isBinary
-          ? stampede.v1.ServerMessage.toObject(
-              stampede.v1.ServerMessage.decode(new Uint8Array(data as Buffer)),
-              serverJsonOptions,
-            )
+          ? serverMessageJson(stampede.v1.ServerMessage.decode(new Uint8Array(data as Buffer)))
           : JSON.parse(data.toString())
       ) as Json;
       this.received++;
