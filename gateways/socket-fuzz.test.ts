@@ -64,14 +64,16 @@ class Conn {
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on('message', (data, isBinary) => {
-      this.inbox.push(
-        (isBinary
+      const message = (
+        isBinary
           ? stampede.v1.ServerMessage.toObject(
               stampede.v1.ServerMessage.decode(new Uint8Array(data as Buffer)),
               serverJsonOptions,
             )
-          : JSON.parse(data.toString())) as Json,
-      );
+          : JSON.parse(data.toString())
+      ) as Json;
+      if (message.update !== undefined) return; // pushes of the fuzz buyer's orders: not what is checked here
+      this.inbox.push(message);
       this.wake?.();
     });
     ws.on('close', (code, reason) => {
@@ -95,13 +97,11 @@ class Conn {
     return conn;
   }
 
-  /** The next answer (not a push) with this request id, or null once the connection closed without one. */
+  /** The next answer with this request id, or null once the connection closed without one. */
   async answer(requestId: number): Promise<Json | null> {
     const deadline = Date.now() + answerWaitMsMax;
     for (;;) {
-      const index = this.inbox.findIndex(
-        (m) => m.update === undefined && Number(m.requestId ?? 0) === requestId,
-      );
+      const index = this.inbox.findIndex((m) => Number(m.requestId ?? 0) === requestId);
       if (index >= 0) return this.inbox.splice(index, 1)[0]!;
       if (this.closed !== null) return null;
       const left = deadline - Date.now();
@@ -469,11 +469,7 @@ t.test('a flood of pipelined frames: each answered once, by request id', async (
     }
   }
   t.equal(conn.closed, null, 'the connection stays open through the floods');
-  t.same(
-    conn.inbox.filter((m) => m.update === undefined),
-    [],
-    'and nothing was answered twice',
-  );
+  t.same(conn.inbox, [], 'and nothing was answered twice');
   conn.ws.close();
   await stillSelling(t, port);
 });
