@@ -10,7 +10,8 @@
  *  - a buyer connection acts for its own buyer only; a service connection
  *    names the buyer on every command and may batch;
  *  - a buyer sees and touches only their own orders;
- *  - rate limits per buyer and per IP (token buckets);
+ *  - rate limits (token buckets): every frame per client address (admitFrame),
+ *    every command per buyer;
  *  - sold out at the edge: when every SKU of an order has zero available in
  *    the engine's shared array, and the request is not a retry of an order
  *    or a remembered refusal the read model knows, the answer is soldOut
@@ -234,6 +235,33 @@ export class CheckoutService {
   }
 
   /**
+   * Charges one frame to its client address before anything else looks at
+   * it, whatever it holds: a command, a ping, an authenticate, bytes that do
+   * not decode (request null). Returns the RATE_LIMITED answer, or null when
+   * the frame may go on. The exception is a service connection's commands: a
+   * trusted backend speaks for many buyers from one address, so each of its
+   * commands is charged to its buyer instead (command()), and a ping inside
+   * its batch rides on the batch.
+   */
+  admitFrame(session: Session, request: ClientRequest | null, requestId: number): ServerOut | null {
+    if (
+      session.role === 'service' &&
+      request !== null &&
+      request.kind !== 'ping' &&
+      request.kind !== 'authenticate'
+    )
+      return null;
+    const nowMs = this.now();
+    if (this.deps.ipLimiter.take(session.ip, nowMs)) return null;
+    return error(
+      requestId,
+      'RATE_LIMITED',
+      'too many frames from this address',
+      this.deps.ipLimiter.retryAfterMs(session.ip, nowMs),
+    );
+  }
+
+  /**
    * Answers one frame: at once when the gateway can (refusals, pongs, edge
    * sold-out, subscriptions, payments started), as a promise when the engine
    * must answer. A batch is answered when its last command is.
@@ -298,15 +326,6 @@ export class CheckoutService {
         );
       }
       buyerId = request.buyerId;
-    }
-    // A service connection is a trusted backend speaking for many buyers from one address: only per-buyer limits apply.
-    if (session.role === 'buyer' && !this.deps.ipLimiter.take(session.ip, nowMs)) {
-      return error(
-        request.requestId,
-        'RATE_LIMITED',
-        'too many requests from this address',
-        this.deps.ipLimiter.retryAfterMs(session.ip, nowMs),
-      );
     }
     // Before the per-buyer limit: a sold-out answer never reaches the engine, which that limit protects, and
     // costs less than the limiter's bookkeeping for a buyer never seen before (measured: 40% of the gateway's

@@ -274,7 +274,7 @@ export const configSettings = {
     64 * kib, // a full JSON batch of commandsPerFrameMax one-line orders is about 37 KiB
     protoLimits.commandBytesMax,
     16 * mib,
-    'Largest WebSocket frame a client may send: a larger one is answered FRAME_TOO_LARGE (past 4x it closes the connection).',
+    'Largest WebSocket frame a client may send: a larger one is answered FRAME_TOO_LARGE, close 4009 (past the larger of 4x this and wsBackpressureBytesMax the connection is dropped unanswered).',
   ),
   wsBackpressureBytesMax: int(
     'STAMPEDE_WS_BACKPRESSURE_BYTES_MAX',
@@ -342,14 +342,14 @@ export const configSettings = {
     200,
     0.01,
     1_000_000,
-    'Sustained requests per second per client address; beyond it RATE_LIMITED.',
+    "Sustained WebSocket frames per second per client address, whatever they hold (a service connection's commands count per buyer instead); beyond it RATE_LIMITED.",
   ),
   ipBurst: int(
     'STAMPEDE_IP_BURST',
     400,
     1,
     1_000_000,
-    'Requests one address may send at once after being idle.',
+    'Frames one address may send at once after being idle.',
   ),
   ipRateKeysMax: int(
     'STAMPEDE_IP_RATE_KEYS_MAX',

@@ -146,7 +146,7 @@ const businessErrors = {
     R.linesInvalid,
     422,
     false,
-    'The order has no lines or more than linesPerOrderMax lines.',
+    "No lines, or more than the engine's linesPerOrderMax; the checkout socket refuses more lines than it takes itself, as BAD_COMMAND.",
   ),
   ordersFull: business(
     R.ordersFull,

@@ -138,7 +138,7 @@ export class GatewayMetrics {
     metric(
       'stampede_frames_rejected_total',
       'counter',
-      'Client frames answered with a coded error.',
+      'Client frames refused: answered with a coded error, or failed by uWS before the gateway saw them (no answer).',
       this.framesRejected,
     );
     metric(

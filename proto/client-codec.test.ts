@@ -317,6 +317,18 @@ const refusals: RefusalCase[] = [
     },
   ],
   [
+    'a snake_case message kind',
+    text({ requestId: 3, place_order: { lines: [], totalMinor: 0 } }),
+    false,
+    bad(/^unknown field "place_order" \(field names are lowerCamelCase: placeOrder\)$/, 3),
+  ],
+  [
+    'a top-level __proto__',
+    new TextEncoder().encode('{"requestId":4,"__proto__":{"ping":{"clientTimeMs":1}}}'),
+    false,
+    bad(/^unknown field "__proto__"$/, 4),
+  ],
+  [
     'a field named __proto__',
     new TextEncoder().encode('{"requestId":1,"ping":{"clientTimeMs":1,"__proto__":{}}}'),
     false,
@@ -342,6 +354,32 @@ const refusals: RefusalCase[] = [
     }),
     false,
     bad(/placeOrder\.lines\[0\]\.quantity must be an integer \(a number or a decimal string\), got 1\.5/, 8),
+  ],
+  [
+    'a quantity too large for a double (1e400 parses as Infinity)',
+    new TextEncoder().encode(
+      '{"requestId":8,"placeOrder":{"lines":[{"skuId":1,"quantity":1e400,"unitPriceMinor":100}],"totalMinor":100}}',
+    ),
+    false,
+    {
+      ok: false,
+      code: 'BAD_COMMAND',
+      message: /^placeOrder\.lines\[0\]\.quantity must be an integer from 0 to 2147483647, got Infinity$/,
+      requestId: 8,
+    },
+  ],
+  [
+    'a quantity of 1e30, like 1e400 out of range',
+    new TextEncoder().encode(
+      '{"requestId":8,"placeOrder":{"lines":[{"skuId":1,"quantity":1e30,"unitPriceMinor":100}],"totalMinor":100}}',
+    ),
+    false,
+    {
+      ok: false,
+      code: 'BAD_COMMAND',
+      message: /^placeOrder\.lines\[0\]\.quantity must be an integer from 0 to 2147483647, got 1e\+30$/,
+      requestId: 8,
+    },
   ],
   [
     'a SKU id that is not a number',

@@ -29,7 +29,8 @@
  * protobufjs's fromObject would ignore or coerce), then the same narrow.
  *
  * Unknown fields: in JSON they are refused at every depth (there a stranger
- * field is a typo). In binary they are skipped, as protobuf intends, so that
+ * field is a typo), as BAD_FRAME; only an unknown lowerCamelCase top-level key
+ * holding an object is taken for a newer message kind (UNKNOWN_MESSAGE). In binary they are skipped, as protobuf intends, so that
  * an older gateway accepts a newer client's optional additions; the exception
  * is an unknown field number of 10 and up in a ClientMessage: that is a
  * message kind this gateway does not know, and it is UNKNOWN_MESSAGE.
@@ -799,13 +800,20 @@ function fromJson(
     const item: unknown = (value as Record<string, unknown>)[key];
     const field = fields.get(key);
     if (field === undefined) {
-      if (type === 'ClientMessage' && typeof item === 'object' && item !== null && !Array.isArray(item)) {
+      const snake = fieldsByProtoName.get(type)!.get(key);
+      if (
+        type === 'ClientMessage' &&
+        snake === undefined &&
+        jsonMessageKindName.test(key) &&
+        typeof item === 'object' &&
+        item !== null &&
+        !Array.isArray(item)
+      ) {
         throw new Rejection(
           ClientFrameErrorCode.unknownMessage,
           `${inMessage(path)}unknown message kind ${quote(key)}; this gateway knows ${bodyFields.map((f) => f.jsonName).join(', ')}`,
         );
       }
-      const snake = fieldsByProtoName.get(type)!.get(key);
       const hint = snake === undefined ? '' : ` (field names are lowerCamelCase: ${snake.jsonName})`;
       throw badFrame(`${inMessage(path)}unknown field ${quote(key)}${hint}`);
     }
@@ -841,6 +849,14 @@ function jsonMessage(
   return fromJson(value, type, at, inBatch || type === 'Batch');
 }
 
+/**
+ * What a newer client's message kind looks like in JSON: a lowerCamelCase
+ * name (proto3 JSON's form of a field name) holding an object. Any other
+ * unknown top-level key (a snake_case spelling of a known kind, `__proto__`,
+ * `place-order`) is a mistake, BAD_FRAME, as unknown fields are at any depth.
+ */
+const jsonMessageKindName = /^[a-z][a-zA-Z0-9]*$/;
+
 const decimalInteger = /^-?(0|[1-9][0-9]*)$/;
 const jsonNumberText = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
 const nonFiniteNames = new Set(['NaN', 'Infinity', '-Infinity']);
@@ -863,7 +879,9 @@ function jsonScalar(value: unknown, kind: ScalarKind, path: string, key: string)
     case 'uint64':
     case 'int64': {
       // proto3 JSON: integers as numbers, or as decimal strings (the canonical form for 64 bits).
-      if (typeof value === 'number' && Number.isInteger(value)) return value;
+      // A number too large for a double (1e400) has become Infinity in JSON.parse: it is an integer
+      // out of range, like 1e30, and narrow refuses both as BAD_COMMAND.
+      if (typeof value === 'number' && (Number.isInteger(value) || !Number.isFinite(value))) return value;
       if (typeof value === 'string' && decimalInteger.test(value)) return Number(value);
       throw badFrame(
         `${show('json', path, key)} must be an integer (a number or a decimal string), got ${describe(value)}`,
