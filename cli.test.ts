@@ -15,7 +15,7 @@ import { writeSaleJournal } from './projections/testing/sale-journal.ts';
 
 const cli = join(import.meta.dirname, 'cli.ts');
 
-/** Runs `stampede ARGS` with only `env` (plus PATH) as its environment. */
+/** Runs `stampede ARGS` with only `env` (plus PATH) as its environment; killed if still running after 120 s. */
 function stampede(
   args: readonly string[],
   env: Record<string, string> = {},
