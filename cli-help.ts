@@ -131,15 +131,19 @@ const commands: Readonly<Record<string, CommandHelp>> = {
     exitCodes: usageExit,
   },
   'bench projections': {
-    usage: ['bench projections [--quick] [--json] [--mysql URL] [--redis URL] [mysql|redis]'],
+    usage: ['bench projections [--quick] [--json] [--mysql URL] [--redis URL] [--config FILE] [mysql|redis]'],
     what: "A flash sale's journal projected into MySQL and Redis (fresh databases and key prefixes), reconciled.",
     flags: [
       ['--quick', 'a smaller sale'],
       ['--json', 'results as JSON'],
-      ['--mysql URL', 'the server to create databases on (default mysql://root@127.0.0.1:3306/test)'],
-      ['--redis URL', 'the Redis to use (default redis://127.0.0.1:6379)'],
+      [
+        '--mysql URL',
+        'the server to create a database on (mysqlUrl; unset: mysql://root@127.0.0.1:3306/test)',
+      ],
+      ['--redis URL', 'the Redis to use (redisUrl; unset: redis://127.0.0.1:6379)'],
+      configFlag,
     ],
-    settings: [],
+    settings: ['mysqlUrl', 'redisUrl'],
     exitCodes: '0 ok, 1 the projection did not reconcile, 2 bad usage',
   },
 };

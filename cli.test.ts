@@ -66,7 +66,7 @@ const settingsOf = {
   token: ['STAMPEDE_DATA_DIR', 'STAMPEDE_TOKEN_SECRET'],
   'bench flash-sale': ['STAMPEDE_TOKEN_SECRET', 'STAMPEDE_REDIS_URL', 'STAMPEDE_MYSQL_URL'],
   'bench engine': [],
-  'bench projections': [],
+  'bench projections': ['STAMPEDE_MYSQL_URL', 'STAMPEDE_REDIS_URL'],
 } as const satisfies Record<string, readonly string[]>;
 
 t.test('--help works for every command and subcommand, with the settings it reads', async (t) => {

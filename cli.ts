@@ -23,9 +23,11 @@ Usage:
                                                      print journal events as protobuf JSON, one a line
   stampede prune  [--data DIR]                       delete journal segments the newest snapshot covers
   stampede project --store mysql|redis [--data DIR] [--mysql URL] [--redis URL] [--once] [--migrate]
+                                                     (--once: exit 1 if the store stays down)
                                                      project the journal into MySQL or Redis (projections/README.md)
   stampede reconcile [--data DIR] [--mysql URL] [--redis URL] [--json]
-                                                     compare the stores with the journal; exit 1 on any anomaly
+                                                     compare the stores with the journal; exit 1 on any
+                                                     anomaly, 3 when a store is behind or never projected
   stampede token  --buyer ID | --service NAME | --admin [--ttl 24h] [--data DIR]
                                                      print a token signed with the node's secret
   stampede bench engine [--quick] [--json] [CASE...] engine benchmarks (engine.apply, ring.spsc,
