@@ -39,7 +39,6 @@ Usage:
   stampede bench projections [--quick] [--json] [mysql|redis]
                                                      a flash sale's journal projected into MySQL and Redis, reconciled
   stampede --help
-
   stampede COMMAND --help                            a command's flags, and the settings it reads with
                                                      their environment variables, units and defaults
 
