@@ -4,44 +4,18 @@
  * configuration table; an unknown STAMPEDE_* variable stops any command with the closest known name; and
  * the table's STAMPEDE_* variables drive every command, not only `serve`.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { commandsWithHelp } from './cli-help.ts';
 import { configSettings } from './gateways/config.ts';
+import { runCli } from './lib/run-cli.ts';
+import { tempDataDir } from './lib/temp-data-dir.ts';
 import { writeSaleJournal } from './projections/testing/sale-journal.ts';
 
-const cli = join(import.meta.dirname, 'cli.ts');
-
-/** Runs `stampede ARGS` with only `env` (plus PATH) as its environment; killed if still running after 120 s. */
-function stampede(
-  args: readonly string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import=tsx', cli, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve) =>
-    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr })),
-  );
-}
-
-const tempDir = (t: { teardown: (fn: () => void) => void }): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'stampede-cli-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-};
+/** Runs `stampede ARGS` with only `env` (plus PATH) as its environment. */
+const stampede = (args: readonly string[], env: Record<string, string> = {}) =>
+  runCli(args, { PATH: process.env.PATH ?? '', ...env });
 
 /** Every setting's environment variable. */
 function allEnvNames(): string[] {
@@ -86,7 +60,7 @@ t.test('--help works for every command and subcommand, with the settings it read
 });
 
 t.test('an unknown STAMPEDE_* variable stops every command, naming the closest one', async (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDataDir(t, 'cli');
   for (const args of [
     ['prune', '--data', dataDir],
     ['replay', '--data', dataDir],
@@ -102,7 +76,7 @@ t.test('an unknown STAMPEDE_* variable stops every command, naming the closest o
 });
 
 t.test('replay and prune read the table: STAMPEDE_DATA_DIR, STAMPEDE_JOURNAL, --config', async (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDataDir(t, 'cli');
   const { lastSeq } = writeSaleJournal(dataDir, 1, 40);
   const replayed = await stampede(['replay', '--json'], { STAMPEDE_DATA_DIR: dataDir });
   t.equal(replayed.code, 0, replayed.stderr);

@@ -4,12 +4,10 @@
  * `project --once` against a store that is down gives up after a bounded retry with the reason, and reconcile
  * tells a store that is behind or was never projected from a clean one by its exit code.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { seedFromEnv } from '../lib/seeded-random.ts';
+import { tempDataDir } from '../lib/temp-data-dir.ts';
 import { runProjectCommand, runReconcileCommand } from './cli.ts';
 import { reconcileExitCodes } from './reconcile.ts';
 import { SaleJournalWriter, writeSaleJournal } from './testing/sale-journal.ts';
@@ -31,12 +29,6 @@ async function run(
   return { code, output: lines.join('\n') };
 }
 
-const tempDataDir = (t: { teardown: (fn: () => void) => void }): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'stampede-projections-cli-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-};
-
 /** A TCP port nothing listens on (taken from the kernel, then released). */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -47,7 +39,7 @@ async function closedPort(): Promise<number> {
 }
 
 t.test('the environment that drives serve drives project and reconcile', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'projections-cli');
   const { lastSeq } = writeSaleJournal(dataDir, seed, 300);
   const mysqlUrl = await freshMysqlDatabase(t);
   const env = { STAMPEDE_DATA_DIR: dataDir, STAMPEDE_MYSQL_URL: mysqlUrl };
@@ -79,7 +71,7 @@ t.test('project without --store says it is required', async (t) => {
 t.test(
   'project --once against a store that is down exits 1 after a bounded retry, with the reason',
   async (t) => {
-    const dataDir = tempDataDir(t);
+    const dataDir = tempDataDir(t, 'projections-cli');
     writeSaleJournal(dataDir, seed + 1, 50);
     const port = await closedPort();
     for (const [store, url] of [
@@ -98,7 +90,7 @@ t.test(
 );
 
 t.test('reconcile: a store never projected, or behind, has its own exit code, not clean', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDataDir(t, 'projections-cli');
   const writer = new SaleJournalWriter(dataDir, seed + 2);
   t.teardown(() => writer.close());
   writer.run(200);
