@@ -120,6 +120,17 @@ const commands: Readonly<Record<string, CommandHelp>> = {
     settings: ['dataDir', 'tokenSecret'],
     exitCodes: usageExit,
   },
+  bench: {
+    usage: [
+      'bench engine [--quick] [--json] [CASE...]',
+      'bench flash-sale [options]',
+      'bench projections [--quick] [--json] [mysql|redis]',
+    ],
+    what: "The benchmarks; `stampede bench SUITE --help` for each suite's flags and settings.",
+    flags: [],
+    settings: [],
+    exitCodes: '0 ok, 1 a check failed, 2 bad usage',
+  },
   'bench engine': {
     usage: ['bench engine [--quick] [--json] [CASE...]'],
     what: 'Engine benchmarks: engine.apply, ring.spsc, pipeline.durable, replay, memory.',
@@ -163,11 +174,12 @@ export function commandHelp(name: string): string | undefined {
 
 function usageText(help: Usage): string {
   if ('text' in help) return help.text;
-  const width = Math.max(...help.flags.map(([flag]) => flag.length)) + 2;
+  const flags = [...help.flags, ['--help', 'this text'] as const];
+  const width = Math.max(...flags.map(([flag]) => flag.length)) + 2;
   return [
     `Usage:\n${help.usage.map((line) => `  ${line.startsWith(' ') ? ' '.repeat(9) : 'stampede '}${line}`).join('\n')}`,
     help.what,
-    `Flags:\n${help.flags.map(([flag, doc]) => `  ${flag.padEnd(width)}${doc}`).join('\n')}\n  ${'--help'.padEnd(width)}this text`,
+    `Flags:\n${flags.map(([flag, doc]) => `  ${flag.padEnd(width)}${doc}`).join('\n')}`,
   ].join('\n\n');
 }
 

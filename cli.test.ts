@@ -39,6 +39,7 @@ const settingsOf = {
   reconcile: ['STAMPEDE_DATA_DIR', 'STAMPEDE_MYSQL_URL', 'STAMPEDE_REDIS_URL', 'STAMPEDE_JOURNAL'],
   token: ['STAMPEDE_DATA_DIR', 'STAMPEDE_TOKEN_SECRET'],
   'bench flash-sale': ['STAMPEDE_TOKEN_SECRET', 'STAMPEDE_REDIS_URL', 'STAMPEDE_MYSQL_URL'],
+  bench: [],
   'bench engine': [],
   'bench projections': ['STAMPEDE_MYSQL_URL', 'STAMPEDE_REDIS_URL'],
 } as const satisfies Record<string, readonly string[]>;

@@ -331,36 +331,45 @@ t.test('unknown STAMPEDE_* variables are errors, with the likely intended name',
   t.doesNotThrow(() => loadConfig({ env: { STAMPEDE_CONFIG: '' } }), 'STAMPEDE_CONFIG is known');
 });
 
-t.test('engine limits: the data directory recorded ones are the defaults, a given one wins', async (t) => {
-  const dataDir = tempDir(t);
-  const limitsOf = (env: Record<string, string>): EngineLimits =>
-    engineLimitsOf(loadConfig({ env: { STAMPEDE_DATA_DIR: dataDir, ...env } }));
-  t.strictSame(limitsOf({}), engineLimitsDefault, 'a new directory: the engine defaults');
-  const recorded = { ...engineLimitsDefault, orderTtlMs: 1_000, skusMax: 64 };
-  writeFileSync(join(dataDir, 'engine.json'), JSON.stringify({ limits: recorded }));
-  t.strictSame(limitsOf({}), recorded, 'a directory created with other limits: those');
-  t.strictSame(
-    limitsOf({ STAMPEDE_ORDER_TTL_MS: '2000', STAMPEDE_ENGINE_VELOCITY_ORDERS_MAX: '3' }),
-    { ...recorded, orderTtlMs: 2_000, velocityOrdersMax: 3 },
-    'given ones override (the engine host then refuses a mismatch)',
-  );
-  t.match(problemsOf({ env: { STAMPEDE_ENGINE_SKUS_MAX: '0' } }), [
-    /STAMPEDE_ENGINE_SKUS_MAX must be an integer/,
-  ]);
-  t.throws(() => limitsOf({ STAMPEDE_ENGINE_TIMER_SLOT_COUNT: '1000' }), {
-    name: 'ConfigError',
-    message: /engine limits: timerSlotCount must be a power of two/,
-  });
-  t.throws(() => limitsOf({ STAMPEDE_ENGINE_LINES_PER_ORDER_MAX: '2' }), {
-    name: 'ConfigError',
-    message: /linesPerOrderMax \(8\) must be at most engine.linesPerOrderMax \(2\)/,
-  });
-  for (const key of Object.keys(engineLimitsDefault)) {
-    const setting =
-      key === 'orderTtlMs' ? configSettings.orderTtlMs : configSettings.engine[key as 'skusMax'];
-    t.ok(setting !== undefined && configEnvironmentHelp().includes(setting.env), `${key} is in the table`);
-  }
-});
+t.test(
+  'engine limits: the data directory recorded ones are the defaults; another one given is refused',
+  async (t) => {
+    const dataDir = tempDir(t);
+    const limitsOf = (env: Record<string, string>): EngineLimits =>
+      engineLimitsOf(loadConfig({ env: { STAMPEDE_DATA_DIR: dataDir, ...env } }));
+    t.strictSame(limitsOf({}), engineLimitsDefault, 'a new directory: the engine defaults');
+    t.strictSame(
+      limitsOf({ STAMPEDE_ORDER_TTL_MS: '2000', STAMPEDE_ENGINE_VELOCITY_ORDERS_MAX: '3' }),
+      { ...engineLimitsDefault, orderTtlMs: 2_000, velocityOrdersMax: 3 },
+      'a new directory: the given ones over the defaults',
+    );
+    const recorded = { ...engineLimitsDefault, orderTtlMs: 1_000, skusMax: 64 };
+    writeFileSync(join(dataDir, 'engine.json'), JSON.stringify({ limits: recorded }));
+    t.strictSame(limitsOf({}), recorded, 'a directory created with other limits: those');
+    t.strictSame(limitsOf({ STAMPEDE_ENGINE_SKUS_MAX: '64' }), recorded, 'the recorded value given again');
+    t.throws(() => limitsOf({ STAMPEDE_ORDER_TTL_MS: '2000', STAMPEDE_ENGINE_SKUS_MAX: '64' }), {
+      code: 'DATA_DIR_LIMITS_MISMATCH',
+      message: /orderTtlMs 1000 here, 2000 asked\); start with the recorded limits \(leave them unset\)/,
+    });
+    rmSync(join(dataDir, 'engine.json'));
+    t.match(problemsOf({ env: { STAMPEDE_ENGINE_SKUS_MAX: '0' } }), [
+      /STAMPEDE_ENGINE_SKUS_MAX must be an integer/,
+    ]);
+    t.throws(() => limitsOf({ STAMPEDE_ENGINE_TIMER_SLOT_COUNT: '1000' }), {
+      name: 'ConfigError',
+      message: /engine limits: timerSlotCount must be a power of two/,
+    });
+    t.throws(() => limitsOf({ STAMPEDE_ENGINE_LINES_PER_ORDER_MAX: '2' }), {
+      name: 'ConfigError',
+      message: /linesPerOrderMax \(8\) must be at most engine.linesPerOrderMax \(2\)/,
+    });
+    for (const key of Object.keys(engineLimitsDefault)) {
+      const setting =
+        key === 'orderTtlMs' ? configSettings.orderTtlMs : configSettings.engine[key as 'skusMax'];
+      t.ok(setting !== undefined && configEnvironmentHelp().includes(setting.env), `${key} is in the table`);
+    }
+  },
+);
 
 t.test('help for a part of the table: only those settings, with unit and default', async (t) => {
   const help = configEnvironmentHelp(['dataDir', 'kafka']);

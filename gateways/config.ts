@@ -9,8 +9,9 @@
  * loadConfig validates everything before anything starts and throws one
  * ConfigError listing every bad value, each with what it must be and what it
  * got: a bad value in any source is reported, even one a later source
- * overrides, and so is an unknown key in the file (most often a typo that
- * would otherwise silently leave a default in place). Then the relationships
+ * overrides, and so is an unknown key in the file or an unknown STAMPEDE_*
+ * variable, with the closest known name (most often a typo that would
+ * otherwise silently leave a default in place). Then the relationships
  * between settings are checked, each with the reason it must hold.
  *
  * An empty environment variable counts as unset. Secrets are never echoed in
@@ -39,7 +40,7 @@ import { join } from 'node:path';
 import { linesPerOrderMaxLayout } from '../engine/layout.ts';
 import { type EngineLimits, engineLimitsDefault, validateEngineLimits } from '../engine/limits.ts';
 import { fileJournalSelection, type JournalSelection } from '../journal/journal-selection.ts';
-import { readDataDirLimits } from '../lib/data-dir-config.ts';
+import { checkDataDirLimits, readDataDirLimits } from '../lib/data-dir-config.ts';
 import { tokenLimits } from '../lib/tokens.ts';
 import { protoLimits } from '../proto/limits.ts';
 
@@ -870,11 +871,14 @@ function relationshipProblems(config: GatewayConfig, failed: ReadonlySet<string>
  * limits together cannot work.
  */
 export function engineLimitsOf(config: GatewayConfig): EngineLimits {
-  const limits: EngineLimits = { ...(readDataDirLimits(config.dataDir) ?? engineLimitsDefault) };
+  const recorded = readDataDirLimits(config.dataDir);
   const given: Partial<Record<keyof EngineLimits, number | undefined>> = {
     ...config.engine,
     orderTtlMs: config.orderTtlMs,
   };
+  // Refused here, before anything starts, and for replay too (which opens no engine host to refuse it).
+  if (recorded !== null) checkDataDirLimits(config.dataDir, recorded, given);
+  const limits: EngineLimits = { ...(recorded ?? engineLimitsDefault) };
   for (const key of Object.keys(given) as (keyof EngineLimits)[]) {
     const value = given[key];
     if (value !== undefined) limits[key] = value;
