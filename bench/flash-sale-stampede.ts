@@ -58,6 +58,8 @@ export interface StampedeRunOptions {
   seed: number;
   /** ws:// or http:// base of a running node; undefined starts one. */
   target: string | undefined;
+  /** The target's configured tokenSecret (undefined: not configured, refused). */
+  targetTokenSecret: string | undefined;
   runMsMax: number;
   /** The own node's order TTL: abandoned reservations return after it (ignored with --target). */
   orderTtlMs: number;
@@ -182,7 +184,10 @@ class HttpNode {
 }
 
 export async function runStampede(options: StampedeRunOptions): Promise<SystemRun> {
-  const secret = options.target === undefined ? randomBytes(32).toString('base64url') : targetSecret();
+  const secret =
+    options.target === undefined
+      ? randomBytes(32).toString('base64url')
+      : targetSecret(options.targetTokenSecret);
   const child =
     options.target === undefined
       ? await startServerChild(ownNodeEnv(secret, options.shares, options.orderTtlMs))
@@ -243,12 +248,11 @@ export async function runStampede(options: StampedeRunOptions): Promise<SystemRu
   }
 }
 
-function targetSecret(): string {
-  const secret = process.env.STAMPEDE_TOKEN_SECRET;
-  if (secret === undefined || secret === '')
+function targetSecret(secret: string | undefined): string {
+  if (secret === undefined)
     throw Object.assign(
       new Error(
-        '--target needs STAMPEDE_TOKEN_SECRET: the bench signs an admin token (catalog) and a service token',
+        '--target needs tokenSecret (STAMPEDE_TOKEN_SECRET or --config FILE): the bench signs an admin token (catalog) and a service token',
       ),
       { code: 'CONFIG_INVALID' },
     );

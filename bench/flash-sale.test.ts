@@ -7,37 +7,17 @@
  * No figure is asserted against a speed: benchmarks judge speed, tests
  * judge behaviour.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { runCli } from '../lib/run-cli.ts';
 import { seedFromEnv } from '../lib/seeded-random.ts';
 import { parseFlashSaleOptions } from './flash-sale.ts';
 import { startServerChild } from './flash-sale-server.ts';
 
-const cli = join(import.meta.dirname, '..', 'cli.ts');
-
-function run(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import=tsx', cli, 'bench', 'flash-sale', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve) =>
-    child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr })),
-  );
-}
+const run = (args: string[], env: Record<string, string> = {}) =>
+  runCli(['bench', 'flash-sale', ...args], { ...process.env, ...env }, 900_000);
 
 t.test(
   'a small sale against Stampede and the baselines: audited, JSON lines, a self-contained report',

@@ -19,6 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../gateways/config.ts';
 import { auditSale } from './flash-sale-audit.ts';
 import { baselineNames, runBaseline } from './flash-sale-baselines.ts';
 import type { BuyerShares } from './flash-sale-buyers.ts';
@@ -53,11 +54,12 @@ Usage:
                       the same connections, so neither side is measured cold (default 20000 or
                       --buyers if fewer; 0: none)
   --clients N         client worker threads (default ${defaultClientWorkers()}: one per two cores)
-  --target URL        drive a running node (http://host:port); tokens are signed with
-                      STAMPEDE_TOKEN_SECRET; the journal audit is skipped
+  --target URL        drive a running node (http://host:port); tokens are signed with its
+                      tokenSecret (STAMPEDE_TOKEN_SECRET or --config FILE); the journal audit is skipped
+  --config FILE       the node's settings file (tokenSecret, redisUrl, mysqlUrl), under the environment
   --compare           then run the baselines: ${baselineNames.join(', ')}
-  --redis URL         (default $STAMPEDE_REDIS_URL or redis://127.0.0.1:6379)
-  --mysql URL         (default $STAMPEDE_MYSQL_URL or mysql://root@127.0.0.1:3306/test)
+  --redis URL         (default redisUrl: $STAMPEDE_REDIS_URL, else redis://127.0.0.1:6379)
+  --mysql URL         (default mysqlUrl: $STAMPEDE_MYSQL_URL, else mysql://root@127.0.0.1:3306/test)
   --json              one JSON line per system on stdout instead of the table
   --report FILE.html  write a self-contained HTML report (latency CDFs, throughput, sell-out)
   --seed N            who wants which SKU and who pays (default: random, printed)
@@ -77,6 +79,8 @@ export interface FlashSaleOptions {
   clients: number;
   warmupBuyers: number;
   target: string | undefined;
+  /** With --target: the configured tokenSecret the bench signs its tokens with (undefined: not configured). */
+  targetTokenSecret: string | undefined;
   compare: boolean;
   redisUrl: string;
   mysqlUrl: string;
@@ -123,7 +127,10 @@ function sharesOf(given: Partial<Record<keyof BuyerShares, number | undefined>>)
   return shares;
 }
 
-export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): FlashSaleOptions {
+export function parseFlashSaleOptions(
+  args: string[],
+  env: Readonly<Record<string, string | undefined>>,
+): FlashSaleOptions {
   const { values } = parseArgs({
     args,
     options: {
@@ -139,6 +146,7 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
       clients: { type: 'string' },
       warmup: { type: 'string' },
       target: { type: 'string' },
+      config: { type: 'string' },
       compare: { type: 'boolean' },
       redis: { type: 'string' },
       mysql: { type: 'string' },
@@ -163,6 +171,12 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
     throw new FlashSaleUsageError(
       `--target must be a base URL like http://127.0.0.1:8080, got '${values.target}'`,
     );
+  // The node's configuration table, as `serve` reads it: the stores' URLs and a target's token secret.
+  const config = loadConfig({
+    env,
+    file: values.config,
+    overrides: { redisUrl: values.redis, mysqlUrl: values.mysql },
+  });
   const clients = integer('clients', values.clients, defaultClientWorkers(), 1, 64);
   const concurrency = integer('concurrency', values.concurrency, 256, 1, 100_000);
   if (!openLoop && concurrency < clients)
@@ -184,9 +198,10 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
     clients,
     warmupBuyers: integer('warmup', values.warmup, Math.min(20_000, buyers), 0, 100_000),
     target: values.target,
+    targetTokenSecret: values.target === undefined ? undefined : config.tokenSecret,
     compare: values.compare ?? false,
-    redisUrl: values.redis ?? (env.STAMPEDE_REDIS_URL || 'redis://127.0.0.1:6379'),
-    mysqlUrl: values.mysql ?? (env.STAMPEDE_MYSQL_URL || 'mysql://root@127.0.0.1:3306/test'),
+    redisUrl: config.redisUrl ?? 'redis://127.0.0.1:6379',
+    mysqlUrl: config.mysqlUrl ?? 'mysql://root@127.0.0.1:3306/test',
     json: values.json ?? false,
     report: values.report,
     seed: integer('seed', values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31 - 1),

@@ -65,11 +65,7 @@ t.test('a resent refused order gets the same refusal, before and after a restart
   const firsts: unknown[] = [];
   for (const [i, frame] of frames.entries()) {
     const first = answerOf(await clients[i]!.request(frame));
-    t.match(
-      first,
-      { ...expected[i], status: 'fail_checkout' },
-      `${expected[i]!.result}: refused`,
-    );
+    t.match(first, { ...expected[i], status: 'fail_checkout' }, `${expected[i]!.result}: refused`);
     firsts.push(first);
     t.same(
       answerOf(await clients[i]!.request(frame)),

@@ -138,4 +138,10 @@ t.test('STAMPEDE_ORDER_TTL_MS: an unpaid reservation times out and its stock ret
   await t.rejects(other.port, 'a data directory keeps the TTL it was created with');
   t.not(await other.exited, 0);
   t.match(other.stderr(), /orderTtlMs/);
+
+  // Not given again, the recorded TTL is the default: the directory starts as it was created.
+  const again = serve(dataDir);
+  t.ok(await again.port, 'restarts without STAMPEDE_ORDER_TTL_MS given again');
+  again.child.kill('SIGTERM');
+  t.equal(await again.exited, 0);
 });

@@ -6,11 +6,16 @@
  * starts. SIGINT/SIGTERM stop it gracefully (refuse new work, answer what is
  * in flight, fsync, snapshot) and exit 0.
  */
-import { engineLimits } from '../engine/limits.ts';
-import { fileJournalSelection } from '../journal/journal-selection.ts';
 import { verifyToken } from '../lib/tokens.ts';
 import type { TokenCheck } from './checkout-service.ts';
-import { type ConfigOverrides, type GatewayConfig, loadConfig, tokenSecretOf } from './config.ts';
+import {
+  type ConfigOverrides,
+  engineLimitsOf,
+  type GatewayConfig,
+  journalSelectionOf,
+  loadConfig,
+  tokenSecretOf,
+} from './config.ts';
 import { closeCodeOf, httpStatusOf } from './errors.ts';
 import { StampedeServer } from './server.ts';
 import { integerKeySlots, TokenBucketLimiter } from './token-bucket.ts';
@@ -36,17 +41,8 @@ export async function startFromConfig(
 ): Promise<StampedeServer> {
   return StampedeServer.start({
     dataDir: config.dataDir,
-    journal:
-      config.journal === 'kafka'
-        ? {
-            kind: 'kafka',
-            brokers: [...config.kafka.brokers],
-            topic: config.kafka.topic,
-            partition: config.kafka.partition,
-          }
-        : fileJournalSelection,
-    // The engine's other limits are its defaults; a data directory keeps those it was created with.
-    limits: engineLimits({ orderTtlMs: config.orderTtlMs }),
+    journal: journalSelectionOf(config),
+    limits: engineLimitsOf(config),
     host: config.host,
     httpPort: config.httpPort,
     notifyRingSlots: 65_536,

@@ -47,24 +47,3 @@ export async function journalBackendFor(
   const { kind: _kind, ...config } = selection;
   return kafkaJournalBackend(options.log === undefined ? config : { ...config, log: options.log });
 }
-
-/**
- * `--journal file|kafka` of the command-line tools that read a journal (default file): Kafka's address
- * from KAFKA_BROKERS, KAFKA_JOURNAL_TOPIC and KAFKA_JOURNAL_PARTITION (kafkaJournalConfigFromEnv), and a
- * reading tool never creates the topic. Throws a RangeError that says what is wrong.
- */
-export async function journalSelectionFromFlag(
-  flag: string | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<JournalSelection> {
-  if (flag === undefined || flag === 'file') return fileJournalSelection;
-  if (flag !== 'kafka') throw new RangeError(`--journal must be file or kafka, got '${flag}'`);
-  const { kafkaJournalConfigFromEnv } = await import('./kafka-journal.ts');
-  const config = kafkaJournalConfigFromEnv(env);
-  if (config === null) {
-    throw new RangeError(
-      '--journal kafka needs KAFKA_BROKERS (and KAFKA_JOURNAL_TOPIC, KAFKA_JOURNAL_PARTITION)',
-    );
-  }
-  return { kind: 'kafka', ...config, createTopic: false };
-}

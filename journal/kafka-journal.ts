@@ -536,7 +536,11 @@ export interface KafkaJournalConfig {
   log?: (message: string) => void;
 }
 
-/** KAFKA_BROKERS (comma-separated host:port), KAFKA_JOURNAL_TOPIC, KAFKA_JOURNAL_PARTITION; null without brokers. */
+/**
+ * FOR TESTS: the broker the Kafka tests run against, from the test-only variables KAFKA_BROKERS
+ * (comma-separated host:port), KAFKA_JOURNAL_TOPIC, KAFKA_JOURNAL_PARTITION; null without brokers (the tests
+ * are then skipped). The commands read the node's configuration instead (STAMPEDE_JOURNAL, STAMPEDE_KAFKA_*).
+ */
 export function kafkaJournalConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KafkaJournalConfig | null {
   const brokers = (env.KAFKA_BROKERS ?? '')
     .split(',')
@@ -796,8 +800,8 @@ export function kafkaJournalBackendOver(
 }
 
 /**
- * The Kafka journal backend the node's configuration selects (KAFKA_BROKERS and friends:
- * kafkaJournalConfigFromEnv). Every writer and reader it opens has its own connections.
+ * The Kafka journal backend the node's configuration selects (journal kafka, kafka.*: journalSelectionOf in
+ * gateways/config.ts). Every writer and reader it opens has its own connections.
  */
 export function kafkaJournalBackend(config: KafkaJournalConfig): JournalBackend {
   if (config.brokers.length === 0)

@@ -53,15 +53,24 @@ export function adoptDataDirLimits(dataDir: string, limits: EngineLimits): void 
     writeFileSync(configPath(dataDir), `${JSON.stringify({ limits }, null, 2)}\n`);
     return;
   }
-  const differing = (Object.keys(limits) as (keyof EngineLimits)[]).filter(
-    (key) => recorded[key] !== limits[key],
+  checkDataDirLimits(dataDir, recorded, limits);
+}
+
+/** Throws DATA_DIR_LIMITS_MISMATCH naming every limit `asked` gives otherwise than `recorded`. */
+export function checkDataDirLimits(
+  dataDir: string,
+  recorded: Readonly<EngineLimits>,
+  asked: Readonly<Partial<Record<keyof EngineLimits, number | undefined>>>,
+): void {
+  const differing = (Object.keys(asked) as (keyof EngineLimits)[]).filter(
+    (key) => asked[key] !== undefined && recorded[key] !== asked[key],
   );
   if (differing.length > 0) {
     throw new DataDirConfigError(
       'DATA_DIR_LIMITS_MISMATCH',
       `data directory ${dataDir} was created with other engine limits (${differing
-        .map((key) => `${key} ${recorded[key]} here, ${limits[key]} asked`)
-        .join('; ')}); start with the recorded limits or use a new data directory`,
+        .map((key) => `${key} ${recorded[key]} here, ${asked[key]} asked`)
+        .join('; ')}); start with the recorded limits (leave them unset) or use a new data directory`,
     );
   }
 }
