@@ -85,6 +85,7 @@ function lagging(): { service: CheckoutService; submitted: number[]; pending: ((
     busyRetryAfterMs: 10,
     catchUp: () => {
       for (const apply of pending.splice(0)) apply();
+      return true;
     },
   });
   return { service, submitted, pending };
