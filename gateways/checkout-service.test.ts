@@ -22,7 +22,15 @@ const buyerId = 7;
 const orderId = 1001;
 const requestId = 42;
 
-function lagging(): { service: CheckoutService; submitted: number[]; pending: (() => void)[] } {
+/**
+ * `fill`: the model has a gap its feed is filling from the journal; catchUp answers with this promise
+ * (true: filled, then the pending events are in; false: not within the feed's bound).
+ */
+function lagging(fill?: Promise<boolean>): {
+  service: CheckoutService;
+  submitted: number[];
+  pending: (() => void)[];
+} {
   const model = new EmbeddedReadModel();
   const words = new Int32Array(EventSlot.words);
   const f64 = new Float64Array(words.buffer);
@@ -84,8 +92,17 @@ function lagging(): { service: CheckoutService; submitted: number[]; pending: ((
     ipLimiter: limiter(),
     busyRetryAfterMs: 10,
     catchUp: () => {
-      for (const apply of pending.splice(0)) apply();
-      return true;
+      const apply = (): void => {
+        for (const event of pending.splice(0)) event();
+      };
+      if (fill === undefined) {
+        apply();
+        return true;
+      }
+      return fill.then((filled) => {
+        if (filled) apply();
+        return filled;
+      });
     },
   });
   return { service, submitted, pending };
@@ -127,6 +144,41 @@ t.test('a subscription to an order answered but not yet applied finds it', async
   const subscribed = service.handle(session(), { kind: 'subscribe', requestId: 9, buyerId, orderId });
   t.equal(pending.length, 0);
   t.match(subscribed, { kind: 'subscribed', orderId });
+});
+
+t.test(
+  'while the read model fills a gap, subscriptions wait for it and retries go to the engine',
+  async (t) => {
+    let filled: (done: boolean) => void = () => {};
+    const { service, submitted, pending } = lagging(new Promise((resolve) => (filled = resolve)));
+    const subscribed = service.handle(session(), { kind: 'subscribe', requestId: 9, buyerId, orderId });
+    t.ok(subscribed instanceof Promise, 'not answered from a model with a hole');
+    t.equal(pending.length, 1, 'the order is not in the model yet');
+    const retry = await service.handle(session(), place(requestId));
+    t.same(submitted, [requestId], 'the model cannot tell at the sold-out edge: the engine decides');
+    t.match(retry, { kind: 'order', result: ResultCode.ok, orderId });
+    filled(true);
+    t.match(await subscribed, { kind: 'subscribed', orderId }, 'answered once the gap is filled');
+  },
+);
+
+t.test('a gap not filled within the bound answers BUSY, not NOT_FOUND', async (t) => {
+  const { service } = lagging(Promise.resolve(false));
+  const batch = await service.handle(session(), {
+    kind: 'batch',
+    requestId: 8,
+    messages: [
+      { kind: 'subscribe', requestId: 9, buyerId, orderId },
+      { kind: 'pay', requestId: 10, buyerId, orderId },
+    ],
+  });
+  t.match(batch, {
+    kind: 'batch',
+    answers: [
+      { kind: 'error', requestId: 9, code: 'BUSY' },
+      { kind: 'error', requestId: 10, code: 'BUSY' },
+    ],
+  });
 });
 
 t.test('a subscription lasts until the order is settled, through timeout', async (t) => {
