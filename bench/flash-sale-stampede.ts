@@ -25,8 +25,15 @@ import { cpus } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { OrderStatus, statusName } from '../engine/codes.ts';
 import { eventPayloadWordsMax } from '../engine/layout.ts';
+import { loadConfig } from '../gateways/config.ts';
+import { journalSelectionOf } from '../gateways/serve.ts';
 import type { JournalReader } from '../journal/journal-backend.ts';
-import { fileJournalSelection, journalBackendFor } from '../journal/journal-selection.ts';
+import {
+  describeJournalSelection,
+  fileJournalSelection,
+  type JournalSelection,
+  journalBackendFor,
+} from '../journal/journal-selection.ts';
 import { replayDataDir } from '../journal/replay-tool.ts';
 import { startWorker } from '../lib/start-worker.ts';
 import { issueToken } from '../lib/tokens.ts';
@@ -58,6 +65,8 @@ export interface StampedeRunOptions {
   seed: number;
   /** ws:// or http:// base of a running node; undefined starts one. */
   target: string | undefined;
+  /** The own node's journal (ownNodeJournal); undefined: what the environment configures for `serve`. */
+  journal: 'file' | 'kafka' | undefined;
   runMsMax: number;
   /** The own node's order TTL: abandoned reservations return after it (ignored with --target). */
   orderTtlMs: number;
@@ -90,6 +99,29 @@ function ownNodeEnv(secret: string, shares: BuyerShares, orderTtlMs: number): Re
     // The sandbox provider accepts or declines every payment it is asked for, at the --pay : --decline ratio.
     STAMPEDE_PAYMENTS_SANDBOX_SUCCESS_RATE: String(payAttempts === 0 ? 1 : shares.pay / payAttempts),
     STAMPEDE_PAYMENTS_SANDBOX_DECLINE_RATE: String(payAttempts === 0 ? 0 : shares.decline / payAttempts),
+  };
+}
+
+/**
+ * The own node's journal: what `serve` would read from this environment (STAMPEDE_JOURNAL and
+ * STAMPEDE_KAFKA_*), with --journal over it, and the selection the audit reads it back through. A Kafka
+ * journal gets a fresh topic (`stampede.flash-sale.<runId>`): the node's data directory is fresh, and a
+ * topic holding an earlier run's records would be another history.
+ */
+export function ownNodeJournal(
+  env: NodeJS.ProcessEnv,
+  journal: 'file' | 'kafka' | undefined,
+  runId: string,
+): { env: Record<string, string>; selection: JournalSelection } {
+  const journalEnv: Record<string, string> = journal === undefined ? {} : { STAMPEDE_JOURNAL: journal };
+  if (loadConfig({ env: { ...env, ...journalEnv } }).journal !== 'kafka')
+    return { env: journalEnv, selection: fileJournalSelection };
+  const kafkaEnv = { ...journalEnv, STAMPEDE_KAFKA_TOPIC: `stampede.flash-sale.${runId}` };
+  const selection = journalSelectionOf(loadConfig({ env: { ...env, ...kafkaEnv } }));
+  // A reading tool never creates the topic: the node did.
+  return {
+    env: kafkaEnv,
+    selection: selection.kind === 'kafka' ? { ...selection, createTopic: false } : selection,
   };
 }
 
@@ -183,10 +215,14 @@ class HttpNode {
 
 export async function runStampede(options: StampedeRunOptions): Promise<SystemRun> {
   const secret = options.target === undefined ? randomBytes(32).toString('base64url') : targetSecret();
-  const child =
+  const journal =
     options.target === undefined
-      ? await startServerChild(ownNodeEnv(secret, options.shares, options.orderTtlMs))
+      ? ownNodeJournal(process.env, options.journal, `${Date.now()}-${options.seed}`)
       : null;
+  const child =
+    journal === null
+      ? null
+      : await startServerChild({ ...ownNodeEnv(secret, options.shares, options.orderTtlMs), ...journal.env });
   try {
     const httpBase = child === null ? httpBaseOf(options.target!) : `http://127.0.0.1:${child.port}`;
     const node = new HttpNode(httpBase, secret);
@@ -214,23 +250,29 @@ export async function runStampede(options: StampedeRunOptions): Promise<SystemRu
     if (child !== null) await untilNothingReserved(node, skuIdFirst, options);
     const skus = await readApiStock(node, skuIdFirst, options);
     const readApiCheck = await readApiSample(node, load.record, options, skuIdFirst);
-    const journal = child === null ? null : await journalAudit(child, options, skuIdFirst);
+    const audit =
+      child === null || journal === null
+        ? null
+        : await journalAudit(child, journal.selection, options, skuIdFirst);
     const outcome: SaleOutcome = {
       system: 'stampede',
       buyers: options.buyers,
       limitPerBuyer,
       finalAnswerCounts: load.record.finalCounts,
       toldBySku: load.record.outcomesBySku,
-      store: journal === null ? targetStore(skus, load.record.outcomesBySku) : journal.store,
+      store: audit === null ? targetStore(skus, load.record.outcomesBySku) : audit.store,
       extraChecks: [
         ...load.clientErrors.map((detail) => ({ name: 'client', ok: false, detail })),
         readApiCheck,
-        ...(journal === null ? [] : [...journal.checks, readApiAgreesWithJournal(skus, journal.store.skus)]),
+        ...(audit === null ? [] : [...audit.checks, readApiAgreesWithJournal(skus, audit.store.skus)]),
       ],
     };
     const notes = [
       child === null
         ? `target ${options.target}: journal audit skipped (not our node to stop); reserved and releases taken from the buyers' answers`
+        : '',
+      journal?.selection.kind === 'kafka'
+        ? `own node on the ${describeJournalSelection(journal.selection, child?.dataDir ?? '')}`
         : '',
       `${options.clients} client worker(s), ${load.framesSent.toLocaleString('en-US')} batch frames`,
       retriesNote(load.record.counters),
@@ -558,11 +600,12 @@ function readApiAgreesWithJournal(
 /** Stops the node, replays its journal from the first record, and reads its orders from the journal. */
 async function journalAudit(
   child: ServerChild,
+  selection: JournalSelection,
   options: Pick<StampedeRunOptions, 'buyers' | 'stock' | 'skus'>,
   skuIdFirst: number,
 ): Promise<{ store: SaleOutcome['store']; checks: { name: string; ok: boolean; detail: string }[] }> {
   const live = await child.stop();
-  const reader = (await journalBackendFor(fileJournalSelection, child.dataDir)).openReader();
+  const reader = (await journalBackendFor(selection, child.dataDir)).openReader();
   try {
     return await auditJournal(reader, child.dataDir, live, options, skuIdFirst);
   } finally {

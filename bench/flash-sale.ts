@@ -55,6 +55,10 @@ Usage:
   --clients N         client worker threads (default ${defaultClientWorkers()}: one per two cores)
   --target URL        drive a running node (http://host:port); tokens are signed with
                       STAMPEDE_TOKEN_SECRET; the journal audit is skipped
+  --journal file|kafka
+                      the bench's own node's journal (default: STAMPEDE_JOURNAL, else file); kafka uses
+                      STAMPEDE_KAFKA_BROKERS and a fresh topic per run (stampede.flash-sale.<time>-<seed>),
+                      which the audit reads back
   --compare           then run the baselines: ${baselineNames.join(', ')}
   --redis URL         (default $STAMPEDE_REDIS_URL or redis://127.0.0.1:6379)
   --mysql URL         (default $STAMPEDE_MYSQL_URL or mysql://root@127.0.0.1:3306/test)
@@ -77,6 +81,8 @@ export interface FlashSaleOptions {
   clients: number;
   warmupBuyers: number;
   target: string | undefined;
+  /** The own node's journal; undefined: what the environment configures for `serve`. */
+  journal: 'file' | 'kafka' | undefined;
   compare: boolean;
   redisUrl: string;
   mysqlUrl: string;
@@ -139,6 +145,7 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
       clients: { type: 'string' },
       warmup: { type: 'string' },
       target: { type: 'string' },
+      journal: { type: 'string' },
       compare: { type: 'boolean' },
       redis: { type: 'string' },
       mysql: { type: 'string' },
@@ -163,6 +170,15 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
     throw new FlashSaleUsageError(
       `--target must be a base URL like http://127.0.0.1:8080, got '${values.target}'`,
     );
+  const journal = values.journal;
+  if (journal !== undefined && journal !== 'file' && journal !== 'kafka')
+    throw new FlashSaleUsageError(`--journal must be file or kafka, got '${journal}'`);
+  if (journal !== undefined && values.target !== undefined)
+    throw new FlashSaleUsageError("--journal is the own node's journal; a --target node has its own");
+  if (journal === 'kafka' && !env.STAMPEDE_KAFKA_BROKERS)
+    throw new FlashSaleUsageError(
+      "--journal kafka needs STAMPEDE_KAFKA_BROKERS (host:port,…): the brokers of the own node's journal",
+    );
   const clients = integer('clients', values.clients, defaultClientWorkers(), 1, 64);
   const concurrency = integer('concurrency', values.concurrency, 256, 1, 100_000);
   if (!openLoop && concurrency < clients)
@@ -184,6 +200,7 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
     clients,
     warmupBuyers: integer('warmup', values.warmup, Math.min(20_000, buyers), 0, 100_000),
     target: values.target,
+    journal,
     compare: values.compare ?? false,
     redisUrl: values.redis ?? (env.STAMPEDE_REDIS_URL || 'redis://127.0.0.1:6379'),
     mysqlUrl: values.mysql ?? (env.STAMPEDE_MYSQL_URL || 'mysql://root@127.0.0.1:3306/test'),

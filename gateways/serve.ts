@@ -7,7 +7,7 @@
  * in flight, fsync, snapshot) and exit 0.
  */
 import { engineLimits } from '../engine/limits.ts';
-import { fileJournalSelection } from '../journal/journal-selection.ts';
+import { fileJournalSelection, type JournalSelection } from '../journal/journal-selection.ts';
 import { verifyToken } from '../lib/tokens.ts';
 import type { TokenCheck } from './checkout-service.ts';
 import { type ConfigOverrides, type GatewayConfig, loadConfig, tokenSecretOf } from './config.ts';
@@ -30,21 +30,25 @@ export function tokenVerifier(secret: string): (token: string, nowMs: number) =>
   };
 }
 
+/** The journal a node with this configuration writes and recovers from (also what reads it afterwards). */
+export function journalSelectionOf(config: GatewayConfig): JournalSelection {
+  return config.journal === 'kafka'
+    ? {
+        kind: 'kafka',
+        brokers: [...config.kafka.brokers],
+        topic: config.kafka.topic,
+        partition: config.kafka.partition,
+      }
+    : fileJournalSelection;
+}
+
 export async function startFromConfig(
   config: GatewayConfig,
   log: (message: string) => void,
 ): Promise<StampedeServer> {
   return StampedeServer.start({
     dataDir: config.dataDir,
-    journal:
-      config.journal === 'kafka'
-        ? {
-            kind: 'kafka',
-            brokers: [...config.kafka.brokers],
-            topic: config.kafka.topic,
-            partition: config.kafka.partition,
-          }
-        : fileJournalSelection,
+    journal: journalSelectionOf(config),
     // The engine's other limits are its defaults; a data directory keeps those it was created with.
     limits: engineLimits({ orderTtlMs: config.orderTtlMs }),
     host: config.host,
