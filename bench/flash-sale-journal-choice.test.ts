@@ -53,7 +53,11 @@ t.test('--journal is refused where it cannot work', async (t) => {
     message: /--journal must be file or kafka, got 'tape'/,
   });
   t.throws(
-    () => parseFlashSaleOptions(['--journal', 'kafka', '--target', 'http://127.0.0.1:8080'], brokers),
+    () =>
+      parseFlashSaleOptions(
+        ['--journal', 'kafka', '--target', 'http://127.0.0.1:8080', '--create-skus'],
+        brokers,
+      ),
     {
       message: /a --target node has its own/,
     },
