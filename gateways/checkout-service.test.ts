@@ -162,6 +162,18 @@ t.test(
   },
 );
 
+t.test('a session closed while its subscription waited for a gap fill is not subscribed', async (t) => {
+  let filled: (done: boolean) => void = () => {};
+  const { service } = lagging(new Promise((resolve) => (filled = resolve)));
+  const subscriber = session();
+  const subscribed = service.handle(subscriber, { kind: 'subscribe', requestId: 9, buyerId, orderId });
+  service.close(subscriber);
+  filled(true);
+  await subscribed;
+  t.same([...subscriber.subscriptions], [], 'no subscription held for a closed session');
+  t.equal(service.subscribedOrderCount, 0);
+});
+
 t.test('a gap not filled within the bound answers BUSY, not NOT_FOUND', async (t) => {
   const { service } = lagging(Promise.resolve(false));
   const batch = await service.handle(session(), {

@@ -209,6 +209,8 @@ export class CheckoutService {
       if (set?.size === 0) this.byOrder.delete(orderId);
     }
     session.subscriptions.clear();
+    // Nothing more for it: an answer that comes after a gap fill registers no subscription for a closed session.
+    session.role = 'none';
   }
 
   /** A durable order change: push it to the buyer's sessions and the order's subscribers. */
