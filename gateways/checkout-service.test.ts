@@ -104,6 +104,11 @@ function lagging(fill?: Promise<boolean>): {
         return filled;
       });
     },
+    catchUpNow: () => {
+      if (fill !== undefined) return false;
+      for (const event of pending.splice(0)) event();
+      return true;
+    },
   });
   return { service, submitted, pending };
 }
@@ -147,7 +152,7 @@ t.test('a subscription to an order answered but not yet applied finds it', async
 });
 
 t.test(
-  'while the read model fills a gap, subscriptions wait for it and retries go to the engine',
+  'while the read model fills a gap, subscriptions wait for it; the sold-out edge answers BUSY',
   async (t) => {
     let filled: (done: boolean) => void = () => {};
     const { service, submitted, pending } = lagging(new Promise((resolve) => (filled = resolve)));
@@ -155,8 +160,8 @@ t.test(
     t.ok(subscribed instanceof Promise, 'not answered from a model with a hole');
     t.equal(pending.length, 1, 'the order is not in the model yet');
     const retry = await service.handle(session(), place(requestId));
-    t.same(submitted, [requestId], 'the model cannot tell at the sold-out edge: the engine decides');
-    t.match(retry, { kind: 'order', result: ResultCode.ok, orderId });
+    t.match(retry, { kind: 'error', code: 'BUSY', retryAfterMs: 10 }, 'a retry is not told SOLD_OUT: resend');
+    t.same(submitted, [], 'nor sent to the engine, which would journal every sold-out attempt');
     filled(true);
     t.match(await subscribed, { kind: 'subscribed', orderId }, 'answered once the gap is filled');
   },

@@ -74,6 +74,11 @@ export interface CheckoutDeps {
    * within its bound, answer BUSY).
    */
   catchUp: () => CaughtUp;
+  /**
+   * catchUp without waiting or allocating, for the sold-out edge (every attempt of a sale's late crowd):
+   * false while a gap is being filled.
+   */
+  catchUpNow: () => boolean;
   now?: () => number;
 }
 
@@ -407,8 +412,15 @@ export class CheckoutService {
     }
     if (!soldOutEverywhere) return null;
     // A retry of an order already answered must get that answer: the model may not hold the order yet.
-    // While the model is filling a gap it cannot tell: the engine, which holds every order, decides.
-    if (this.deps.catchUp() !== true) return null;
+    // While the model is filling a gap it cannot tell. The engine could, but each refusal there is a
+    // journaled event, and a gap means the gateway is already behind the journal: BUSY, resend shortly.
+    if (!this.deps.catchUpNow())
+      return error(
+        request.requestId,
+        'BUSY',
+        'the read model is catching up with the journal',
+        this.deps.busyRetryAfterMs,
+      );
     if (model.orders.orderForRequest(buyerId, request.requestId) !== undefined) return null;
     this.deps.metrics.edgeSoldOut++;
     return {

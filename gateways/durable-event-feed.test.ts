@@ -142,6 +142,7 @@ t.test(
     const answer = feed.caughtUp();
     t.ok(answer !== true, 'with a gap being filled the model does not claim to be current');
     t.equal(feed.drain(), 0, 'nothing is taken from the ring while the fill runs');
+    t.equal(feed.catchUpNow(), false, 'the edge is told the model is not current');
     t.equal(model.lastSeq, 2, 'the model stopped before the gap');
     t.equal(model.orders.find(4), undefined);
     t.same(pushedSeqs, [2]);

@@ -14,7 +14,8 @@
  * from the journal reader, the same scan that catches up at start-up; the
  * ring's events that the fill already covered are then skipped. Whoever needs
  * the model current (a payment, a subscription, a retried order, an order
- * read) calls caughtUp() first and waits when it answers with a promise.
+ * read) calls caughtUp() first and waits when it answers with a promise; the
+ * sold-out edge, too hot to wait or allocate, calls catchUpNow().
  */
 
 import { EventType } from '../engine/codes.ts';
@@ -97,6 +98,16 @@ export class DurableEventFeed {
    * a client has received); else a promise (a gap is being filled from the journal).
    */
   caughtUp(): CaughtUp {
+    const durableSeq = this.control.durableSeq;
+    this.catchUpNow();
+    return this.model.lastSeq >= durableSeq ? true : this.waitFor(durableSeq);
+  }
+
+  /**
+   * caughtUp() without the wait, for the hot path (the sold-out edge): true when the model holds every
+   * event durable at the call; false while a gap is filled (starting the fill). Allocates nothing.
+   */
+  catchUpNow(): boolean {
     // Read before the ring: every event up to it that the ring holds is visible by then.
     const durableSeq = this.control.durableSeq;
     while (this.filling === null && this.model.lastSeq < durableSeq) {
@@ -104,7 +115,7 @@ export class DurableEventFeed {
     }
     if (this.model.lastSeq >= durableSeq) return true;
     this.startFill(durableSeq);
-    return this.waitFor(durableSeq);
+    return false;
   }
 
   /** One turn: drains what the ring holds now (at most eventsPerTurnMax); returns how many events it took. */

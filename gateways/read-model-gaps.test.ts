@@ -19,6 +19,8 @@ const batchCount = 8;
 /** Buyers with their own connection, who must get a push for each of their orders. */
 const pushedBuyerCount = 8;
 const readsInParallel = 32;
+/** Resends of a retry answered BUSY, at most. */
+const busyResendsMax = 20;
 
 const admin = token({ role: 'admin', adminName: 'ops' });
 
@@ -158,11 +160,21 @@ t.test('every order is readable and owned correctly after the notify ring overfl
           t.fail(`subscribe to order ${slice[i]![1].orderId}: ${JSON.stringify([own, other])}`);
       }
     }
-    const retried = await batch(
-      service,
-      7000 + from,
-      slice.map(([requestId, { buyerId }]) => placeMessage(requestId, buyerId)),
-    );
+    // BUSY (the model was filling a gap) is resent, as a client does; anything else is the answer.
+    const retried: Json[] = [];
+    for (let attempt = 0; attempt < busyResendsMax; attempt++) {
+      const answers = await batch(
+        service,
+        7000 + from * busyResendsMax + attempt,
+        slice.map(([requestId, { buyerId }]) => placeMessage(requestId, buyerId)),
+      );
+      answers.forEach((answer, i) => {
+        if (retried[i] === undefined || (retried[i]!.error as { code?: string } | undefined)?.code === 'BUSY')
+          retried[i] = answer;
+      });
+      if (!retried.some((a) => (a.error as { code?: string } | undefined)?.code === 'BUSY')) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     for (let i = 0; i < slice.length; i++) {
       const order = retried[i]!.order as { result: string; orderId: number } | undefined;
       if (order?.result !== 'RESULT_CODE_OK' || order.orderId !== slice[i]![1].orderId) {

@@ -209,6 +209,7 @@ export class StampedeServer {
         ipLimiter: options.ipLimiter,
         busyRetryAfterMs: options.busyRetryAfterMs,
         catchUp: () => feed.caughtUp(),
+        catchUpNow: () => feed.catchUpNow(),
       });
       const socket = new CheckoutSocket(service, metrics, {
         payloadBytesMax: options.wsPayloadBytesMax,
