@@ -26,6 +26,7 @@ import type {
   DecodedClientMessage,
   ServerMessageInput,
 } from '../proto/client-codec.ts';
+import type { CaughtUp } from './durable-event-feed.ts';
 import { type EngineAnswer, EngineAnswerSink, type EngineCommands } from './engine-commands.ts';
 import { resultMessage } from './errors.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -70,10 +71,17 @@ export interface CheckoutDeps {
   busyRetryAfterMs: number;
   /**
    * Applies the durable events not yet in the read model. The notify ring is
-   * published before the durable cursor moves, so after this the model holds
-   * every order whose answer a client has received (read your writes).
+   * published before the durable cursor moves, so once this answers true the
+   * model holds every order whose answer a client has received (read your
+   * writes); a promise while a gap is filled from the journal (false: not
+   * within its bound, answer BUSY).
    */
-  catchUp: () => void;
+  catchUp: () => CaughtUp;
+  /**
+   * catchUp without waiting or allocating, for the sold-out edge (every attempt of a sale's late crowd):
+   * false while a gap is being filled.
+   */
+  catchUpNow: () => boolean;
   now?: () => number;
 }
 
@@ -160,6 +168,15 @@ class PendingAnswers extends EngineAnswerSink {
     if (--this.waiting === 0) this.settle?.(this.whole());
   }
 
+  /** An answer the gateway gives later (it waits for the read model), at `index`. */
+  later(index: number, answer: Promise<ServerOut>): void {
+    this.waiting++;
+    void answer.then((out) => {
+      this.answers[index] = out;
+      if (--this.waiting === 0) this.settle?.(this.whole());
+    });
+  }
+
   /** The frame's answer now if every command is answered, else a promise of it. */
   settled(): ServerOut | Promise<ServerOut> {
     if (this.waiting === 0) return this.whole();
@@ -200,6 +217,8 @@ export class CheckoutService {
       if (set?.size === 0) this.byOrder.delete(orderId);
     }
     session.subscriptions.clear();
+    // Nothing more for it: an answer that comes after a gap fill registers no subscription for a closed session.
+    session.role = 'none';
   }
 
   /** A durable order change: push it to the buyer's sessions and the order's subscribers. */
@@ -347,7 +366,12 @@ export class CheckoutService {
       case 'placeOrder':
         return this.place(request, buyerId, nowMs, pending, index);
       case 'pay':
-        return this.pay(session, request, buyerId);
+      case 'subscribe':
+        return this.afterCatchUp(request, pending, index, () =>
+          request.kind === 'pay'
+            ? this.pay(session, request, buyerId)
+            : this.subscribe(session, request, buyerId),
+        );
       case 'cancel':
         return this.toEngine(
           request.requestId,
@@ -356,8 +380,6 @@ export class CheckoutService {
           pending,
           index,
         );
-      case 'subscribe':
-        return this.subscribe(session, request, buyerId);
       default: {
         const unreachable: never = request;
         return error(0, 'UNKNOWN_MESSAGE', `unknown message ${JSON.stringify(unreachable)}`);
@@ -411,7 +433,15 @@ export class CheckoutService {
     }
     if (!soldOutEverywhere) return null;
     // A retry of a request already answered must get that answer: the model may not hold the order yet.
-    this.deps.catchUp();
+    // While the model is filling a gap it cannot tell. The engine could, but each refusal there is a
+    // journaled event, and a gap means the gateway is already behind the journal: BUSY, resend shortly.
+    if (!this.deps.catchUpNow())
+      return error(
+        request.requestId,
+        'BUSY',
+        'the read model is catching up with the journal',
+        this.deps.busyRetryAfterMs,
+      );
     if (model.orders.orderForRequest(buyerId, request.requestId) !== undefined) return null;
     if (model.refusedRequests.has(buyerId, request.requestId)) return null;
     this.deps.metrics.edgeSoldOut++;
@@ -511,9 +541,37 @@ export class CheckoutService {
     };
   }
 
-  /** The order's slot in the read model, caught up first; -1 unless it exists and is the buyer's own. */
+  /**
+   * Answers a command that reads the read model (ownership, status) once the model holds every durable
+   * event: at once, or, while a gap is filled from the journal, through `pending` when it is (BUSY if that
+   * takes longer than the feed's bound).
+   */
+  private afterCatchUp(
+    request: { requestId: number },
+    pending: PendingAnswers,
+    index: number,
+    answer: () => ServerOut,
+  ): ServerOut | typeof answeredLater {
+    const caughtUp = this.deps.catchUp();
+    if (caughtUp === true) return answer();
+    pending.later(
+      index,
+      caughtUp.then((current) =>
+        current
+          ? answer()
+          : error(
+              request.requestId,
+              'BUSY',
+              'the read model is catching up with the journal',
+              this.deps.busyRetryAfterMs,
+            ),
+      ),
+    );
+    return answeredLater;
+  }
+
+  /** The order's slot in the read model (caught up by the caller); -1 unless it exists and is the buyer's own. */
   private ownOrderSlot(orderId: number, buyerId: number): number {
-    this.deps.catchUp();
     const orders = this.deps.model.orders;
     const slot = orders.slotOf(orderId);
     return slot !== -1 && orders.buyerId(slot) === buyerId ? slot : -1;

@@ -360,7 +360,7 @@ const edgeErrors = {
     503,
     'open',
     true,
-    "The engine's inbound ring or the connection's in-flight window is full (backpressure); nothing was submitted, resend after retryAfterMs.",
+    'Backpressure: the inbound ring or the in-flight window is full, or the read model is filling a gap; nothing was submitted, resend after retryAfterMs.',
     { retryAfterMs: true },
   ),
   SHUTTING_DOWN: operating(

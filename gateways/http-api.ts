@@ -17,6 +17,7 @@ import { historyFields, type OrderView } from '../projections/order-table.ts';
 import type { OrderStatusRead, RedisReadModel } from '../projections/redis-read-model.ts';
 import { dashboardPage } from './dashboard-page.ts';
 import type { DashboardStats } from './dashboard-stats.ts';
+import type { CaughtUp } from './durable-event-feed.ts';
 import type { EngineCommands } from './engine-commands.ts';
 import { errorCodeOfResult, resultMessage } from './errors.ts';
 import {
@@ -43,8 +44,11 @@ export type AuthCheck = { ok: true; principal: Principal } | { ok: false; code: 
 
 export interface HttpApiDeps {
   model: EmbeddedReadModel;
-  /** Applies the durable events the model lacks: an order read after its answer finds the order (read your writes). */
-  catchUp: () => void;
+  /**
+   * Applies the durable events the model lacks: an order read after its answer finds the order (read your
+   * writes). A promise while a gap is filled from the journal (false: not within its bound).
+   */
+  catchUp: () => CaughtUp;
   /**
    * Set when the node reads stock and order status from the Redis projection (readModel 'redis'). Those two
    * routes then ask Redis first and answer from the embedded model when Redis fails or lacks the key; the
@@ -145,6 +149,23 @@ function readThroughRedis<T>(
       if (!reply.aborted) fallback();
     },
   );
+}
+
+/** Runs `read` once the read model holds every durable event; BUSY when a gap takes longer than its bound. */
+function afterCatchUp(reply: Reply, deps: HttpApiDeps, read: () => void): void {
+  const caughtUp = deps.catchUp();
+  if (caughtUp === true) {
+    read();
+    return;
+  }
+  void caughtUp.then((current) => {
+    if (reply.aborted) return;
+    if (current) read();
+    else
+      sendError(reply, deps, 'BUSY', 'the read model is catching up with the journal: retry', {
+        retryAfterMs: 50,
+      });
+  });
 }
 
 /** A non-negative integer from a path or query string, or null. */
@@ -264,12 +285,12 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     const visible = (buyerId: number): boolean =>
       auth.principal.role !== 'buyer' || buyerId === auth.principal.buyerId;
     const notFound = (): void => sendError(reply, deps, 'NOT_FOUND', `no order ${orderText} for this caller`);
-    const embedded = (): void => {
-      deps.catchUp();
-      const order = orderId === null ? undefined : deps.model.orders.find(orderId);
-      if (order === undefined || !visible(order.buyerId)) notFound();
-      else reply.json(200, orderJson(order), readSource('embedded'));
-    };
+    const embedded = (): void =>
+      afterCatchUp(reply, deps, () => {
+        const order = orderId === null ? undefined : deps.model.orders.find(orderId);
+        if (order === undefined || !visible(order.buyerId)) notFound();
+        else reply.json(200, orderJson(order), readSource('embedded'));
+      });
     if (deps.redisReads === null || orderId === null) return embedded();
     readThroughRedis(
       reply,
@@ -288,12 +309,13 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
       sendError(reply, deps, 'BAD_REQUEST', `before must be an order id and limit 1..${deps.pageSizeMax}`);
       return;
     }
-    deps.catchUp();
-    const orders = deps.model.orders.ofBuyer(buyerId, limit, beforeId);
-    const last = orders[orders.length - 1];
-    reply.json(200, {
-      orders: orders.map(orderJson),
-      nextCursor: orders.length === limit && last !== undefined ? String(last.orderId) : null,
+    afterCatchUp(reply, deps, () => {
+      const orders = deps.model.orders.ofBuyer(buyerId, limit, beforeId);
+      const last = orders[orders.length - 1];
+      reply.json(200, {
+        orders: orders.map(orderJson),
+        nextCursor: orders.length === limit && last !== undefined ? String(last.orderId) : null,
+      });
     });
   };
 

@@ -112,7 +112,7 @@ export class GatewayMetrics {
     metric(
       'stampede_notify_dropped_total',
       'counter',
-      'Durable events gateways had no room for (pushes not sent).',
+      'Durable events the notify ring had no room for (the read model read them from the journal instead).',
       control.notifyDroppedCount,
     );
     for (const [name, value] of Object.entries(gauges))

@@ -176,15 +176,16 @@ export class StampedeServer {
       const client = new CommandClient(host.producers[0]!, host.control);
       const commands = new EngineCommands(client);
       let service: CheckoutService | null = null;
-      const feed = new DurableEventFeed(
-        host.notify!,
-        host.control,
+      const feed = new DurableEventFeed({
+        notify: host.notify!,
+        control: host.control,
         model,
-        (change) => service?.onOrderChange(change),
-        (orderId) => service?.onOrderForgotten(orderId),
-      );
-      const catchUpReader = journalBackend.openReader();
-      const caughtUp = await feed.catchUp(catchUpReader).finally(() => catchUpReader.close());
+        openReader: () => journalBackend.openReader(),
+        onChange: (change) => service?.onOrderChange(change),
+        onForgotten: (orderId) => service?.onOrderForgotten(orderId),
+        log: options.log,
+      });
+      const caughtUp = await feed.catchUp();
       feed.start();
       const payments = new SandboxPayments(options.payments, (orderId, outcome, amountMinor, reference) => {
         const input = {
@@ -209,7 +210,8 @@ export class StampedeServer {
         buyerLimiter: options.buyerLimiter,
         ipLimiter: options.ipLimiter,
         busyRetryAfterMs: options.busyRetryAfterMs,
-        catchUp: () => feed.drain(),
+        catchUp: () => feed.caughtUp(),
+        catchUpNow: () => feed.catchUpNow(),
       });
       const socket = new CheckoutSocket(service, metrics, {
         payloadBytesMax: options.wsPayloadBytesMax,
@@ -234,7 +236,7 @@ export class StampedeServer {
       };
       registerHttpApi(app, {
         model,
-        catchUp: () => feed.drain(),
+        catchUp: () => feed.caughtUp(),
         redisReads,
         availability: host.availability,
         skusMax: limits.skusMax,
@@ -286,7 +288,7 @@ export class StampedeServer {
       // the engine and in the read model (the feed is drained: the events are durable by then).
       if (options.demoCatalog && model.products.size === 0) {
         await seedDemoCatalog(commands, options.log);
-        feed.drain();
+        await feed.caughtUp();
       }
 
       const listenSocket = await listenExclusive(app, options.host, options.httpPort).catch(

@@ -48,7 +48,9 @@ export interface JournalThreadConfig {
    * Optional ring of durable events for the gateways (pushes, embedded read
    * models): each event is copied in as it is appended and published after
    * the commit, so readers only ever see durable events. The journal never
-   * waits for it: when full, events are counted in control.notifyDroppedCount.
+   * waits for it: when full, events are counted in control.notifyDroppedCount,
+   * and the gateway's feed sees the gap in the sequence and reads them from the
+   * journal (gateways/durable-event-feed.ts).
    */
   notifyRing?: SharedArrayBuffer;
 }

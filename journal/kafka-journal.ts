@@ -31,7 +31,7 @@
  * Threads: a writer belongs to the journal thread; readers run on any thread. Never used by the engine.
  */
 import { randomUUID } from 'node:crypto';
-import kafkajs, { type Admin, type Consumer, type Producer } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer, type Producer, type ProducerConfig } from 'kafkajs';
 import { JournalError, JournalErrorCode } from './errors.ts';
 import type {
   JournalBackend,
@@ -51,7 +51,20 @@ import {
   writeFrame,
 } from './record-frame.ts';
 
-const { Kafka, logLevel } = kafkajs;
+const { Kafka, logLevel, Partitioners } = kafkajs;
+
+/**
+ * The journal's producer. Idempotent: the broker drops a retried batch it already has and refuses one out
+ * of order, so kafkajs's retries can neither duplicate nor reorder records. One request in flight keeps
+ * order simple. Every record names its partition, so the partitioner never chooses one; naming it anyway
+ * keeps kafkajs from warning, at every start, that its default partitioner changed in v2.
+ */
+export const kafkaJournalProducerConfig: Readonly<ProducerConfig> = Object.freeze({
+  idempotent: true,
+  maxInFlightRequests: 1,
+  allowAutoTopicCreation: false,
+  createPartitioner: Partitioners.DefaultPartitioner,
+});
 
 // ──────────────────────────────────────────────────── limits ────────────────────────────────────────────────────
 
@@ -646,13 +659,7 @@ class KafkajsPartitionLog implements KafkaPartitionLog {
   async append(values: readonly Uint8Array[], timestampsMs: readonly number[]): Promise<void> {
     await this.ensureTopic();
     if (this.producer === null) {
-      // Idempotent: the broker drops a retried batch it already has and refuses one out of order, so
-      // kafkajs's retries can neither duplicate nor reorder records. One request in flight keeps order simple.
-      const producer = this.kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-      });
+      const producer = this.kafka.producer(kafkaJournalProducerConfig);
       await producer.connect();
       this.producer = producer;
     }

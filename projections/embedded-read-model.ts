@@ -7,7 +7,10 @@
  * Bounded: at most `ordersMax` orders, the oldest forgotten first (a real
  * deployment reads order history from MySQL/Cassandra, issue 5). Idempotent by
  * sequence number: an event at or below `lastSeq` is ignored, so the start-up
- * scan and the ring may overlap.
+ * scan and the ring may overlap. Never with a gap: after its first event each
+ * one must be the next seq (the journal's are contiguous), so an event the
+ * feed failed to deliver cannot pass unnoticed; gateways/durable-event-feed.ts
+ * fills gaps from the journal before it hands on what follows.
  */
 import { EventType, OrderStatus } from '../engine/codes.ts';
 import {
@@ -84,6 +87,9 @@ export class EmbeddedReadModel {
     at: number,
   ): OrderChange | null {
     if (seq <= this.lastSeq) return null;
+    // The first event may be anywhere (a pruned journal starts past 1); every later one is the next.
+    if (this.lastSeq !== 0 && seq !== this.lastSeq + 1)
+      throw new Error(`read model: event seq ${seq} after ${this.lastSeq} (a gap: events were skipped)`);
     this.lastSeq = seq;
     switch (type) {
       case EventType.productAdded: {
