@@ -20,6 +20,7 @@
  */
 import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
+import { recordDataDirJournal } from '../journal/journal-identity.ts';
 import {
   describeJournalSelection,
   fileJournalSelection,
@@ -208,6 +209,8 @@ export class EngineHost {
         await journal.terminate();
         throw error;
       }
+      // Recovery found the journal to be the data directory's (or the directory had none recorded yet).
+      recordDataDirJournal(options.dataDir, ready.journal);
       log(
         `engine ready at seq ${ready.lastSeq} (snapshot ${ready.snapshotSeq}, ${ready.eventsReplayed} events replayed; ${describeJournalSelection(journalSelection, options.dataDir)} durable ${journalReady.durableSeq}) state ${ready.stateHash}`,
       );
@@ -278,7 +281,7 @@ export class EngineHost {
       this.control.requestJournalStop();
       this.ringJournal();
       await firstMessage<JournalThreadMessage, 'stopped'>(this.journal, 'stopped', this.log);
-      writeSnapshot(this.dataDir, stopped.lastSeq, stopped.snapshot);
+      writeSnapshot(this.dataDir, stopped.lastSeq, stopped.snapshot, this.ready.journal);
       await this.exited;
       return { lastSeq: stopped.lastSeq, stateHash: stopped.stateHash };
     } finally {
@@ -330,7 +333,7 @@ export class EngineHost {
   private async writeWhenDurable(lastSeq: number, bytes: Uint8Array): Promise<void> {
     try {
       await this.waitDurable(lastSeq);
-      const path = writeSnapshot(this.dataDir, lastSeq, bytes);
+      const path = writeSnapshot(this.dataDir, lastSeq, bytes, this.ready.journal);
       this.log(`snapshot at seq ${lastSeq}: ${path}`);
       const waiters = this.snapshotWaiters;
       this.snapshotWaiters = [];

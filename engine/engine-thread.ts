@@ -11,6 +11,7 @@
  * (every producer rings it after publishing).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { JournalIdentity } from '../journal/journal-identity.ts';
 import {
   fileJournalSelection,
   type JournalSelection,
@@ -48,7 +49,15 @@ export interface EngineThreadConfig {
 }
 
 export type EngineThreadMessage =
-  | { type: 'ready'; lastSeq: number; stateHash: string; snapshotSeq: number; eventsReplayed: number }
+  | {
+      type: 'ready';
+      lastSeq: number;
+      stateHash: string;
+      snapshotSeq: number;
+      eventsReplayed: number;
+      /** The journal recovered from: the host records it in the data directory and in every snapshot. */
+      journal: JournalIdentity;
+    }
   | { type: 'snapshot'; lastSeq: number; bytes: Uint8Array }
   | { type: 'stopped'; lastSeq: number; stateHash: string; snapshot: Uint8Array }
   | { type: 'failed'; message: string };
@@ -100,6 +109,9 @@ async function recover(config: EngineThreadConfig): Promise<Recovered> {
 function run(config: EngineThreadConfig, recovered: Recovered): void {
   const port = parentPort;
   if (port === null) throw new Error('engine-thread must run as a worker');
+  const journal = recovered.journal;
+  // The journal thread's writer opened it first, and a writer gives a file journal its id.
+  if (journal === null) throw new Error(`the journal has no id: its writer must open it before recovery`);
   const control = new ControlBlock(config.control);
   const state = recovered.state;
   control.setEngineLastSeq(state.scalars[Scalar.lastSeq]!);
@@ -132,6 +144,7 @@ function run(config: EngineThreadConfig, recovered: Recovered): void {
     stateHash: stateHash(state),
     snapshotSeq: recovered.snapshotSeq,
     eventsReplayed: recovered.eventsReplayed,
+    journal,
   } satisfies EngineThreadMessage);
 
   const doWork = (): number => {

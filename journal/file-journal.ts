@@ -43,6 +43,7 @@
 import * as nodeFs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { JournalError, JournalErrorCode } from './errors.ts';
+import { ensureFileJournalId } from './journal-identity.ts';
 import { type JournalLimits, journalLimits } from './limits.ts';
 import {
   checkFrame,
@@ -679,6 +680,8 @@ export class FileJournal {
     }
 
     let segmentList = listSegments(fs, dir, log);
+    // Before any record: the id is what snapshots and the data directory name this journal by.
+    ensureFileJournalId(dir, segmentList.length === 0 ? null : log);
     if (segmentList.length === 0) {
       const firstSeq = options.firstSeq ?? 1;
       const segment = { file: segmentFileName(firstSeq), firstSeq };
