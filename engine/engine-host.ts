@@ -266,7 +266,10 @@ export class EngineHost {
     });
   }
 
-  /** Drains everything, writes a final snapshot, stops both threads. Idempotent. */
+  /**
+   * Drains everything, writes a final snapshot, stops both threads. Idempotent. After a failure it only
+   * stops the threads and rejects with the failure.
+   */
   stop(): Promise<{ lastSeq: number; stateHash: string }> {
     this.stopping ??= this.stopNow();
     return this.stopping;
@@ -274,6 +277,9 @@ export class EngineHost {
 
   private async stopNow(): Promise<{ lastSeq: number; stateHash: string }> {
     try {
+      // A failed node has nothing to drain (nothing more becomes durable) and a failed thread answers no
+      // stop request: release the threads and the lock at once; the next start recovers.
+      if (this.failure !== null) throw this.failure;
       this.control.requestStop();
       this.ringEngine();
       const stopped = await firstMessage<EngineThreadMessage, 'stopped'>(this.engine, 'stopped', this.log);

@@ -17,7 +17,7 @@ import { historyFields, type OrderView } from '../projections/order-table.ts';
 import type { OrderStatusRead, RedisReadModel } from '../projections/redis-read-model.ts';
 import { dashboardPage } from './dashboard-page.ts';
 import type { DashboardStats } from './dashboard-stats.ts';
-import type { EngineCommands } from './engine-commands.ts';
+import { type EngineCommands, JournalUnavailableError } from './engine-commands.ts';
 import { Reply, readBody } from './http-io.ts';
 import { openApiDocument } from './openapi.ts';
 
@@ -307,7 +307,13 @@ function registerAdminRoutes(app: TemplatedApp, deps: HttpApiDeps): void {
         const answer = deps.commands.submit(command);
         if (answer === null)
           return sendError(reply, deps, 'BUSY', 'the engine is busy, retry', { retryAfterMs: 50 });
-        const { result } = await answer;
+        let result: number;
+        try {
+          ({ result } = await answer);
+        } catch (error) {
+          if (!(error instanceof JournalUnavailableError)) throw error;
+          return sendError(reply, deps, 'JOURNAL_UNAVAILABLE', 'the journal failed: the outcome is unknown');
+        }
         reply.json(result === 0 ? 200 : 422, { result: resultName(result) });
       })();
     });

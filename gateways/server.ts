@@ -37,6 +37,7 @@ import { dashboardStats } from './dashboard-stats.ts';
 import { DurableEventFeed } from './durable-event-feed.ts';
 import { EngineAnswerSink, EngineCommands } from './engine-commands.ts';
 import { type AuthCheck, registerHttpApi } from './http-api.ts';
+import { JournalStallWatch } from './journal-stall.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type SandboxOptions, SandboxPayments } from './payments-sandbox.ts';
 import { registerPaymentsWebhook } from './payments-webhook.ts';
@@ -175,6 +176,7 @@ export class StampedeServer {
       const client = new CommandClient(host.producers[0]!, host.control);
       const commands = new EngineCommands(client);
       let service: CheckoutService | null = null;
+      const journalStall = new JournalStallWatch(host.control, journalStallMs);
       const feed = new DurableEventFeed(
         host.notify!,
         host.control,
@@ -208,6 +210,7 @@ export class StampedeServer {
         ipLimiter: options.ipLimiter,
         busyRetryAfterMs: options.busyRetryAfterMs,
         catchUp: () => feed.drain(),
+        journalKeepsUp: (nowMs) => journalStall.keepsUp(nowMs),
       });
       const socket = new CheckoutSocket(service, metrics, {
         payloadBytesMax: options.wsPayloadBytesMax,
@@ -278,7 +281,8 @@ export class StampedeServer {
 
       // Time enters the engine only as commands: one Tick per timer slot.
       const ticker = setInterval(() => {
-        commands.submit({ type: 'tick' });
+        // A tick refused for a failed journal is moot: the node is stopping to restart.
+        commands.submit({ type: 'tick' })?.catch(() => {});
       }, limits.timerSlotMs);
 
       // Before listening: a client that connects once the node says it listens finds the catalog, in
@@ -354,10 +358,14 @@ export class StampedeServer {
   }
 }
 
+/** How long the durable cursor may stand still behind the engine before sold-out answers leave the edge. */
+const journalStallMs = 100;
+
 /** The app, noting each route it registers. */
 /** For commands whose answer nobody waits for (payment results). */
 const answerIgnored = new (class extends EngineAnswerSink {
   engineAnswered(): void {}
+  engineUnavailable(): void {}
 })();
 
 function recordRoutes(app: uWS.TemplatedApp, routes: string[]): uWS.TemplatedApp {
