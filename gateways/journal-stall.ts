@@ -14,13 +14,19 @@
  */
 import type { ControlBlock } from '../engine/control-block.ts';
 
+/**
+ * How long the durable cursor may stand still behind the engine before sold-out answers leave the edge:
+ * well above a group commit's fsync on a loaded machine (a few ms), well below a stall worth the name.
+ */
+export const journalStallMsDefault = 100;
+
 export class JournalStallWatch {
   private readonly control: ControlBlock;
   private readonly stallMs: number;
   private epoch = -1;
   private advancedAtMs = 0;
 
-  constructor(control: ControlBlock, stallMs: number) {
+  constructor(control: ControlBlock, stallMs = journalStallMsDefault) {
     this.control = control;
     this.stallMs = stallMs;
   }

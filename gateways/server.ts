@@ -176,7 +176,7 @@ export class StampedeServer {
       const client = new CommandClient(host.producers[0]!, host.control);
       const commands = new EngineCommands(client);
       let service: CheckoutService | null = null;
-      const journalStall = new JournalStallWatch(host.control, journalStallMs);
+      const journalStall = new JournalStallWatch(host.control);
       const feed = new DurableEventFeed(
         host.notify!,
         host.control,
@@ -357,9 +357,6 @@ export class StampedeServer {
     return this.host.stop();
   }
 }
-
-/** How long the durable cursor may stand still behind the engine before sold-out answers leave the edge. */
-const journalStallMs = 100;
 
 /** The app, noting each route it registers. */
 /** For commands whose answer nobody waits for (payment results). */
