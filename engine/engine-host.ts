@@ -326,6 +326,9 @@ export class EngineHost {
       case 'failed':
         this.fail(new Error(`engine thread failed: ${message.message}`));
         return;
+      case 'log':
+        this.log(`engine: ${message.message}`);
+        return;
       case 'ready':
       case 'stopped':
         return; // awaited by start() and stop()

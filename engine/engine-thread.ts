@@ -60,6 +60,7 @@ export type EngineThreadMessage =
     }
   | { type: 'snapshot'; lastSeq: number; bytes: Uint8Array }
   | { type: 'stopped'; lastSeq: number; stateHash: string; snapshot: Uint8Array }
+  | { type: 'log'; message: string }
   | { type: 'failed'; message: string };
 
 /**
@@ -100,6 +101,8 @@ async function recover(config: EngineThreadConfig): Promise<Recovered> {
     return await recoverFromJournal(reader, config.dataDir, config.limits, {
       availability: config.availability,
       toSeq: config.journalDurableSeq,
+      // A snapshot skipped as damaged is worth a line in the node's log, not silence.
+      log: (message) => parentPort?.postMessage({ type: 'log', message } satisfies EngineThreadMessage),
     });
   } finally {
     await reader.close();

@@ -171,6 +171,21 @@ t.test('the first segment gone and no snapshot covering it: JOURNAL_GAP', async 
   );
 });
 
+t.test("a damaged snapshot is skipped, and the node's log says so", async (t) => {
+  const dataDir = tempDataDir(t, 'identity-damaged');
+  const lastSeq = await sell(dataDir, 5);
+  const damaged = join(snapshotsDir(dataDir), `snapshot-${String(lastSeq + 1).padStart(16, '0')}.snap`);
+  writeFileSync(damaged, 'not a snapshot');
+  const logs: string[] = [];
+  const host = await EngineHost.start({ dataDir, limits, log: (m) => logs.push(m) });
+  t.equal(host.ready.snapshotSeq, lastSeq, 'recovered from the good one');
+  t.ok(
+    logs.some((m) => /snapshot-0*\d+\.snap is unusable \(no trailer \(torn write\?\)\): skipped/.test(m)),
+    `logged: ${logs.join(' | ')}`,
+  );
+  await host.stop();
+});
+
 t.test('snapshot framing: the identity is covered by the checksum; format 1 files are skipped', async (t) => {
   const dataDir = tempDataDir(t, 'identity-frame');
   const state = encodeSnapshot(new EngineState(limits));
