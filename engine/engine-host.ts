@@ -395,7 +395,11 @@ function firstMessage<M extends { type: string }, T extends M['type']>(
         resolve(message as Extract<M, { type: T }>);
       } else if (message.type === 'failed') {
         cleanup();
-        reject(new Error((message as unknown as { message: string }).message));
+        const failed = message as unknown as { message: string; code?: string };
+        // A coded refusal keeps its code (the CLI and a supervisor match on it).
+        reject(
+          Object.assign(new Error(failed.message), failed.code === undefined ? {} : { code: failed.code }),
+        );
       } else if (message.type === 'log') {
         log((message as unknown as { message: string }).message);
       }

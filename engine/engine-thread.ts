@@ -11,6 +11,7 @@
  * (every producer rings it after publishing).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { isJournalError } from '../journal/errors.ts';
 import type { JournalIdentity } from '../journal/journal-identity.ts';
 import {
   fileJournalSelection,
@@ -61,7 +62,8 @@ export type EngineThreadMessage =
   | { type: 'snapshot'; lastSeq: number; bytes: Uint8Array }
   | { type: 'stopped'; lastSeq: number; stateHash: string; snapshot: Uint8Array }
   | { type: 'log'; message: string }
-  | { type: 'failed'; message: string };
+  /** `code` for a coded refusal (JOURNAL_MISMATCH, JOURNAL_GAP...): its message says all, without a stack. */
+  | { type: 'failed'; message: string; code?: string };
 
 /**
  * A sink over a ring that may fill: a full ring means the consumer is behind,
@@ -209,8 +211,11 @@ const config = workerData as EngineThreadConfig;
 recover(config)
   .then((recovered) => run(config, recovered))
   .catch((error: unknown) => {
-    parentPort?.postMessage({
-      type: 'failed',
-      message: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error),
-    } satisfies EngineThreadMessage);
+    const failed: EngineThreadMessage = isJournalError(error)
+      ? { type: 'failed', message: error.message, code: error.code }
+      : {
+          type: 'failed',
+          message: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error),
+        };
+    parentPort?.postMessage(failed);
   });

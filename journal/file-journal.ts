@@ -16,7 +16,9 @@
  *
  *   journal-<seq of its first record, zero-padded to 16 digits>.seg      e.g. journal-0000000000000001.seg
  *
- * (16 digits hold every seq below 2^53, so name order is seq order). Other files are ignored. Segments
+ * (16 digits hold every seq below 2^53, so name order is seq order), and `journal.id`, the journal's name
+ * for snapshots and data directories (journal-identity.ts; open writes it before any record). Other files
+ * are ignored. Segments
  * hold consecutive seqs: a segment's records end just before the next segment's name. Only the last
  * segment is ever written; it is created (and the directory fsynced) before any record goes into it.
  *

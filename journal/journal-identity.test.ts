@@ -61,7 +61,7 @@ async function sell(dataDir: string, orders: number, skuId = 1): Promise<number>
 }
 
 async function refusal(t: Test, dataDir: string, code: string, pattern: RegExp, what: string): Promise<void> {
-  await t.rejects(start(dataDir), pattern, `${what}: the node refuses to start`);
+  await t.rejects(start(dataDir), { code, message: pattern }, `${what}: the node refuses to start, coded`);
   const reader = fileJournalBackend(journalDir(dataDir)).openReader();
   try {
     await replayDataDir(dataDir, reader, { limits });
