@@ -196,18 +196,20 @@ export function checkJournalHistory(history: JournalHistory): void {
   const { dataDir, journal, firstSeq, lastSeq, snapshot } = history;
   const recorded = readDataDirJournal(dataDir);
   if (journal !== null) {
+    // An empty journal with a new id is most often the old one's directory deleted or emptied.
+    const given = `${describeIdentity(journal)}${lastSeq < firstSeq ? ' (empty: newly created?)' : ''}`;
     if (recorded !== null && !sameJournal(recorded, journal)) {
       throw new JournalError(
         JournalErrorCode.mismatch,
         `data directory ${dataDir} belongs to ${describeIdentity(recorded)}, but this node was given ` +
-          `${describeIdentity(journal)}: start it with the journal it belongs to, ${freshStart}`,
+          `${given}: start it with the journal it belongs to, ${freshStart}`,
       );
     }
     if (snapshot !== null && !sameJournal(snapshot.journal, journal)) {
       throw new JournalError(
         JournalErrorCode.mismatch,
         `snapshot ${snapshot.file} (seq ${snapshot.lastSeq}) was taken over ${describeIdentity(snapshot.journal)}, ` +
-          `but this node was given ${describeIdentity(journal)}: start it with the journal the snapshot belongs to, ${freshStart}`,
+          `but this node was given ${given}: start it with the journal the snapshot belongs to, ${freshStart}`,
       );
     }
   }
