@@ -173,7 +173,18 @@ t.test('when the journal fails the node stops taking commands and says so', asyn
   const error = await failed;
   t.match(error.message, /journal failed/);
   t.notOk(host.control.engineRunning, 'the engine left its loop');
-  await host.crashForTest();
+  const client = new CommandClient(host.producers[0]!, host.control);
+  let unavailable = 0;
+  const receiver = {
+    onReply: () => t.fail('no reply after the failure'),
+    onUnavailable: () => unavailable++,
+  };
+  t.ok(
+    client.submit(() => {}, receiver),
+    'a command after the failure is taken',
+  );
+  t.equal(unavailable, 1, 'and told at once that the journal is unavailable');
+  await t.rejects(host.stop(), /journal failed/, 'stop releases the failed threads and says why');
 });
 
 t.test('stampede replay and prune on a data directory', async (t) => {

@@ -82,6 +82,8 @@ export interface CheckoutDeps {
    * false while a gap is being filled.
    */
   catchUpNow: () => boolean;
+  /** False while the journal stalls or has failed: availability then includes what may never be durable. */
+  journalKeepsUp: (nowMs: number) => boolean;
   now?: () => number;
 }
 
@@ -175,6 +177,15 @@ class PendingAnswers extends EngineAnswerSink {
       this.answers[index] = out;
       if (--this.waiting === 0) this.settle?.(this.whole());
     });
+  }
+
+  engineUnavailable(index: number): void {
+    this.answers[index] = error(
+      this.requests[index]!.requestId,
+      'JOURNAL_UNAVAILABLE',
+      'the journal failed: the outcome is unknown; resend the same request once the node has restarted',
+    );
+    if (--this.waiting === 0) this.settle?.(this.whole());
   }
 
   /** The frame's answer now if every command is answered, else a promise of it. */
@@ -350,7 +361,7 @@ export class CheckoutService {
     // costs less than the limiter's bookkeeping for a buyer never seen before (measured: 40% of the gateway's
     // time per late buyer). Metering them would also fill the limiter's table with the late crowd and evict
     // the buyers whose debts matter.
-    if (request.kind === 'placeOrder') {
+    if (request.kind === 'placeOrder' && this.deps.journalKeepsUp(nowMs)) {
       const soldOut = this.soldOutAtEdge(request, buyerId);
       if (soldOut !== null) return soldOut;
     }

@@ -135,6 +135,7 @@ t.test(
         lastSeq: () => reader.lastSeq(),
         firstSeq: () => reader.firstSeq(),
         mayHaveRecordsAfter: (seq) => reader.mayHaveRecordsAfter(seq),
+        identity: () => reader.identity(),
         close: () => reader.close(),
       };
     };

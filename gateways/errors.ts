@@ -400,6 +400,18 @@ const edgeErrors = {
     false,
     'The node cannot listen on its host and port for another reason (the address is not local, or the port needs privileges); the message gives the reason.',
   ),
+  JOURNAL_MISMATCH: operating(
+    null,
+    null,
+    false,
+    'The journal is not the one the data directory or its snapshot belongs to: the node does not start and names both.',
+  ),
+  JOURNAL_GAP: operating(
+    null,
+    null,
+    false,
+    "Records the state needs are missing (a snapshot past the journal's end, segments gone): the node does not start.",
+  ),
 } as const satisfies Record<string, ErrorSpec> & TokenCodes;
 
 export type EdgeErrorCode = keyof typeof edgeErrors;

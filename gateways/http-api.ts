@@ -18,7 +18,7 @@ import type { OrderStatusRead, RedisReadModel } from '../projections/redis-read-
 import { dashboardPage } from './dashboard-page.ts';
 import type { DashboardStats } from './dashboard-stats.ts';
 import type { CaughtUp } from './durable-event-feed.ts';
-import type { EngineCommands } from './engine-commands.ts';
+import { type EngineCommands, JournalUnavailableError } from './engine-commands.ts';
 import { errorCodeOfResult, resultMessage } from './errors.ts';
 import {
   addProductBody,
@@ -370,7 +370,13 @@ function registerAdminRoutes(app: TemplatedApp, deps: HttpApiDeps): void {
         const answer = deps.commands.submit(command);
         if (answer === null)
           return sendError(reply, deps, 'BUSY', 'the engine is busy, retry', { retryAfterMs: 50 });
-        const { result } = await answer;
+        let result: number;
+        try {
+          ({ result } = await answer);
+        } catch (error) {
+          if (!(error instanceof JournalUnavailableError)) throw error;
+          return sendError(reply, deps, 'JOURNAL_UNAVAILABLE', 'the journal failed: the outcome is unknown');
+        }
         if (result === 0) return reply.json(200, { result: resultName(result) });
         sendError(reply, deps, errorCodeOfResult(result), resultMessage(result));
       })();

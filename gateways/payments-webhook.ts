@@ -19,7 +19,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { PaymentOutcome, resultName, statusName } from '../engine/codes.ts';
-import type { EngineCommands } from './engine-commands.ts';
+import { type EngineAnswer, type EngineCommands, JournalUnavailableError } from './engine-commands.ts';
 import { sendError } from './http-api.ts';
 import { parseBody, webhookBody } from './http-bodies.ts';
 import { Reply, readBody } from './http-io.ts';
@@ -82,7 +82,14 @@ export function registerPaymentsWebhook(
         return sendError(reply, options, 'BUSY', 'the engine is at capacity: redeliver later', {
           retryAfterMs: 50,
         });
-      const answer = await pending;
+      let answer: EngineAnswer;
+      try {
+        answer = await pending;
+      } catch (error) {
+        if (!(error instanceof JournalUnavailableError)) throw error;
+        // Nothing is journaled: the provider redelivers, and the restarted node judges it.
+        return sendError(reply, options, 'JOURNAL_UNAVAILABLE', 'the journal failed: redeliver later');
+      }
       reply.json(200, { eventId, result: resultName(answer.result), status: statusName(answer.status) });
     })();
   });

@@ -4,8 +4,12 @@
  * and the HTTP API — configured from defaults < an optional JSON file <
  * the environment < command-line flags, all validated before anything
  * starts. SIGINT/SIGTERM stop it gracefully (refuse new work, answer what is
- * in flight, fsync, snapshot) and exit 0.
+ * in flight, fsync, snapshot) and exit 0. A node that fails (its journal,
+ * most often) exits 1 within failedExitMs, so its supervisor restarts it
+ * from snapshot + journal: commands in flight were answered
+ * JOURNAL_UNAVAILABLE, and the sockets closed, on the way.
  */
+import { fileJournalSelectionFromEnv } from '../journal/journal-selection.ts';
 import { verifyToken } from '../lib/tokens.ts';
 import type { TokenCheck } from './checkout-service.ts';
 import {
@@ -41,7 +45,9 @@ export async function startFromConfig(
 ): Promise<StampedeServer> {
   return StampedeServer.start({
     dataDir: config.dataDir,
-    journal: journalSelectionOf(config),
+    // The file journal through fileJournalSelectionFromEnv: a test may give it a failing fs (TEST_JOURNAL_FS_MODULE).
+    journal:
+      config.journal === 'file' ? fileJournalSelectionFromEnv(process.env) : journalSelectionOf(config),
     limits: engineLimitsOf(config),
     host: config.host,
     httpPort: config.httpPort,
@@ -78,6 +84,12 @@ export async function startFromConfig(
   });
 }
 
+/**
+ * How long a failed node may take to close its sockets and threads before it exits anyway: a socket, a
+ * broker connection or a thread that does not answer must not keep a node up that takes no commands.
+ */
+const failedExitMs = 10_000;
+
 export async function serve(options: {
   configFile?: string | undefined;
   overrides: ConfigOverrides;
@@ -87,12 +99,9 @@ export async function serve(options: {
   const server = await startFromConfig(config, log);
   return new Promise((resolve) => {
     let stopping = false;
-    const stop = (signal: string): void => {
+    const stop = (): void => {
       if (stopping) return;
       stopping = true;
-      log(
-        `${signal}: stopping (refusing new work, answering what is in flight, fsyncing, writing a snapshot)`,
-      );
       server.stop().then(
         (stopped) => {
           log(`stopped at seq ${stopped.lastSeq}, state ${stopped.stateHash}`);
@@ -104,11 +113,23 @@ export async function serve(options: {
         },
       );
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    const onSignal = (signal: string): void => {
+      if (stopping) return;
+      log(
+        `${signal}: stopping (refusing new work, answering what is in flight, fsyncing, writing a snapshot)`,
+      );
+      stop();
+    };
+    process.once('SIGINT', () => onSignal('SIGINT'));
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
     server.host.onFailure((error) => {
       log(`node failed, exiting so it restarts from snapshot + journal: ${error.message}`);
-      resolve(1);
+      // Unref'd: a node whose handles all close exits by itself, sooner, with the code resolved below.
+      setTimeout(() => {
+        log(`still up ${failedExitMs} ms after failing: exiting now`);
+        process.exit(1);
+      }, failedExitMs).unref();
+      stop(); // a graceful stop already under way ends in the failure too
     });
   });
 }

@@ -38,6 +38,7 @@ import { DurableEventFeed } from './durable-event-feed.ts';
 import { EngineAnswerSink, EngineCommands } from './engine-commands.ts';
 import { type AuthCheck, registerHttpApi } from './http-api.ts';
 import { listenExclusive } from './http-listen.ts';
+import { JournalStallWatch } from './journal-stall.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type SandboxOptions, SandboxPayments } from './payments-sandbox.ts';
 import { registerPaymentsWebhook } from './payments-webhook.ts';
@@ -176,6 +177,7 @@ export class StampedeServer {
       const client = new CommandClient(host.producers[0]!, host.control);
       const commands = new EngineCommands(client);
       let service: CheckoutService | null = null;
+      const journalStall = new JournalStallWatch(host.control);
       const feed = new DurableEventFeed({
         notify: host.notify!,
         control: host.control,
@@ -212,6 +214,7 @@ export class StampedeServer {
         busyRetryAfterMs: options.busyRetryAfterMs,
         catchUp: () => feed.caughtUp(),
         catchUpNow: () => feed.catchUpNow(),
+        journalKeepsUp: (nowMs) => journalStall.keepsUp(nowMs),
       });
       const socket = new CheckoutSocket(service, metrics, {
         payloadBytesMax: options.wsPayloadBytesMax,
@@ -281,7 +284,8 @@ export class StampedeServer {
 
       // Time enters the engine only as commands: one Tick per timer slot.
       const ticker = setInterval(() => {
-        commands.submit({ type: 'tick' });
+        // A tick refused for a failed journal is moot: the node is stopping to restart.
+        commands.submit({ type: 'tick' })?.catch(() => {});
       }, limits.timerSlotMs);
 
       // Before listening: a client that connects once the node says it listens finds the catalog, in
@@ -360,6 +364,7 @@ export class StampedeServer {
 /** For commands whose answer nobody waits for (payment results). */
 const answerIgnored = new (class extends EngineAnswerSink {
   engineAnswered(): void {}
+  engineUnavailable(): void {}
 })();
 
 /** Every TemplatedApp method that registers a route: a route added by any of them is recorded (openapi.test.ts). */

@@ -18,6 +18,11 @@ export interface FileJournalSelection {
    * JournalWriter adapter instead of its synchronous loop, so that loop runs for real without a broker.
    */
   asyncLoop?: boolean;
+  /**
+   * FOR TESTS: the URL or path of a module whose `journalFs` export (a JournalFs) stands in for node:fs
+   * under the journal thread's writer: fault injection in a real node (journal/testing/stalling-fs.ts).
+   */
+  fsModule?: string;
 }
 
 /** A Kafka journal: KafkaJournalConfig without `log` (a function cannot cross threads; logs go to the host). */
@@ -27,14 +32,26 @@ export type JournalSelection = FileJournalSelection | KafkaJournalSelection;
 
 export const fileJournalSelection: Readonly<FileJournalSelection> = Object.freeze({ kind: 'file' });
 
+/**
+ * The file journal, as `stampede serve` selects it. FOR TESTS: TEST_JOURNAL_FS_MODULE names an fsModule,
+ * so a test can fail the journal of a real node process (gateways/serve-journal-failure.test.ts).
+ */
+export function fileJournalSelectionFromEnv(env: NodeJS.ProcessEnv): FileJournalSelection {
+  const fsModule = env.TEST_JOURNAL_FS_MODULE;
+  return fsModule === undefined || fsModule === '' ? fileJournalSelection : { kind: 'file', fsModule };
+}
+
 /** For logs: the directory, or the brokers, topic and partition. */
 export function describeJournalSelection(selection: JournalSelection, dataDir: string): string {
   if (selection.kind === 'file') return `file journal ${journalDir(dataDir)}`;
   return `kafka journal kafka://${selection.brokers.join(',')}/${selection.topic ?? 'stampede.journal'}/${selection.partition ?? 0}`;
 }
 
-/** File journal only: segment and batch sizes; `log` reaches both backends. */
-export type JournalBackendOptions = Pick<FileJournalOptions, 'segmentBytesMax' | 'batchBytesMax' | 'log'>;
+/** File journal only: segment and batch sizes and the fs seam; `log` reaches both backends. */
+export type JournalBackendOptions = Pick<
+  FileJournalOptions,
+  'segmentBytesMax' | 'batchBytesMax' | 'log' | 'fs'
+>;
 
 /** The backend a selection names, over the node's data directory for the file journal. */
 export async function journalBackendFor(

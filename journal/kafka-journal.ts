@@ -40,6 +40,7 @@ import type {
   JournalWriter,
   OnRecord,
 } from './journal-backend.ts';
+import { type JournalIdentity, kafkaJournalId } from './journal-identity.ts';
 import { journalLimitsDefault } from './limits.ts';
 import {
   checkFrame,
@@ -132,6 +133,8 @@ export interface KafkaPartitionLog {
   append(values: readonly Uint8Array[], timestampsMs: readonly number[]): Promise<void>;
   /** [low, high): the first retained offset and the high watermark (next offset to be written). */
   offsets(): Promise<{ low: number; high: number }>;
+  /** The partition's JournalIdentity id: the cluster's id (admin describeCluster), topic and partition. */
+  journalId(): Promise<string>;
   /** Records from fromOffset on, contiguous, at most recordsMax; waits up to waitMs when none is there yet. */
   fetch(fromOffset: number, recordsMax: number, waitMs: number): Promise<KafkaLogRecord[]>;
   /** Stops every connection; an append in flight rejects. */
@@ -461,6 +464,11 @@ export class KafkaJournalReader implements JournalReader {
     return (await this.talk(() => this.log.offsets())).high > seq;
   }
 
+  async identity(): Promise<JournalIdentity> {
+    const id = await this.talk(() => this.log.journalId());
+    return { backend: 'kafka', id, location: this.log.location, firstSeq: await this.firstSeq() };
+  }
+
   close(): Promise<void> {
     return this.log.close();
   }
@@ -475,6 +483,8 @@ export class KafkaJournalReader implements JournalReader {
 export class MemoryPartitionLog implements KafkaPartitionLog {
   readonly location: string;
   readonly values: Uint8Array[] = [];
+  /** Stands for the cluster id: handles onto one memory partition are one journal, two partitions are two. */
+  private readonly clusterId = randomUUID();
   /** Offsets below this were deleted (retention). */
   low = 0;
   /** Appends (and offset queries) reject with these while set (a broker that went away). */
@@ -492,6 +502,7 @@ export class MemoryPartitionLog implements KafkaPartitionLog {
       location: this.location,
       append: (values, timestampsMs) => this.append(values, timestampsMs),
       offsets: () => this.offsets(),
+      journalId: () => this.journalId(),
       fetch: (fromOffset, recordsMax, waitMs) => this.fetch(fromOffset, recordsMax, waitMs),
       close: () => Promise.resolve(),
     };
@@ -505,6 +516,11 @@ export class MemoryPartitionLog implements KafkaPartitionLog {
     for (const value of values) this.values.push(value.slice());
     this.appendCount++;
     return this.ackGate ?? Promise.resolve();
+  }
+
+  /** A memory partition is its own cluster: one journal per MemoryPartitionLog. */
+  journalId(): Promise<string> {
+    return Promise.resolve(kafkaJournalId(`memory-${this.clusterId}`, this.location, 0));
   }
 
   offsets(): Promise<{ low: number; high: number }> {
@@ -673,6 +689,12 @@ class KafkajsPartitionLog implements KafkaPartitionLog {
         timestamp: String(timestampsMs[index] ?? Date.now()),
       })),
     });
+  }
+
+  async journalId(): Promise<string> {
+    const admin = await this.ensureTopic();
+    const { clusterId } = await admin.describeCluster();
+    return kafkaJournalId(clusterId, this.topic, this.partition);
   }
 
   async offsets(): Promise<{ low: number; high: number }> {
