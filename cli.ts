@@ -7,6 +7,7 @@
  *   bench    run the benchmarks (bench engine, bench flash-sale, bench projections)
  */
 import { parseArgs } from 'node:util';
+import type { ConfigOverrides, GatewayConfig } from './gateways/config.ts';
 import { errorText } from './lib/error-text.ts';
 
 const usage = `stampede — flash-sale commerce engine
@@ -23,9 +24,11 @@ Usage:
                                                      print journal events as protobuf JSON, one a line
   stampede prune  [--data DIR]                       delete journal segments the newest snapshot covers
   stampede project --store mysql|redis [--data DIR] [--mysql URL] [--redis URL] [--once] [--migrate]
+                                                     (--once: exit 1 if the store stays down)
                                                      project the journal into MySQL or Redis (projections/README.md)
   stampede reconcile [--data DIR] [--mysql URL] [--redis URL] [--json]
-                                                     compare the stores with the journal; exit 1 on any anomaly
+                                                     compare the stores with the journal; exit 1 on any
+                                                     anomaly, 3 when a store is behind or never projected
   stampede token  --buyer ID | --service NAME | --admin [--ttl 24h] [--data DIR]
                                                      print a token signed with the node's secret
   stampede bench engine [--quick] [--json] [CASE...] engine benchmarks (engine.apply, ring.spsc,
@@ -37,15 +40,33 @@ Usage:
   stampede bench projections [--quick] [--json] [mysql|redis]
                                                      a flash sale's journal projected into MySQL and Redis, reconciled
   stampede --help
+  stampede COMMAND --help                            a command's flags, and the settings it reads with
+                                                     their environment variables, units and defaults
 
-Environment: STAMPEDE_DATA_DIR (default ./data); KAFKA_BROKERS, KAFKA_JOURNAL_TOPIC, KAFKA_JOURNAL_PARTITION
-(--journal kafka).
+Configuration: every command reads one table of settings (gateways/config.ts): defaults < a JSON file
+(--config FILE or STAMPEDE_CONFIG) < STAMPEDE_* environment variables < flags. An unknown STAMPEDE_*
+variable is an error. \`stampede serve --help\` lists them all.
 Exit codes: 0 ok, 1 a check failed (invariants, bench), 2 bad usage or configuration.`;
 
 class UsageError extends Error {}
 
-function dataDirFrom(values: { data?: string | undefined }): string {
-  return values.data ?? process.env.STAMPEDE_DATA_DIR ?? 'data';
+/** The configuration table with a command's --config, --data and other flags over it. */
+async function configFrom(
+  values: { config?: string | undefined; data?: string | undefined },
+  overrides: ConfigOverrides = {},
+) {
+  const { loadConfig } = await import('./gateways/config.ts');
+  return loadConfig({
+    env: process.env,
+    file: values.config,
+    overrides: { dataDir: values.data, ...overrides },
+  });
+}
+
+/** `stampede COMMAND --help`, `stampede bench SUITE --help`: the name its help is under. */
+function helpName(command: string, rest: readonly string[]): string {
+  const suite = rest.find((arg) => !arg.startsWith('-'));
+  return command === 'bench' && suite !== undefined ? `bench ${suite}` : command;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -53,6 +74,20 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     console.log(usage);
     return command === undefined ? 2 : 0;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    const name = helpName(command, rest);
+    const { commandHelp, settingsHelp } = await import('./cli-help.ts');
+    if (name === 'bench flash-sale') {
+      // Its flags are listed beside their parsing; the settings are the table's.
+      const { flashSaleUsage } = await import('./bench/flash-sale.ts');
+      console.log(`${flashSaleUsage}\n\n${settingsHelp(['tokenSecret', 'redisUrl', 'mysqlUrl'])}`);
+      return 0;
+    }
+    const help = commandHelp(name);
+    if (help === undefined) throw new UsageError(`no help for '${name}': unknown command`);
+    console.log(help);
+    return 0;
   }
   switch (command) {
     case 'serve': {
@@ -89,6 +124,7 @@ async function main(argv: string[]): Promise<number> {
         args: rest,
         options: {
           data: { type: 'string' },
+          config: { type: 'string' },
           journal: { type: 'string' },
           'from-scratch': { type: 'boolean' },
           json: { type: 'boolean' },
@@ -100,11 +136,15 @@ async function main(argv: string[]): Promise<number> {
       const fromSeq = Number(values.from ?? 1);
       if (!Number.isSafeInteger(fromSeq) || fromSeq < 1)
         throw new UsageError(`--from must be a sequence number >= 1, got '${values.from}'`);
-      const dataDir = dataDirFrom(values);
-      const { journalBackendFor, journalSelectionFromFlag } = await import('./journal/journal-selection.ts');
-      const selection = await journalSelectionFromFlag(values.journal).catch((error: Error) => {
-        throw new UsageError(error.message);
+      // loadConfig checks --journal like any value: one of file, kafka.
+      const config = await configFrom(values, {
+        journal: values.journal as GatewayConfig['journal'] | undefined,
       });
+      const { dataDir } = config;
+      const { engineLimitsOf, journalSelectionOf } = await import('./gateways/config.ts');
+      const limits = engineLimitsOf(config);
+      const { journalBackendFor } = await import('./journal/journal-selection.ts');
+      const selection = journalSelectionOf(config, { createTopic: false });
       const reader = (await journalBackendFor(selection, dataDir)).openReader();
       try {
         const { formatReplaySummary, printEvents, replayDataDir } = await import('./journal/replay-tool.ts');
@@ -114,6 +154,7 @@ async function main(argv: string[]): Promise<number> {
         }
         const tty = process.stderr.isTTY;
         const summary = await replayDataDir(dataDir, reader, {
+          limits,
           fromScratch: values['from-scratch'] ?? false,
           ...(tty
             ? {
@@ -130,9 +171,14 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'prune': {
-      const { values } = parseArgs({ args: rest, options: { data: { type: 'string' } }, strict: true });
+      const { values } = parseArgs({
+        args: rest,
+        options: { data: { type: 'string' }, config: { type: 'string' } },
+        strict: true,
+      });
+      const { dataDir } = await configFrom(values);
       const { pruneDataDir } = await import('./journal/prune.ts');
-      const result = pruneDataDir(dataDirFrom(values));
+      const result = pruneDataDir(dataDir);
       console.log(
         result.removed.length === 0
           ? `nothing to prune (newest snapshot covers seq ${result.coveredSeq})`
@@ -154,11 +200,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'bench': {
       if (rest[0] === 'flash-sale') {
-        const { flashSaleUsage, runFlashSaleCommand } = await import('./bench/flash-sale.ts');
-        if (rest.includes('--help') || rest.includes('-h')) {
-          console.log(flashSaleUsage);
-          return 0;
-        }
+        const { runFlashSaleCommand } = await import('./bench/flash-sale.ts');
         return runFlashSaleCommand(rest.slice(1));
       }
       if (rest[0] === 'projections') {

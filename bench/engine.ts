@@ -105,10 +105,10 @@ async function pipelineDurable(buyers: number, stock: number): Promise<Figures> 
     const replies = port.replies;
     const control = host.control;
     // Catalog first, through the ordinary client.
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       new CommandClient(port, control).submit(
         (w, f, at) => writeCatalog(w, f, at, { buyers, stock, startMs: Date.now() }),
-        { onReply: () => resolve() },
+        { onReply: () => resolve(), onUnavailable: () => reject(new Error('journal failed')) },
       );
     });
     const startMs = Date.now();

@@ -65,12 +65,17 @@ export interface ClientWorkerData {
   runMsMax: number;
 }
 
+export type SalePhase = 'warm-up' | 'sale';
+
+/** Connecting and authenticating one client's socket, at most (a node that accepts and never answers). */
+export const clientConnectMsMax = 30_000;
+
 /** Messages from the main thread. */
 export type ToClient = { type: 'go'; startAtMs: number };
 /** Messages to the main thread. */
 export type FromClient =
-  | { type: 'ready' }
-  | { type: 'progress'; placeAnswered: number; finalTotal: number }
+  | { type: 'ready'; warmupPlaceAnswered: number }
+  | { type: 'progress'; phase: SalePhase; placeAnswered: number; finalTotal: number }
   | { type: 'done'; record: RecordData; framesSent: number; error?: string }
   | { type: 'failed'; error: string };
 
@@ -121,27 +126,40 @@ async function run(
   post: (m: FromClient) => void,
   go: Promise<number>,
 ): Promise<void> {
-  const ws = new WebSocket(data.url, { perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('message', (bytes: Buffer) => {
-      const answer = stampede.v1.ServerMessage.decode(new Uint8Array(bytes));
-      if (answer.authenticated) resolve();
-      else reject(new Error(`authentication refused: ${JSON.stringify(answer.error)}`));
+  const ws = new WebSocket(data.url, { perMessageDeflate: false, handshakeTimeout: clientConnectMsMax });
+  const connecting = setTimeout(() => ws.terminate(), clientConnectMsMax);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+      ws.once('close', () => reject(new Error(`${data.url}: no connection within ${clientConnectMsMax} ms`)));
     });
-    ws.send(stampede.v1.ClientMessage.encode({ requestId: 1, authenticate: { token: data.token } }).finish());
-  });
-  const frames = { nextRequestId: batchRequestIdFirst };
-  if (data.warmup !== null) {
-    const warm = await new SaleDriver(ws, data, data.warmup, nowMs(), frames, () => {}).start();
-    if (warm.error !== undefined) throw new Error(`warm-up: ${warm.error}`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('message', (bytes: Buffer) => {
+        const answer = stampede.v1.ServerMessage.decode(new Uint8Array(bytes));
+        if (answer.authenticated) resolve();
+        else reject(new Error(`authentication refused: ${JSON.stringify(answer.error)}`));
+      });
+      ws.once('close', () =>
+        reject(new Error(`${data.url}: no answer to authenticate within ${clientConnectMsMax} ms`)),
+      );
+      ws.send(
+        stampede.v1.ClientMessage.encode({ requestId: 1, authenticate: { token: data.token } }).finish(),
+      );
+    });
+  } finally {
+    clearTimeout(connecting);
   }
-  post({ type: 'ready' });
+  const frames = { nextRequestId: batchRequestIdFirst };
+  let warmupPlaceAnswered = 0;
+  if (data.warmup !== null) {
+    const warm = await new SaleDriver(ws, data, data.warmup, 'warm-up', nowMs(), frames, post).start();
+    if (warm.error !== undefined) throw new Error(`warm-up: ${warm.error}`);
+    warmupPlaceAnswered = warm.record.placeAnswered;
+  }
+  post({ type: 'ready', warmupPlaceAnswered });
   const startAtMs = await go;
-  const result = await new SaleDriver(ws, data, data.sale, startAtMs, frames, post).start();
+  const result = await new SaleDriver(ws, data, data.sale, 'sale', startAtMs, frames, post).start();
   ws.close();
   post({ type: 'done', ...result });
 }
@@ -163,6 +181,7 @@ class SaleDriver {
   private readonly ws: WebSocket;
   private readonly data: ClientWorkerData;
   private readonly sale: ClientSale;
+  private readonly phase: SalePhase;
   private readonly startAtMs: number;
   /** The connection's frame request ids, shared by its sales. */
   private readonly frames: { nextRequestId: number };
@@ -202,6 +221,7 @@ class SaleDriver {
     ws: WebSocket,
     data: ClientWorkerData,
     sale: ClientSale,
+    phase: SalePhase,
     startAtMs: number,
     frames: { nextRequestId: number },
     post: (m: FromClient) => void,
@@ -209,6 +229,7 @@ class SaleDriver {
     this.ws = ws;
     this.data = data;
     this.sale = sale;
+    this.phase = phase;
     this.startAtMs = startAtMs;
     this.frames = frames;
     this.post = post;
@@ -236,6 +257,7 @@ class SaleDriver {
       () =>
         this.post({
           type: 'progress',
+          phase: this.phase,
           placeAnswered: recorder.placeAnswered,
           finalTotal: recorder.finalTotal,
         }),

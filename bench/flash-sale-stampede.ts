@@ -25,15 +25,26 @@ import { cpus } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { OrderStatus, statusName } from '../engine/codes.ts';
 import { eventPayloadWordsMax } from '../engine/layout.ts';
+import { journalSelectionOf, loadConfig } from '../gateways/config.ts';
 import type { JournalReader } from '../journal/journal-backend.ts';
-import { fileJournalSelection, journalBackendFor } from '../journal/journal-selection.ts';
+import {
+  describeJournalSelection,
+  fileJournalSelection,
+  type JournalSelection,
+  journalBackendFor,
+} from '../journal/journal-selection.ts';
 import { replayDataDir } from '../journal/replay-tool.ts';
 import { startWorker } from '../lib/start-worker.ts';
 import { issueToken } from '../lib/tokens.ts';
 import { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
 import type { SaleOutcome, SkuStock } from './flash-sale-audit.ts';
 import { BuyerPlan, type BuyerShares, buyerUnit, warmupStock } from './flash-sale-buyers.ts';
-import type { ClientLoad, ClientWorkerData, FromClient } from './flash-sale-client.ts';
+import {
+  type ClientLoad,
+  type ClientWorkerData,
+  clientConnectMsMax,
+  type FromClient,
+} from './flash-sale-client.ts';
 import { hotPriceMinor } from './flash-sale-commands.ts';
 import type { JournalFigures, Resources, SystemRun } from './flash-sale-figures.ts';
 import { peakRssBytes, processCpuSeconds, threadsCpuBetween, threadsCpuSeconds } from './flash-sale-proc.ts';
@@ -44,7 +55,7 @@ import {
   outcomeTotal,
   type RecordData,
 } from './flash-sale-recorder.ts';
-import { type ServerChild, startServerChild } from './flash-sale-server.ts';
+import { type ServerChild, serverChildLimits, startServerChild } from './flash-sale-server.ts';
 
 export interface StampedeRunOptions {
   buyers: number;
@@ -58,10 +69,19 @@ export interface StampedeRunOptions {
   seed: number;
   /** ws:// or http:// base of a running node; undefined starts one. */
   target: string | undefined;
+  /** The target's configured tokenSecret (undefined: not configured, refused). */
+  targetTokenSecret: string | undefined;
+  /** The own node's journal (ownNodeJournal); undefined: what the environment configures for `serve`. */
+  journal: 'file' | 'kafka' | undefined;
   runMsMax: number;
   /** The own node's order TTL: abandoned reservations return after it (ignored with --target). */
   orderTtlMs: number;
+  /** --create-skus: a --target may get the sale's SKUs created in its store (refused before otherwise). */
+  createSkus: boolean;
   progress: (placeAnswered: number, finalTotal: number) => void;
+  warmupProgress: (placeAnswered: number, finalTotal: number) => void;
+  /** What the run does or waits for next, one line each (every wait says its bound). */
+  log: (line: string) => void;
 }
 
 export const stampedeRunLimits = Object.freeze({
@@ -72,7 +92,12 @@ export const stampedeRunLimits = Object.freeze({
   readApiConcurrency: 16,
   /** Server threads listed by CPU. */
   serverThreadsShown: 5,
+  /** One HTTP request to the node, answer included, at most. */
+  httpRequestMsMax: 10_000,
 });
+
+/** A --target the audit could not read: refused before the sale (exit 2), nothing created. */
+export const targetNotAuditable = 'TARGET_NOT_AUDITABLE';
 
 const limitPerBuyer = 1;
 const mib = 2 ** 20;
@@ -90,6 +115,29 @@ function ownNodeEnv(secret: string, shares: BuyerShares, orderTtlMs: number): Re
     // The sandbox provider accepts or declines every payment it is asked for, at the --pay : --decline ratio.
     STAMPEDE_PAYMENTS_SANDBOX_SUCCESS_RATE: String(payAttempts === 0 ? 1 : shares.pay / payAttempts),
     STAMPEDE_PAYMENTS_SANDBOX_DECLINE_RATE: String(payAttempts === 0 ? 0 : shares.decline / payAttempts),
+  };
+}
+
+/**
+ * The own node's journal: what `serve` would read from this environment (STAMPEDE_JOURNAL and
+ * STAMPEDE_KAFKA_*), with --journal over it, and the selection the audit reads it back through. A Kafka
+ * journal gets a fresh topic (`stampede.flash-sale.<runId>`): the node's data directory is fresh, and a
+ * topic holding an earlier run's records would be another history.
+ */
+export function ownNodeJournal(
+  env: NodeJS.ProcessEnv,
+  journal: 'file' | 'kafka' | undefined,
+  runId: string,
+): { env: Record<string, string>; selection: JournalSelection } {
+  const journalEnv: Record<string, string> = journal === undefined ? {} : { STAMPEDE_JOURNAL: journal };
+  if (loadConfig({ env: { ...env, ...journalEnv } }).journal !== 'kafka')
+    return { env: journalEnv, selection: fileJournalSelection };
+  const kafkaEnv = { ...journalEnv, STAMPEDE_KAFKA_TOPIC: `stampede.flash-sale.${runId}` };
+  const selection = journalSelectionOf(loadConfig({ env: { ...env, ...kafkaEnv } }));
+  // A reading tool never creates the topic: the node did.
+  return {
+    env: kafkaEnv,
+    selection: selection.kind === 'kafka' ? { ...selection, createTopic: false } : selection,
   };
 }
 
@@ -131,29 +179,53 @@ class HttpNode {
     );
   }
 
+  /** One request, answer read whole, within httpRequestMsMax; a failure says which request and why. */
+  private async request(
+    method: string,
+    path: string,
+    init: RequestInit = {},
+  ): Promise<{ status: number; text: string }> {
+    const limitMs = stampedeRunLimits.httpRequestMsMax;
+    try {
+      const response = await fetch(`${this.base}${path}`, {
+        ...init,
+        method,
+        signal: AbortSignal.timeout(limitMs),
+      });
+      return { status: response.status, text: await response.text() };
+    } catch (error) {
+      const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      throw new Error(
+        `${method} ${this.base}${path}: ${timedOut ? `no answer within ${limitMs} ms` : `failed (${cause ?? String(error)})`}`,
+      );
+    }
+  }
+
   async get(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
-    const response = await fetch(`${this.base}${path}`, {
+    const { status, text } = await this.request('GET', path, {
       headers: { authorization: `Bearer ${this.serviceToken}` },
     });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    try {
+      return { status, body: JSON.parse(text) as Record<string, unknown> };
+    } catch {
+      throw new Error(`GET ${this.base}${path}: HTTP ${status}, not JSON: ${text.slice(0, 200)}`);
+    }
   }
 
   async admin(path: string, body: object): Promise<void> {
-    const response = await fetch(`${this.base}${path}`, {
-      method: 'POST',
+    const response = await this.request('POST', path, {
       headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
     if (response.status !== 200)
-      throw new Error(
-        `POST ${path} ${JSON.stringify(body)}: HTTP ${response.status} ${await response.text()}`,
-      );
+      throw new Error(`POST ${path} ${JSON.stringify(body)}: HTTP ${response.status} ${response.text}`);
   }
 
   /** The journal's commit counters from the node's Prometheus /metrics. */
   async journalCounters(): Promise<JournalCounters> {
-    const response = await fetch(`${this.base}/metrics`);
-    const text = await response.text();
+    const response = await this.request('GET', '/metrics');
+    const text = response.text;
     if (response.status !== 200) throw new Error(`GET /metrics: HTTP ${response.status} ${text}`);
     const counter = (name: string): number => {
       const value = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1];
@@ -182,14 +254,29 @@ class HttpNode {
 }
 
 export async function runStampede(options: StampedeRunOptions): Promise<SystemRun> {
-  const secret = options.target === undefined ? randomBytes(32).toString('base64url') : targetSecret();
-  const child =
+  const secret =
     options.target === undefined
-      ? await startServerChild(ownNodeEnv(secret, options.shares, options.orderTtlMs))
+      ? randomBytes(32).toString('base64url')
+      : targetSecret(options.targetTokenSecret);
+  const journal =
+    options.target === undefined
+      ? ownNodeJournal(process.env, options.journal, `${Date.now()}-${options.seed}`)
       : null;
+  if (journal !== null)
+    options.log(
+      `starting its node (stampede serve on the ${journal.selection.kind} journal; at most ${serverChildLimits.startTimeoutMs / 1000} s)`,
+    );
+  const child =
+    journal === null
+      ? null
+      : await startServerChild({ ...ownNodeEnv(secret, options.shares, options.orderTtlMs), ...journal.env });
   try {
     const httpBase = child === null ? httpBaseOf(options.target!) : `http://127.0.0.1:${child.port}`;
     const node = new HttpNode(httpBase, secret);
+    if (child === null) {
+      options.log(`checking that ${httpBase} can be audited`);
+      await checkTargetAuditable(node, options);
+    }
     const skuIdFirst = child === null ? await node.freeSkuIdFirst() : 1;
     // The sale's SKUs, then the warm-up's one, after them so the sale's ids do not depend on --warmup.
     const warmupSkuId = skuIdFirst + options.skus;
@@ -199,6 +286,7 @@ export async function runStampede(options: StampedeRunOptions): Promise<SystemRu
         ? [{ skuId: warmupSkuId, stock: warmupStock(options.stock, options.buyers, options.warmupBuyers) }]
         : []),
     ];
+    options.log(`creating ${catalog.length} SKU(s) from ${skuIdFirst}`);
     for (const { skuId, stock } of catalog) {
       await node.admin('/v1/admin/products', { skuId, priceMinor: hotPriceMinor, currency: 'USD', stock });
       await node.admin(`/v1/admin/products/${skuId}/sale`, { limitPerBuyer, startsAtMs: 0, endsAtMs: 0 });
@@ -213,24 +301,31 @@ export async function runStampede(options: StampedeRunOptions): Promise<SystemRu
     // Our own node: let every abandoned reservation time out, so the audit sees their stock come back.
     if (child !== null) await untilNothingReserved(node, skuIdFirst, options);
     const skus = await readApiStock(node, skuIdFirst, options);
+    options.log(`reading back a sample of the buyers' orders over the HTTP API`);
     const readApiCheck = await readApiSample(node, load.record, options, skuIdFirst);
-    const journal = child === null ? null : await journalAudit(child, options, skuIdFirst);
+    const audit =
+      child === null || journal === null
+        ? null
+        : await journalAudit(child, journal.selection, options, skuIdFirst);
     const outcome: SaleOutcome = {
       system: 'stampede',
       buyers: options.buyers,
       limitPerBuyer,
       finalAnswerCounts: load.record.finalCounts,
       toldBySku: load.record.outcomesBySku,
-      store: journal === null ? targetStore(skus, load.record.outcomesBySku) : journal.store,
+      store: audit === null ? targetStore(skus, load.record.outcomesBySku) : audit.store,
       extraChecks: [
         ...load.clientErrors.map((detail) => ({ name: 'client', ok: false, detail })),
         readApiCheck,
-        ...(journal === null ? [] : [...journal.checks, readApiAgreesWithJournal(skus, journal.store.skus)]),
+        ...(audit === null ? [] : [...audit.checks, readApiAgreesWithJournal(skus, audit.store.skus)]),
       ],
     };
     const notes = [
       child === null
         ? `target ${options.target}: journal audit skipped (not our node to stop); reserved and releases taken from the buyers' answers`
+        : '',
+      journal?.selection.kind === 'kafka'
+        ? `own node on the ${describeJournalSelection(journal.selection, child?.dataDir ?? '')}`
         : '',
       `${options.clients} client worker(s), ${load.framesSent.toLocaleString('en-US')} batch frames`,
       retriesNote(load.record.counters),
@@ -243,12 +338,43 @@ export async function runStampede(options: StampedeRunOptions): Promise<SystemRu
   }
 }
 
-function targetSecret(): string {
-  const secret = process.env.STAMPEDE_TOKEN_SECRET;
-  if (secret === undefined || secret === '')
+/**
+ * Before anything is created: a --target the audit can read is ready, takes the bench's tokens (signed
+ * with STAMPEDE_TOKEN_SECRET) for the order reads, and exposes the journal's counters in /metrics. Anything
+ * else is refused now, with the reason, rather than at the end of a sale that cannot be judged.
+ */
+async function checkTargetAuditable(
+  node: HttpNode,
+  options: Pick<StampedeRunOptions, 'createSkus'>,
+): Promise<void> {
+  const refuse = (reason: string): never => {
+    throw Object.assign(new Error(`--target ${node.base} cannot be audited: ${reason}`), {
+      code: targetNotAuditable,
+    });
+  };
+  // Parse-time checks refuse this first; here too, so no caller can create SKUs in a live store unasked.
+  if (!options.createSkus) refuse('the sale needs SKUs of its own, and --create-skus was not given');
+  try {
+    const ready = await node.get('/ready');
+    if (ready.status !== 200) refuse(`it is not ready: ${JSON.stringify(ready.body)}`);
+    const orders = await node.get('/v1/buyers/1/orders?limit=1');
+    if (orders.status === 401 || orders.status === 403)
+      refuse(
+        `it refuses the bench's service token (HTTP ${orders.status}): STAMPEDE_TOKEN_SECRET must be the target's token secret`,
+      );
+    if (orders.status !== 200) refuse(`GET /v1/buyers/1/orders answers HTTP ${orders.status}`);
+    await node.journalCounters();
+  } catch (error) {
+    if ((error as { code?: unknown }).code === targetNotAuditable) throw error;
+    refuse(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function targetSecret(secret: string | undefined): string {
+  if (secret === undefined)
     throw Object.assign(
       new Error(
-        '--target needs STAMPEDE_TOKEN_SECRET: the bench signs an admin token (catalog) and a service token',
+        '--target needs tokenSecret (STAMPEDE_TOKEN_SECRET or --config FILE): the bench signs an admin token (catalog) and a service token',
       ),
       { code: 'CONFIG_INVALID' },
     );
@@ -275,6 +401,8 @@ async function driveLoad(
   const placeRequestIdBase = 2 ** 31 * (1 + (options.seed % 255));
   const workers: Worker[] = [];
   const progress = new Map<number, { placeAnswered: number; finalTotal: number }>();
+  const warmupProgress = new Map<number, { placeAnswered: number; finalTotal: number }>();
+  const warmupAnswered: number[] = [];
   const results: Promise<{ record: RecordData; framesSent: number; error?: string }>[] = [];
   const ready: Promise<void>[] = [];
   /** Worker c's share of `total`: contiguous, sizes differing by at most one. */
@@ -328,16 +456,19 @@ async function driveLoad(
     results.push(
       new Promise((resolve, reject) => {
         worker.on('message', (m: FromClient) => {
-          if (m.type === 'ready') readyResolve();
-          else if (m.type === 'progress') {
-            progress.set(c, m);
+          if (m.type === 'ready') {
+            warmupAnswered[c] = m.warmupPlaceAnswered;
+            readyResolve();
+          } else if (m.type === 'progress') {
+            const phase = m.phase === 'sale' ? progress : warmupProgress;
+            phase.set(c, m);
             let placeAnswered = 0;
             let finalTotal = 0;
-            for (const p of progress.values()) {
+            for (const p of phase.values()) {
               placeAnswered += p.placeAnswered;
               finalTotal += p.finalTotal;
             }
-            options.progress(placeAnswered, finalTotal);
+            (m.phase === 'sale' ? options.progress : options.warmupProgress)(placeAnswered, finalTotal);
           } else if (m.type === 'done') resolve(m);
           else reject(new Error(`client worker ${c} failed: ${m.error}`));
         });
@@ -346,8 +477,22 @@ async function driveLoad(
       }),
     );
   }
+  const bound = `at most ${clientConnectMsMax / 1000} s to connect, ${options.runMsMax / 1000} s a sale`;
+  options.log(
+    options.warmupBuyers === 0
+      ? `connecting ${clients} client worker(s) (${bound})`
+      : `connecting ${clients} client worker(s) and warming up: ${options.warmupBuyers} buyers on SKU ${skuIds.warmupSkuId}, unmeasured (${bound})`,
+  );
+  const warmupStartedMs = performance.now();
   try {
     await Promise.race([Promise.all(ready), Promise.all(results)]);
+    if (options.warmupBuyers > 0)
+      options.log(
+        `warm-up done: ${warmupAnswered.reduce((n, a) => n + a, 0)}/${options.warmupBuyers} answered in ${((performance.now() - warmupStartedMs) / 1000).toFixed(1)} s`,
+      );
+    options.log(
+      `the sale: ${options.buyers} buyers on ${options.skus} SKU(s) (at most ${options.runMsMax / 1000} s)`,
+    );
     const serverPid = child?.pid;
     // Read before the CPU readings and after them: the node's /metrics request is not the sale's CPU.
     const journalBefore = await node.journalCounters();
@@ -456,10 +601,16 @@ async function untilNothingReserved(
   options: StampedeRunOptions,
 ): Promise<void> {
   const deadlineMs = Date.now() + 2 * options.orderTtlMs + 10_000;
+  let said = false;
   for (;;) {
     const skus = await readApiStock(node, skuIdFirst, options);
     const reserved = skus.reduce((n, s) => n + s.initial - s.sold - s.available, 0);
     if (reserved === 0) return;
+    if (!said)
+      options.log(
+        `waiting for ${reserved} reserved unit(s) to come back (order TTL ${options.orderTtlMs} ms; at most ${(2 * options.orderTtlMs + 10_000) / 1000} s)`,
+      );
+    said = true;
     if (Date.now() > deadlineMs)
       throw new Error(
         `${reserved} units still reserved ${2 * options.orderTtlMs + 10_000} ms after the sale`,
@@ -558,11 +709,14 @@ function readApiAgreesWithJournal(
 /** Stops the node, replays its journal from the first record, and reads its orders from the journal. */
 async function journalAudit(
   child: ServerChild,
-  options: Pick<StampedeRunOptions, 'buyers' | 'stock' | 'skus'>,
+  selection: JournalSelection,
+  options: Pick<StampedeRunOptions, 'buyers' | 'stock' | 'skus' | 'log'>,
   skuIdFirst: number,
 ): Promise<{ store: SaleOutcome['store']; checks: { name: string; ok: boolean; detail: string }[] }> {
+  options.log(`stopping its node (fsync, snapshot; at most ${serverChildLimits.stopTimeoutMs / 1000} s)`);
   const live = await child.stop();
-  const reader = (await journalBackendFor(fileJournalSelection, child.dataDir)).openReader();
+  options.log(`replaying the ${describeJournalSelection(selection, child.dataDir)} from scratch`);
+  const reader = (await journalBackendFor(selection, child.dataDir)).openReader();
   try {
     return await auditJournal(reader, child.dataDir, live, options, skuIdFirst);
   } finally {

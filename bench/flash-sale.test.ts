@@ -7,37 +7,19 @@
  * No figure is asserted against a speed: benchmarks judge speed, tests
  * judge behaviour.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { runCli } from '../lib/run-cli.ts';
 import { seedFromEnv } from '../lib/seeded-random.ts';
 import { parseFlashSaleOptions } from './flash-sale.ts';
 import { startServerChild } from './flash-sale-server.ts';
+import { stampedeRunLimits } from './flash-sale-stampede.ts';
 
-const cli = join(import.meta.dirname, '..', 'cli.ts');
-
-function run(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import=tsx', cli, 'bench', 'flash-sale', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve) =>
-    child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr })),
-  );
-}
+const run = (args: string[], env: Record<string, string> = {}) =>
+  runCli(['bench', 'flash-sale', ...args], { ...process.env, ...env }, 900_000);
 
 t.test(
   'a small sale against Stampede and the baselines: audited, JSON lines, a self-contained report',
@@ -139,7 +121,7 @@ t.test('--target drives a running node whose reservations time out during the ru
   t.teardown(() => node.dispose());
   const result = await run(
     [
-      ...['--target', `http://127.0.0.1:${node.port}`, '--open-loop', '--rate', '1000'],
+      ...['--target', `http://127.0.0.1:${node.port}`, '--create-skus', '--open-loop', '--rate', '1000'],
       ...['--buyers', '2500', '--stock', '300', '--warmup', '0', '--abandon', '0.5'],
       ...['--json', '--seed', String(seed % 2 ** 31)],
     ],
@@ -149,6 +131,86 @@ t.test('--target drives a running node whose reservations time out during the ru
   const row = JSON.parse(result.stdout.trim()) as { auditOk: boolean; notes: string; attempts: number };
   t.match(row, { auditOk: true, attempts: 2500, notes: /journal audit skipped/ });
 });
+
+t.test(
+  'the warm-up shows its progress, and every wait says what it waits for and how long at most',
+  async (t) => {
+    const seed = seedFromEnv();
+    t.comment(`seed ${seed} (replay with SEED=${seed})`);
+    const result = await run([
+      '--buyers',
+      '300',
+      '--stock',
+      '30',
+      '--warmup',
+      '300',
+      '--json',
+      '--seed',
+      String(seed % 2 ** 31),
+    ]);
+    t.equal(result.code, 0, `exit 0; stderr:\n${result.stderr}`);
+    for (const line of [
+      /starting its node \(stampede serve on the file journal; at most \d+ s\)/,
+      /creating 2 SKU\(s\) from 1/,
+      /warming up: 300 buyers on SKU 2, unmeasured \(at most \d+ s to connect, \d+ s a sale\)/,
+      /warm-up done: 300\/300 answered in [\d.]+ s/,
+      /the sale: 300 buyers on 1 SKU\(s\) \(at most \d+ s\)/,
+      /stopping its node \(fsync, snapshot; at most \d+ s\)/,
+      /replaying the file journal .* from scratch/,
+    ])
+      t.match(result.stderr, line);
+  },
+);
+
+t.test(
+  'a --target is refused before anything is created: without --create-skus, or when it cannot be audited',
+  async (t) => {
+    const secret = 'flash-sale-refusal-test-secret-0123456789';
+    const node = await startServerChild({ STAMPEDE_TOKEN_SECRET: secret });
+    t.teardown(() => node.dispose());
+    const target = `http://127.0.0.1:${node.port}`;
+    const products = async (): Promise<unknown> =>
+      (await (await fetch(`${target}/v1/products`)).json()) as unknown;
+    const before = await products();
+    const small = ['--buyers', '100', '--stock', '10', '--warmup', '0', '--json'];
+
+    const unasked = await run(['--target', target, ...small], { STAMPEDE_TOKEN_SECRET: secret });
+    t.equal(unasked.code, 2, unasked.stderr);
+    t.match(unasked.stderr, /pass --create-skus to allow that/);
+
+    const wrongSecret = await run(['--target', target, '--create-skus', ...small], {
+      STAMPEDE_TOKEN_SECRET: 'not-the-targets-secret-not-the-targets-secret',
+    });
+    t.equal(wrongSecret.code, 2, wrongSecret.stderr);
+    t.match(wrongSecret.stderr, /cannot be audited: it refuses the bench's service token \(HTTP 401\)/);
+    t.same(await products(), before, 'the live store got no SKU');
+  },
+);
+
+t.test(
+  'a --target that accepts connections and never answers: refused within the bound, naming the wait',
+  async (t) => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    });
+    const { port } = silent.address() as { port: number };
+    const result = await run(
+      ['--target', `http://127.0.0.1:${port}`, '--create-skus', '--buyers', '100', '--warmup', '0', '--json'],
+      { STAMPEDE_TOKEN_SECRET: 'any-secret-any-secret-any-secret-0123' },
+    );
+    t.equal(result.code, 2, result.stderr);
+    t.match(
+      result.stderr,
+      new RegExp(
+        `cannot be audited: GET http://127.0.0.1:${port}/ready: no answer within ${stampedeRunLimits.httpRequestMsMax} ms`,
+      ),
+    );
+  },
+);
 
 t.test('bad options are refused with a message and exit code 2', async (t) => {
   const result = await run(['--buyers', '0']);

@@ -19,6 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../gateways/config.ts';
 import { auditSale } from './flash-sale-audit.ts';
 import { baselineNames, runBaseline } from './flash-sale-baselines.ts';
 import type { BuyerShares } from './flash-sale-buyers.ts';
@@ -32,7 +33,7 @@ import {
 } from './flash-sale-figures.ts';
 import { recorderLimits } from './flash-sale-recorder.ts';
 import { cdfOf, renderReport, type SystemSeries, throughputOf } from './flash-sale-report.ts';
-import { defaultClientWorkers, runStampede } from './flash-sale-stampede.ts';
+import { defaultClientWorkers, runStampede, targetNotAuditable } from './flash-sale-stampede.ts';
 
 export const flashSaleUsage = `stampede bench flash-sale — a flash sale against Stampede (and, with --compare, Redis and MySQL)
 
@@ -53,11 +54,20 @@ Usage:
                       the same connections, so neither side is measured cold (default 20000 or
                       --buyers if fewer; 0: none)
   --clients N         client worker threads (default ${defaultClientWorkers()}: one per two cores)
-  --target URL        drive a running node (http://host:port); tokens are signed with
-                      STAMPEDE_TOKEN_SECRET; the journal audit is skipped
+  --target URL        drive a running node (http://host:port); tokens are signed with its
+                      tokenSecret (STAMPEDE_TOKEN_SECRET or --config FILE); the journal audit is skipped.
+                      Checked first (ready, takes the tokens, has the journal's metrics): a target that
+                      cannot be audited is refused
+  --create-skus       with --target: create the sale's SKUs (and the warm-up's) in the target's store, after
+                      its last SKU; without it a --target run is refused, so a live store gets none unasked
+  --journal file|kafka
+                      the bench's own node's journal (default: STAMPEDE_JOURNAL, else file); kafka uses
+                      STAMPEDE_KAFKA_BROKERS and a fresh topic per run (stampede.flash-sale.<time>-<seed>),
+                      which the audit reads back
+  --config FILE       the node's settings file (tokenSecret, redisUrl, mysqlUrl), under the environment
   --compare           then run the baselines: ${baselineNames.join(', ')}
-  --redis URL         (default $STAMPEDE_REDIS_URL or redis://127.0.0.1:6379)
-  --mysql URL         (default $STAMPEDE_MYSQL_URL or mysql://root@127.0.0.1:3306/test)
+  --redis URL         (default redisUrl: $STAMPEDE_REDIS_URL, else redis://127.0.0.1:6379)
+  --mysql URL         (default mysqlUrl: $STAMPEDE_MYSQL_URL, else mysql://root@127.0.0.1:3306/test)
   --json              one JSON line per system on stdout instead of the table
   --report FILE.html  write a self-contained HTML report (latency CDFs, throughput, sell-out)
   --seed N            who wants which SKU and who pays (default: random, printed)
@@ -66,7 +76,8 @@ Usage:
                       back (default 2000, so abandoned reservations return within the run; the audit
                       waits for them)
 
-Exit codes: 0 every audit passed, 1 an audit failed, 2 bad usage.`;
+Exit codes: 0 every audit passed, 1 an audit failed (or the run failed), 2 bad usage or a target that
+cannot be audited (nothing was created).`;
 
 export interface FlashSaleOptions {
   buyers: number;
@@ -77,6 +88,12 @@ export interface FlashSaleOptions {
   clients: number;
   warmupBuyers: number;
   target: string | undefined;
+  /** With --target: the configured tokenSecret the bench signs its tokens with (undefined: not configured). */
+  targetTokenSecret: string | undefined;
+  /** --create-skus: the only way a --target run may add SKUs to the target's store. */
+  createSkus: boolean;
+  /** The own node's journal; undefined: what the environment configures for `serve`. */
+  journal: 'file' | 'kafka' | undefined;
   compare: boolean;
   redisUrl: string;
   mysqlUrl: string;
@@ -123,7 +140,10 @@ function sharesOf(given: Partial<Record<keyof BuyerShares, number | undefined>>)
   return shares;
 }
 
-export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): FlashSaleOptions {
+export function parseFlashSaleOptions(
+  args: string[],
+  env: Readonly<Record<string, string | undefined>>,
+): FlashSaleOptions {
   const { values } = parseArgs({
     args,
     options: {
@@ -139,6 +159,9 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
       clients: { type: 'string' },
       warmup: { type: 'string' },
       target: { type: 'string' },
+      config: { type: 'string' },
+      journal: { type: 'string' },
+      'create-skus': { type: 'boolean' },
       compare: { type: 'boolean' },
       redis: { type: 'string' },
       mysql: { type: 'string' },
@@ -163,6 +186,25 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
     throw new FlashSaleUsageError(
       `--target must be a base URL like http://127.0.0.1:8080, got '${values.target}'`,
     );
+  // The node's configuration table, as `serve` reads it: the stores' URLs and a target's token secret.
+  const config = loadConfig({
+    env,
+    file: values.config,
+    overrides: { redisUrl: values.redis, mysqlUrl: values.mysql },
+  });
+  if (values.target !== undefined && values['create-skus'] !== true)
+    throw new FlashSaleUsageError(
+      "--target: the sale needs SKUs of its own, created in the target's store after its last one; pass --create-skus to allow that (nothing is created without it)",
+    );
+  const journal = values.journal;
+  if (journal !== undefined && journal !== 'file' && journal !== 'kafka')
+    throw new FlashSaleUsageError(`--journal must be file or kafka, got '${journal}'`);
+  if (journal !== undefined && values.target !== undefined)
+    throw new FlashSaleUsageError("--journal is the own node's journal; a --target node has its own");
+  if (journal === 'kafka' && !env.STAMPEDE_KAFKA_BROKERS)
+    throw new FlashSaleUsageError(
+      "--journal kafka needs STAMPEDE_KAFKA_BROKERS (host:port,…): the brokers of the own node's journal",
+    );
   const clients = integer('clients', values.clients, defaultClientWorkers(), 1, 64);
   const concurrency = integer('concurrency', values.concurrency, 256, 1, 100_000);
   if (!openLoop && concurrency < clients)
@@ -184,9 +226,12 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
     clients,
     warmupBuyers: integer('warmup', values.warmup, Math.min(20_000, buyers), 0, 100_000),
     target: values.target,
+    targetTokenSecret: values.target === undefined ? undefined : config.tokenSecret,
+    createSkus: values['create-skus'] ?? false,
+    journal,
     compare: values.compare ?? false,
-    redisUrl: values.redis ?? (env.STAMPEDE_REDIS_URL || 'redis://127.0.0.1:6379'),
-    mysqlUrl: values.mysql ?? (env.STAMPEDE_MYSQL_URL || 'mysql://root@127.0.0.1:3306/test'),
+    redisUrl: config.redisUrl ?? 'redis://127.0.0.1:6379',
+    mysqlUrl: config.mysqlUrl ?? 'mysql://root@127.0.0.1:3306/test',
     json: values.json ?? false,
     report: values.report,
     seed: integer('seed', values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31 - 1),
@@ -195,15 +240,22 @@ export function parseFlashSaleOptions(args: string[], env: NodeJS.ProcessEnv): F
   };
 }
 
-/** Progress on stderr, rewritten in place, only when stderr is a terminal. */
+/** A line of progress on a log that is not a terminal, at most this often (a terminal's line is rewritten). */
+const progressLogMsMin = 5_000;
+
+/** Progress on stderr: rewritten in place on a terminal, else a line every progressLogMsMin. */
 function progressLine(system: string, buyers: number): (placeAnswered: number, finalTotal: number) => void {
-  if (!process.stderr.isTTY) return () => {};
   const startedMs = performance.now();
+  let loggedMs = startedMs;
   return (placeAnswered, finalTotal) => {
-    const seconds = (performance.now() - startedMs) / 1000;
-    process.stderr.write(
-      `\r\x1b[K${system}: ${placeAnswered.toLocaleString('en-US')}/${buyers.toLocaleString('en-US')} answered, ${finalTotal.toLocaleString('en-US')} final, ${Math.round(placeAnswered / Math.max(seconds, 0.001)).toLocaleString('en-US')}/s`,
-    );
+    const now = performance.now();
+    const seconds = (now - startedMs) / 1000;
+    const text = `${system}: ${placeAnswered.toLocaleString('en-US')}/${buyers.toLocaleString('en-US')} answered, ${finalTotal.toLocaleString('en-US')} final, ${Math.round(placeAnswered / Math.max(seconds, 0.001)).toLocaleString('en-US')}/s`;
+    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
+    else if (now - loggedMs >= progressLogMsMin) {
+      loggedMs = now;
+      process.stderr.write(`flash-sale: ${text}\n`);
+    }
   };
 }
 
@@ -254,7 +306,15 @@ export async function runFlashSale(options: FlashSaleOptions, command: string): 
     if (!options.json) console.error(`flash-sale: ${system} done, audit ${audit.ok ? 'ok' : 'FAILED'}`);
   };
 
-  const stampede = await runStampede({ ...options, progress: progressLine('stampede', options.buyers) });
+  const stampede = await runStampede({
+    ...options,
+    progress: progressLine('stampede', options.buyers),
+    warmupProgress: progressLine('stampede warm-up', options.warmupBuyers),
+    log: (line) => {
+      clearProgress();
+      console.error(`flash-sale: stampede: ${line}`);
+    },
+  });
   clearProgress();
   add('stampede', stampede);
   if (options.compare) {
@@ -293,7 +353,16 @@ export async function runFlashSaleCommand(args: string[]): Promise<number> {
     console.error(`stampede bench flash-sale: ${(error as Error).message}\n\n${flashSaleUsage}`);
     return 2;
   }
-  return runFlashSale(options, ['stampede bench flash-sale', ...args].join(' '));
+  try {
+    return await runFlashSale(options, ['stampede bench flash-sale', ...args].join(' '));
+  } catch (error) {
+    // A target refused before the sale, or a secret missing: what to fix, not a stack.
+    const code = (error as { code?: unknown }).code;
+    if (code !== targetNotAuditable && code !== 'CONFIG_INVALID') throw error;
+    clearProgress();
+    console.error(`stampede bench flash-sale: ${(error as Error).message}`);
+    return 2;
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

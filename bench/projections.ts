@@ -9,8 +9,10 @@
  * afterwards. Prints one JSON line per store and a table.
  *
  *   --buyers N (200000)  --stock N (10000)  --quick (20000 / 1000)
- *   --mysql URL (MYSQL_URL, else mysql://root@127.0.0.1:3306/test: the server; a database is created)
- *   --redis URL (REDIS_URL, else redis://127.0.0.1:6379)   [mysql|redis ...] to run only some stores
+ *   --mysql URL (mysqlUrl: STAMPEDE_MYSQL_URL, else mysql://root@127.0.0.1:3306/test: the server; a
+ *               database is created)
+ *   --redis URL (redisUrl: STAMPEDE_REDIS_URL, else redis://127.0.0.1:6379)   [mysql|redis ...] only some stores
+ *   --config FILE (the node's settings file)
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { engineLimits } from '../engine/limits.ts';
+import { loadConfig } from '../gateways/config.ts';
 import { FileJournalReader } from '../journal/journal-backend.ts';
 import { journalDir } from '../journal/recovery.ts';
 import { connectMysql, mysqlUrlDefault, parseMysqlUrl } from '../projections/mysql-schema.ts';
@@ -128,6 +131,7 @@ export async function runProjectionBench(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       mysql: { type: 'string' },
       redis: { type: 'string' },
+      config: { type: 'string' },
     },
   });
   const buyers = Number(values.buyers ?? (values.quick ? 20_000 : 200_000));
@@ -142,9 +146,15 @@ export async function runProjectionBench(argv: string[]): Promise<number> {
     return 2;
   }
   const stores = (positionals.length > 0 ? positionals : [...storeNames]) as StoreName[];
+  // The servers from the node's configuration table, as every command reads it.
+  const config = loadConfig({
+    env: process.env,
+    file: values.config,
+    overrides: { mysqlUrl: values.mysql, redisUrl: values.redis },
+  });
   const urls: Record<StoreName, string> = {
-    mysql: values.mysql ?? process.env.MYSQL_URL ?? mysqlUrlDefault,
-    redis: values.redis ?? process.env.REDIS_URL ?? redisUrlDefault,
+    mysql: config.mysqlUrl ?? mysqlUrlDefault,
+    redis: config.redisUrl ?? redisUrlDefault,
   };
   const dataDir = mkdtempSync(join(tmpdir(), 'stampede-bench-projections-'));
   try {

@@ -29,6 +29,7 @@ export const EventType = {
   orderCreated: 7,
   orderStatusChanged: 8,
   orderForgotten: 9,
+  paymentReceived: 10,
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
@@ -122,7 +123,13 @@ const reverse = (table: Record<string, number>): string[] => {
   return names;
 };
 const resultNames = reverse(ResultCode);
-const statusNames = reverse(OrderStatus);
+/**
+ * Order statuses are spelled the seed's way everywhere a person or another program reads them (HTTP,
+ * WebSocket JSON, Redis, MySQL, logs, docs): `checkout_success`, from the key `checkoutSuccess`. The
+ * protobuf enum's value names keep their ORDER_STATUS_ prefix, as protobuf's naming rule needs, and are
+ * the same words in capitals. This is the one mapping.
+ */
+const statusNames = reverse(OrderStatus).map((key) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
 const eventNames = reverse(EventType);
 const commandNames = reverse(CommandType);
 

@@ -15,6 +15,12 @@
  * Replies are consumed in order from the reply ring and released only when
  * control.durableSeq >= durableSeqNeeded: the reply ring itself is the
  * holding queue, so output commit costs no extra memory or copying.
+ *
+ * When the journal fails, nothing more becomes durable: every command in
+ * flight (its reply held, or never applied) and every command submitted
+ * afterwards is told so through onUnavailable, instead of never hearing
+ * back. Its effect is unknown until the node restarts from snapshot +
+ * journal (the effect was never durable, but the node cannot prove it).
  */
 import type { ControlBlock } from './control-block.ts';
 import type { ProducerPort } from './engine-host.ts';
@@ -23,6 +29,8 @@ import { CommandSlot, ReplySlot } from './layout.ts';
 /** Gets each reply of the commands submitted with it; the slot is valid only during the call. */
 export interface ReplyReceiver {
   onReply(words: Int32Array, f64: Float64Array, at: number, token: number): void;
+  /** The journal failed: this command will get no reply (its effect is unknown). Once per command. */
+  onUnavailable(token: number): void;
 }
 export type CommandWriter = (words: Int32Array, f64: Float64Array, at: number, correlationId: number) => void;
 
@@ -37,6 +45,8 @@ export class CommandClient {
   private inFlight = 0;
   private pumping = false;
   private closed = false;
+  /** The journal failed and every command in flight was told so. */
+  private failed = false;
 
   constructor(port: ProducerPort, control: ControlBlock) {
     this.port = port;
@@ -61,7 +71,14 @@ export class CommandClient {
    * the ring or the in-flight window is full.
    */
   submit(write: CommandWriter, receiver: ReplyReceiver, token = 0): boolean {
-    if (this.closed || this.inFlight >= this.port.replies.slotCount) return false;
+    if (this.closed) return false;
+    if (this.control.journalFailed) {
+      // Accepted and answered at once: nothing the engine could do would become durable.
+      this.failInFlight();
+      receiver.onUnavailable(token);
+      return true;
+    }
+    if (this.inFlight >= this.port.replies.slotCount) return false;
     const at = this.port.inbound.claim();
     if (at < 0) return false;
     const correlationId = this.correlationNext;
@@ -84,6 +101,7 @@ export class CommandClient {
 
   /** Delivers every reply that is durable now; returns how many. */
   drain(): number {
+    if (this.failed) return 0;
     const replies = this.port.replies;
     const available = replies.available(replies.slotCount);
     if (available === 0) return 0;
@@ -103,13 +121,30 @@ export class CommandClient {
     return delivered;
   }
 
+  /** After a journal failure: delivers what was durable before it, then tells every other command in flight. */
+  private failInFlight(): void {
+    if (this.failed) return;
+    this.drain();
+    this.failed = true;
+    for (let index = 0; index < this.receivers.length; index++) {
+      const receiver = this.receivers[index];
+      if (receiver === null || receiver === undefined) continue;
+      this.receivers[index] = null;
+      this.inFlight--;
+      receiver.onUnavailable(this.tokens[index]!);
+    }
+  }
+
   private async pump(): Promise<void> {
     this.pumping = true;
     try {
       while (this.inFlight > 0) {
         const epoch = this.control.durableEpoch;
         if (this.drain() > 0) continue;
-        if (this.control.journalFailed) return;
+        if (this.control.journalFailed) {
+          this.failInFlight();
+          return;
+        }
         // A reply whose events were already durable brings no new epoch: poll at 1 ms as well.
         await this.control.waitDurableEpochChange(epoch, 1);
       }

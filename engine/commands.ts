@@ -4,7 +4,7 @@
  * nothing else. placeOrder has a primitive-argument form for hot loops.
  */
 import { CommandType } from './codes.ts';
-import { CommandSlot as C } from './layout.ts';
+import { CommandSlot as C, paymentReferenceCharsMax } from './layout.ts';
 
 export interface OrderLineInput {
   skuId: number;
@@ -19,7 +19,14 @@ export type CommandInput =
   | { type: 'configureSale'; skuId: number; limitPerBuyer: number; startsAtMs: number; endsAtMs: number }
   | { type: 'blockBuyer'; buyerId: number; blocked: boolean }
   | { type: 'placeOrder'; buyerId: number; requestId: number; totalMinor: number; lines: OrderLineInput[] }
-  | { type: 'paymentResult'; orderId: number; outcome: number; amountMinor: number }
+  | {
+      type: 'paymentResult';
+      orderId: number;
+      outcome: number;
+      amountMinor: number;
+      /** The provider's id of this delivery (see paymentReferenceValid); a redelivery gets the first answer. */
+      reference?: string;
+    }
   | { type: 'cancelOrder'; buyerId: number; requestId: number; orderId: number }
   | { type: 'tick' };
 
@@ -99,6 +106,7 @@ export function writeCommand(
       f[(at + C.orderId) >> 1] = input.orderId;
       w[at + C.arg] = input.outcome;
       f[(at + C.amountMinor) >> 1] = input.amountMinor;
+      writePaymentReference(w, at, input.reference ?? '');
       return;
     case 'cancelOrder':
       header(w, f, at, CommandType.cancelOrder, correlationId, nowMs);
@@ -114,6 +122,36 @@ export function writeCommand(
       throw new Error(`writeCommand: unknown command ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+export const paymentReferencePattern = new RegExp(`^[\\x21-\\x7e]{1,${paymentReferenceCharsMax}}$`);
+
+/** A provider reference the engine can hold: 1..96 printable ASCII characters, no spaces. */
+export function paymentReferenceValid(reference: string): boolean {
+  return paymentReferencePattern.test(reference);
+}
+
+/** The reference into the lines area, four chars a word (the byte order of a little-endian word), zero-padded. */
+function writePaymentReference(w: Int32Array, at: number, reference: string): void {
+  if (reference !== '' && !paymentReferenceValid(reference)) {
+    throw new RangeError(
+      `payment reference must be 1..${paymentReferenceCharsMax} printable ASCII characters`,
+    );
+  }
+  w[at + C.quantity] = reference.length;
+  for (let i = 0; i < reference.length; i += 4) {
+    let word = 0;
+    for (let j = 0; j < 4 && i + j < reference.length; j++) word |= reference.charCodeAt(i + j) << (8 * j);
+    w[at + C.lines + (i >> 2)] = word;
+  }
+}
+
+/** The reference written by writePaymentReference, back from `chars` characters in words from `at`. */
+export function readPaymentReference(words: Int32Array, at: number, chars: number): string {
+  let out = '';
+  for (let i = 0; i < chars; i++)
+    out += String.fromCharCode((words[at + (i >> 2)]! >>> (8 * (i & 3))) & 0xff);
+  return out;
 }
 
 /** placeOrder without an input object; follow with writeOrderLine for each line. */

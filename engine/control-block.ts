@@ -168,7 +168,7 @@ export class ControlBlock {
   get journalRecordCount(): number {
     return this.f64[F.journalRecordCount]!;
   }
-  /** Durable events the gateways' notify ring had no room for (their pushes were not sent). */
+  /** Durable events the gateways' notify ring had no room for (the gateway's feed reads them from the journal). */
   get notifyDroppedCount(): number {
     return this.f64[F.notifyDroppedCount]!;
   }

@@ -173,7 +173,18 @@ t.test('when the journal fails the node stops taking commands and says so', asyn
   const error = await failed;
   t.match(error.message, /journal failed/);
   t.notOk(host.control.engineRunning, 'the engine left its loop');
-  await host.crashForTest();
+  const client = new CommandClient(host.producers[0]!, host.control);
+  let unavailable = 0;
+  const receiver = {
+    onReply: () => t.fail('no reply after the failure'),
+    onUnavailable: () => unavailable++,
+  };
+  t.ok(
+    client.submit(() => {}, receiver),
+    'a command after the failure is taken',
+  );
+  t.equal(unavailable, 1, 'and told at once that the journal is unavailable');
+  await t.rejects(host.stop(), /journal failed/, 'stop releases the failed threads and says why');
 });
 
 t.test('stampede replay and prune on a data directory', async (t) => {
@@ -213,7 +224,7 @@ t.test('stampede replay and prune on a data directory', async (t) => {
   };
   t.equal(summary.stateHash, stopped.stateHash, 'replay from scratch gives the live hash');
   t.same(summary.invariantViolations, []);
-  t.same(summary.ordersByStatus, { readyForCheckout: 49, checkoutSuccess: 1 });
+  t.same(summary.ordersByStatus, { ready_for_checkout: 49, checkout_success: 1 });
   t.same(
     summary.stock,
     [{ skuId: 1, onHand: 49, reserved: 49, available: 0, sold: 1 }],

@@ -20,6 +20,7 @@
  */
 import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
+import { recordDataDirJournal } from '../journal/journal-identity.ts';
 import {
   describeJournalSelection,
   fileJournalSelection,
@@ -208,6 +209,8 @@ export class EngineHost {
         await journal.terminate();
         throw error;
       }
+      // Recovery found the journal to be the data directory's (or the directory had none recorded yet).
+      recordDataDirJournal(options.dataDir, ready.journal);
       log(
         `engine ready at seq ${ready.lastSeq} (snapshot ${ready.snapshotSeq}, ${ready.eventsReplayed} events replayed; ${describeJournalSelection(journalSelection, options.dataDir)} durable ${journalReady.durableSeq}) state ${ready.stateHash}`,
       );
@@ -263,7 +266,10 @@ export class EngineHost {
     });
   }
 
-  /** Drains everything, writes a final snapshot, stops both threads. Idempotent. */
+  /**
+   * Drains everything, writes a final snapshot, stops both threads. Idempotent. After a failure it only
+   * stops the threads and rejects with the failure.
+   */
   stop(): Promise<{ lastSeq: number; stateHash: string }> {
     this.stopping ??= this.stopNow();
     return this.stopping;
@@ -271,6 +277,9 @@ export class EngineHost {
 
   private async stopNow(): Promise<{ lastSeq: number; stateHash: string }> {
     try {
+      // A failed node has nothing to drain (nothing more becomes durable) and a failed thread answers no
+      // stop request: release the threads and the lock at once; the next start recovers.
+      if (this.failure !== null) throw this.failure;
       this.control.requestStop();
       this.ringEngine();
       const stopped = await firstMessage<EngineThreadMessage, 'stopped'>(this.engine, 'stopped', this.log);
@@ -278,7 +287,7 @@ export class EngineHost {
       this.control.requestJournalStop();
       this.ringJournal();
       await firstMessage<JournalThreadMessage, 'stopped'>(this.journal, 'stopped', this.log);
-      writeSnapshot(this.dataDir, stopped.lastSeq, stopped.snapshot);
+      writeSnapshot(this.dataDir, stopped.lastSeq, stopped.snapshot, this.ready.journal);
       await this.exited;
       return { lastSeq: stopped.lastSeq, stateHash: stopped.stateHash };
     } finally {
@@ -317,6 +326,9 @@ export class EngineHost {
       case 'failed':
         this.fail(new Error(`engine thread failed: ${message.message}`));
         return;
+      case 'log':
+        this.log(`engine: ${message.message}`);
+        return;
       case 'ready':
       case 'stopped':
         return; // awaited by start() and stop()
@@ -330,7 +342,7 @@ export class EngineHost {
   private async writeWhenDurable(lastSeq: number, bytes: Uint8Array): Promise<void> {
     try {
       await this.waitDurable(lastSeq);
-      const path = writeSnapshot(this.dataDir, lastSeq, bytes);
+      const path = writeSnapshot(this.dataDir, lastSeq, bytes, this.ready.journal);
       this.log(`snapshot at seq ${lastSeq}: ${path}`);
       const waiters = this.snapshotWaiters;
       this.snapshotWaiters = [];
@@ -383,7 +395,11 @@ function firstMessage<M extends { type: string }, T extends M['type']>(
         resolve(message as Extract<M, { type: T }>);
       } else if (message.type === 'failed') {
         cleanup();
-        reject(new Error((message as unknown as { message: string }).message));
+        const failed = message as unknown as { message: string; code?: string };
+        // A coded refusal keeps its code (the CLI and a supervisor match on it).
+        reject(
+          Object.assign(new Error(failed.message), failed.code === undefined ? {} : { code: failed.code }),
+        );
       } else if (message.type === 'log') {
         log((message as unknown as { message: string }).message);
       }

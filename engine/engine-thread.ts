@@ -11,6 +11,8 @@
  * (every producer rings it after publishing).
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { isJournalError } from '../journal/errors.ts';
+import type { JournalIdentity } from '../journal/journal-identity.ts';
 import {
   fileJournalSelection,
   type JournalSelection,
@@ -48,10 +50,20 @@ export interface EngineThreadConfig {
 }
 
 export type EngineThreadMessage =
-  | { type: 'ready'; lastSeq: number; stateHash: string; snapshotSeq: number; eventsReplayed: number }
+  | {
+      type: 'ready';
+      lastSeq: number;
+      stateHash: string;
+      snapshotSeq: number;
+      eventsReplayed: number;
+      /** The journal recovered from: the host records it in the data directory and in every snapshot. */
+      journal: JournalIdentity;
+    }
   | { type: 'snapshot'; lastSeq: number; bytes: Uint8Array }
   | { type: 'stopped'; lastSeq: number; stateHash: string; snapshot: Uint8Array }
-  | { type: 'failed'; message: string };
+  | { type: 'log'; message: string }
+  /** `code` for a coded refusal (JOURNAL_MISMATCH, JOURNAL_GAP...): its message says all, without a stack. */
+  | { type: 'failed'; message: string; code?: string };
 
 /**
  * A sink over a ring that may fill: a full ring means the consumer is behind,
@@ -91,6 +103,8 @@ async function recover(config: EngineThreadConfig): Promise<Recovered> {
     return await recoverFromJournal(reader, config.dataDir, config.limits, {
       availability: config.availability,
       toSeq: config.journalDurableSeq,
+      // A snapshot skipped as damaged is worth a line in the node's log, not silence.
+      log: (message) => parentPort?.postMessage({ type: 'log', message } satisfies EngineThreadMessage),
     });
   } finally {
     await reader.close();
@@ -100,6 +114,9 @@ async function recover(config: EngineThreadConfig): Promise<Recovered> {
 function run(config: EngineThreadConfig, recovered: Recovered): void {
   const port = parentPort;
   if (port === null) throw new Error('engine-thread must run as a worker');
+  const journal = recovered.journal;
+  // The journal thread's writer opened it first, and a writer gives a file journal its id.
+  if (journal === null) throw new Error(`the journal has no id: its writer must open it before recovery`);
   const control = new ControlBlock(config.control);
   const state = recovered.state;
   control.setEngineLastSeq(state.scalars[Scalar.lastSeq]!);
@@ -132,6 +149,7 @@ function run(config: EngineThreadConfig, recovered: Recovered): void {
     stateHash: stateHash(state),
     snapshotSeq: recovered.snapshotSeq,
     eventsReplayed: recovered.eventsReplayed,
+    journal,
   } satisfies EngineThreadMessage);
 
   const doWork = (): number => {
@@ -193,8 +211,11 @@ const config = workerData as EngineThreadConfig;
 recover(config)
   .then((recovered) => run(config, recovered))
   .catch((error: unknown) => {
-    parentPort?.postMessage({
-      type: 'failed',
-      message: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error),
-    } satisfies EngineThreadMessage);
+    const failed: EngineThreadMessage = isJournalError(error)
+      ? { type: 'failed', message: error.message, code: error.code }
+      : {
+          type: 'failed',
+          message: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error),
+        };
+    parentPort?.postMessage(failed);
   });

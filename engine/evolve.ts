@@ -15,12 +15,20 @@ import {
   OrderForgotten,
   OrderRefused,
   OrderStatusChanged,
+  PaymentReceived,
   PriceSet,
   ProductAdded,
   SaleConfigured,
   StockRestocked,
 } from './layout.ts';
-import { type EngineState, requestFilterBit, Scalar, timerUnscheduled } from './state.ts';
+import {
+  type EngineState,
+  paymentKeyWords,
+  paymentReferenceKey,
+  requestFilterBit,
+  Scalar,
+  timerUnscheduled,
+} from './state.ts';
 
 export function evolve(
   state: EngineState,
@@ -82,6 +90,8 @@ export function evolve(
           words[at + OrderRefused.buyerId]!,
           f64[(at + OrderRefused.requestId) >> 1]!,
           -code,
+          code,
+          words[at + OrderRefused.skuId]!,
         );
       }
       return;
@@ -94,6 +104,10 @@ export function evolve(
       return;
     case EventType.orderForgotten:
       forgetOrder(state, f64[(at + OrderForgotten.orderId) >> 1]!);
+      return;
+    case EventType.paymentReceived:
+      // The status changes it caused are their own events; only a reference is state here.
+      if (words[at + PaymentReceived.referenceChars]! > 0) rememberPayment(state, words, f64, at);
       return;
     default:
       throw new Error(`evolve: unknown event type ${type}`);
@@ -120,7 +134,14 @@ export function orderSlotOf(state: EngineState, orderId: number): number {
   return state.orderIndex.get(highWord(orderId), lowWord(orderId), 0);
 }
 
-function rememberRequest(state: EngineState, buyerId: number, requestId: number, outcome: number): void {
+function rememberRequest(
+  state: EngineState,
+  buyerId: number,
+  requestId: number,
+  outcome: number,
+  code: number,
+  skuId: number,
+): void {
   const scalars = state.scalars;
   const capacity = state.limits.requestIdsMax;
   let head = scalars[Scalar.requestHead]!;
@@ -140,11 +161,41 @@ function rememberRequest(state: EngineState, buyerId: number, requestId: number,
   state.requestBuyerId[entry] = buyerId;
   state.requestId[entry] = requestId;
   state.requestOutcome[entry] = outcome;
+  state.requestCode[entry] = code;
+  state.requestSkuId[entry] = skuId;
   state.requestIndex.set(buyerId, highWord(requestId), lowWord(requestId), entry);
   const bit = requestFilterBit(state, buyerId, requestId);
   state.requestFilter[bit >>> 5] = state.requestFilter[bit >>> 5]! | (1 << (bit & 31));
   scalars[Scalar.requestHead] = head;
   scalars[Scalar.requestCount] = count + 1;
+}
+
+function rememberPayment(state: EngineState, words: Int32Array, f64: Float64Array, at: number): void {
+  const scalars = state.scalars;
+  const capacity = state.limits.paymentReferencesMax;
+  const key = state.paymentKey;
+  let head = scalars[Scalar.paymentHead]!;
+  let count = scalars[Scalar.paymentCount]!;
+  if (count === capacity) {
+    // Forget the oldest: a redelivery older than the window is decided again by the order's state machine.
+    const k = head * paymentKeyWords;
+    state.paymentIndex.delete(key[k]!, key[k + 1]!, key[k + 2]!);
+    head = head + 1 === capacity ? 0 : head + 1;
+    count--;
+  }
+  let entry = head + count;
+  if (entry >= capacity) entry -= capacity;
+  const referenceAt = at + PaymentReceived.reference;
+  const referenceWords = (words[at + PaymentReceived.referenceChars]! + 3) >> 2;
+  const k = entry * paymentKeyWords;
+  for (let i = 0; i < paymentKeyWords; i++)
+    key[k + i] = paymentReferenceKey(words, referenceAt, referenceWords, i);
+  state.paymentOrderId[entry] = f64[(at + PaymentReceived.orderId) >> 1]!;
+  state.paymentResult[entry] = words[at + PaymentReceived.result]!;
+  state.paymentStatus[entry] = words[at + PaymentReceived.status]!;
+  state.paymentIndex.set(key[k]!, key[k + 1]!, key[k + 2]!, entry);
+  scalars[Scalar.paymentHead] = head;
+  scalars[Scalar.paymentCount] = count + 1;
 }
 
 function createOrder(
@@ -177,7 +228,7 @@ function createOrder(
     state.orderLineQuantity[base + i] = words[line + OrderCreated.lineQuantity]!;
   }
   if (orderId >= scalars[Scalar.orderSerialNext]!) scalars[Scalar.orderSerialNext] = orderId + 1;
-  rememberRequest(state, buyerId, f64[(at + OrderCreated.requestId) >> 1]!, orderId);
+  rememberRequest(state, buyerId, f64[(at + OrderCreated.requestId) >> 1]!, orderId, 0, 0);
 
   // Velocity: a fixed window per buyer, opened by the first order in it.
   const buyer = buyerSlotFor(state, buyerId);
@@ -203,6 +254,14 @@ function changeStatus(
   const previous = state.orderStatus[slot]!;
   const status = words[at + OrderStatusChanged.status]!;
   state.orderStatus[slot] = status;
+  if (status === OrderStatus.failCheckout) {
+    rememberFailure(
+      state,
+      orderId,
+      words[at + OrderStatusChanged.code]!,
+      words[at + OrderStatusChanged.skuId]!,
+    );
+  }
   const buyerId = state.orderBuyerId[slot]!;
   const base = slot * state.limits.linesPerOrderMax;
   const lineCount = state.orderLineCount[slot]!;
@@ -231,6 +290,22 @@ function changeStatus(
     }
   }
   if (isFinalStatus(status)) timerSchedule(state, slot, atMs + state.limits.finalOrderRetentionMs);
+}
+
+/**
+ * A failed risk or price check is the answer to the request that created the
+ * order: a retry must get it again. The processor decides failCheckout in the
+ * same command that created the order, so its request is the newest remembered.
+ */
+function rememberFailure(state: EngineState, orderId: number, code: number, skuId: number): void {
+  const capacity = state.limits.requestIdsMax;
+  let newest = state.scalars[Scalar.requestHead]! + state.scalars[Scalar.requestCount]! - 1;
+  if (newest >= capacity) newest -= capacity;
+  if (newest < 0 || state.requestOutcome[newest] !== orderId) {
+    throw new Error(`evolve: failCheckout of order ${orderId} that is not the newest request's`);
+  }
+  state.requestCode[newest] = code;
+  state.requestSkuId[newest] = skuId;
 }
 
 function addPairUnits(state: EngineState, buyerId: number, skuId: number, units: number): void {

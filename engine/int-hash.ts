@@ -161,6 +161,22 @@ export class IntHashIndex {
   }
 }
 
+/**
+ * A 32-bit hash of `count` words from `at`, one of a family chosen by `seed`:
+ * three seeds give a 96-bit key for IntHashIndex (payment references, where
+ * two different references sharing all 96 bits is not a practical concern).
+ */
+export function wordsHash(words: Int32Array, at: number, count: number, seed: number): number {
+  let h = Math.imul(seed ^ count, 0x9e3779b1);
+  for (let i = 0; i < count; i++) {
+    h = Math.imul(h ^ words[at + i]!, 0xcc9e2d51);
+    h = Math.imul((h << 15) | (h >>> 17), 0x1b873593);
+  }
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
 /** Splits a non-negative integer below 2^53 into two Int32 key words. */
 export const highWord = (n: number): number => Math.floor(n / 4294967296) | 0;
 export const lowWord = (n: number): number => n | 0;

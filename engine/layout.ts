@@ -25,7 +25,10 @@
  *             configureSale skuId, quantity=limitPerBuyer (0 = none), startsAtMs, endsAtMs
  *             blockBuyer    buyerId, arg=1 block / 0 unblock
  *             placeOrder    buyerId, requestId, amountMinor=total the buyer saw, lines
- *             paymentResult orderId, arg=PaymentOutcome, amountMinor=amount paid
+ *             paymentResult orderId, arg=PaymentOutcome, amountMinor=amount paid,
+ *                           quantity=reference chars (0 = none), lines area = the
+ *                           provider's reference, printable ASCII, 4 chars a word
+ *                           (little-endian bytes), zero-padded
  *             cancelOrder   buyerId, requestId, orderId
  *             tick          nowMs only
  *
@@ -103,9 +106,35 @@ export const OrderStatusChanged = {
   orderId: 2,
   buyerId: 4,
   previous: 5,
-  words: 6,
+  /** The line a failCheckout is about (limit or price), else 0. Absent (read as 0) in 6-word records of older journals. */
+  skuId: 6,
+  words: 7,
+  /** The layout before skuId: still decoded, with skuId 0. */
+  wordsWithoutSkuId: 6,
 } as const;
 export const OrderForgotten = { orderId: 0, words: 2 } as const;
+
+/** Longest provider reference (a webhook's event id): what fits the command slot's lines area. */
+export const paymentReferenceCharsMax = 4 * (CommandSlot.words - CommandSlot.lines); // 96
+
+/**
+ * One payment delivery for a known order: the money as the provider reported
+ * it, and what it did (the status changes it made are their own events,
+ * before it). `reference` is the provider's id, as in the command.
+ */
+export const PaymentReceived = {
+  orderId: 0,
+  amountMinor: 2,
+  buyerId: 4,
+  outcome: 5,
+  result: 6,
+  previous: 7,
+  status: 8,
+  referenceChars: 9,
+  reference: 10,
+  /** Payload words for a reference of this many chars. */
+  wordsFor: (referenceChars: number): number => 10 + ((referenceChars + 3) >> 2),
+} as const;
 
 export const eventPayloadWordsMax = EventSlot.words - EventSlot.payload;
 

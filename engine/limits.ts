@@ -24,6 +24,12 @@ export interface EngineLimits {
   buyerSkuPairsMax: number;
   /** Place-order request ids remembered for idempotent retries (oldest forgotten first). */
   requestIdsMax: number;
+  /**
+   * Payment references (a webhook's event id) remembered, with their first
+   * answer, for idempotent redelivery (oldest forgotten first; an older
+   * redelivery is decided again by the order's state machine).
+   */
+  paymentReferencesMax: number;
   linesPerOrderMax: number;
   quantityPerLineMax: number;
   /** Prices are integer minor units (cents) below 2^31. */
@@ -47,6 +53,7 @@ export const engineLimitsDefault: Readonly<EngineLimits> = Object.freeze({
   buyersMax: 1_000_000,
   buyerSkuPairsMax: 2_000_000,
   requestIdsMax: 2_000_000,
+  paymentReferencesMax: 262_144,
   linesPerOrderMax: 8,
   quantityPerLineMax: 100,
   priceMinorMax: 2 ** 31 - 1,
@@ -68,6 +75,7 @@ export function validateEngineLimits(limits: EngineLimits): EngineLimits {
     'buyersMax',
     'buyerSkuPairsMax',
     'requestIdsMax',
+    'paymentReferencesMax',
     'linesPerOrderMax',
     'quantityPerLineMax',
     'priceMinorMax',
@@ -86,7 +94,14 @@ export function validateEngineLimits(limits: EngineLimits): EngineLimits {
     }
   }
   // Counts live in Int32Arrays: stay below 2^31 so sums of a few never wrap.
-  for (const key of ['skusMax', 'ordersMax', 'buyersMax', 'buyerSkuPairsMax', 'requestIdsMax'] as const) {
+  for (const key of [
+    'skusMax',
+    'ordersMax',
+    'buyersMax',
+    'buyerSkuPairsMax',
+    'requestIdsMax',
+    'paymentReferencesMax',
+  ] as const) {
     if (limits[key] > 2 ** 28)
       throw new RangeError(`engine limit ${key} must be at most 2^28, got ${limits[key]}`);
   }

@@ -4,9 +4,11 @@
  * order's status, the stock, and the events written.
  */
 import t from 'tap';
+import { eventToProto } from '../proto/event-codec.ts';
 import { EventType as E, PaymentOutcome, ResultCode as R, OrderStatus as S } from './codes.ts';
+import { EventApplier } from './event-applier.ts';
 import { checkInvariants } from './invariants.ts';
-import { packCurrency } from './layout.ts';
+import { packCurrency, paymentReferenceCharsMax } from './layout.ts';
 import { engineLimits } from './limits.ts';
 import { EngineHarness } from './testing/harness.ts';
 
@@ -86,7 +88,7 @@ t.test('payment success commits the sale; a repeated success changes nothing', a
   const again = pay(h, orderId, 2000);
   t.equal(again.result, R.ok);
   t.equal(again.status, S.checkoutSuccess);
-  t.same(h.lastEventTypes(), [], 'no second effect');
+  t.same(h.lastEventTypes(), [E.paymentReceived], 'no second effect: the delivery is only recorded');
   t.equal(pay(h, orderId, 2000, PaymentOutcome.declined).result, R.invalidTransition);
   t.equal(
     h.run(start, { type: 'cancelOrder', buyerId: 7, requestId: 99, orderId }).result,
@@ -161,7 +163,11 @@ t.test('a payment after expiresAtMs is late even when no Tick ran yet', async (t
   const { orderId } = place(h, 7, [[1, 1, 1000]]);
   const r = pay(h, orderId, 1000, PaymentOutcome.succeeded, start + limits.orderTtlMs);
   t.equal(r.status, S.exceptionCheckout);
-  t.same(h.lastEventTypes(), [E.orderStatusChanged, E.orderStatusChanged], 'timeout, then exception');
+  t.same(
+    h.lastEventTypes(),
+    [E.orderStatusChanged, E.orderStatusChanged, E.paymentReceived],
+    'timeout, then exception, then the delivery',
+  );
   t.equal(available(h, 1), 5);
 });
 
@@ -337,6 +343,186 @@ t.test('idempotency: a retried request gets the first answer and no second effec
   const retried = h.run(start, soldOutInput);
   t.equal(retried.result, R.ok, 'judged afresh');
   t.equal(h.run(start, soldOutInput).orderId, retried.orderId, 'and from then on remembered');
+});
+
+t.test(
+  'idempotency: a retried failed order gets the same refusal, after recovery and forgetting too',
+  async (t) => {
+    const h = setup();
+    h.run(start, { type: 'configureSale', skuId: 2, limitPerBuyer: 1, startsAtMs: 0, endsAtMs: 0 });
+    // Two buyers: a third order of one buyer within a second would fail for velocity.
+    const order = (
+      requestId: number,
+      lines: [number, number, number][],
+      totalMinor: number,
+      buyerId = 7,
+    ) => ({
+      type: 'placeOrder' as const,
+      buyerId,
+      requestId,
+      totalMinor,
+      lines: lines.map(([skuId, quantity, unitPriceMinor]) => ({ skuId, quantity, unitPriceMinor })),
+    });
+    const cases = [
+      {
+        name: 'over the per-buyer limit',
+        input: order(
+          777,
+          [
+            [1, 1, 1000],
+            [2, 2, 250],
+          ],
+          1500,
+        ),
+        code: R.limitPerBuyerExceeded,
+        skuId: 2,
+      },
+      {
+        name: 'a changed price',
+        input: order(
+          778,
+          [
+            [1, 1, 1000],
+            [2, 1, 249],
+          ],
+          1249,
+        ),
+        code: R.priceChanged,
+        skuId: 2,
+      },
+      { name: 'a wrong total', input: order(779, [[1, 1, 1000]], 999, 8), code: R.totalMismatch, skuId: 0 },
+      {
+        name: 'a refusal before creation',
+        input: order(
+          780,
+          [
+            [3, 1, 99],
+            [1, 1, 1000],
+          ],
+          1099,
+        ),
+        code: R.currencyMismatch,
+        skuId: 1,
+      },
+    ];
+    const answer = (r: { result: number; orderId: number; status: number; skuId: number }) => ({
+      result: r.result,
+      orderId: r.orderId,
+      status: r.status,
+      skuId: r.skuId,
+    });
+    const firsts = cases.map(({ input }) => answer(h.run(start, input)));
+    for (const [i, { name, code, skuId }] of cases.entries()) {
+      t.equal(firsts[i]!.result, code, `${name}: refused`);
+      t.equal(firsts[i]!.skuId, skuId, `${name}: about the offending line`);
+      t.same(answer(h.run(start + 5, cases[i]!.input)), firsts[i], `${name}: the retry gets the same answer`);
+      t.same(h.lastEventTypes(), [], `${name}: and no second effect`);
+    }
+
+    // Recovery: the state rebuilt from the journal alone answers the same.
+    const recovered = new EngineHarness(limits);
+    const applier = new EventApplier(recovered.state);
+    for (const e of h.journal) applier.apply(e.seq, e.type, e.atMs, e.payload, 0, e.payload.length);
+    for (const [i, { name }] of cases.entries()) {
+      t.same(
+        answer(recovered.run(start + 10, cases[i]!.input)),
+        firsts[i],
+        `${name}: the same after recovery`,
+      );
+    }
+
+    // Past the retention window the order is forgotten; the refusal is still the answer.
+    h.run(start + limits.finalOrderRetentionMs + 1_000, { type: 'tick' });
+    t.ok(h.lastEventTypes().includes(E.orderForgotten), 'the failed orders were forgotten');
+    for (const [i, { name }] of cases.entries()) {
+      const again = answer(h.run(start + limits.finalOrderRetentionMs + 2_000, cases[i]!.input));
+      t.same(again, firsts[i], `${name}: the same once the order is forgotten`);
+    }
+  },
+);
+
+t.test(
+  'payments: every delivery is journaled with its amount and reference; a redelivery gets the first answer',
+  async (t) => {
+    const h = setup();
+    const { orderId } = place(h, 7, [[1, 1, 1000]]);
+    const reference = 'evt_1_20'.padEnd(paymentReferenceCharsMax, 'x');
+    const declined = {
+      type: 'paymentResult' as const,
+      orderId,
+      outcome: PaymentOutcome.declined,
+      amountMinor: 1000,
+      reference,
+    };
+    const first = h.run(start, declined);
+    t.equal(first.result, R.paymentDeclined);
+    t.equal(first.status, S.errorCheckout);
+    const event = h.journal[h.journal.length - 1]!;
+    t.equal(event.type, E.paymentReceived, 'the delivery is an event');
+    t.match(
+      eventToProto(event.seq, event.type, event.atMs, event.payload, 0, event.payload.length).paymentReceived,
+      {
+        orderId,
+        buyerId: 7,
+        outcome: PaymentOutcome.declined,
+        amountMinor: 1000,
+        result: R.paymentDeclined,
+        previous: S.readyForCheckout,
+        status: S.errorCheckout,
+        reference,
+      },
+    );
+    const again = h.run(start + 5, declined);
+    t.same(
+      [again.result, again.orderId, again.status],
+      [R.paymentDeclined, orderId, S.errorCheckout],
+      'the first answer',
+    );
+    t.same(h.lastEventTypes(), [], 'and nothing journaled');
+    const other = h.run(start + 5, { ...declined, reference: 'evt_2_20' });
+    t.equal(other.result, R.invalidTransition, 'another reference is another delivery');
+
+    // Recovery rebuilds the memory from the journal.
+    const recovered = new EngineHarness(limits);
+    const applier = new EventApplier(recovered.state);
+    for (const e of h.journal) applier.apply(e.seq, e.type, e.atMs, e.payload, 0, e.payload.length);
+    const after = recovered.run(start + 10, declined);
+    t.same(
+      [after.result, after.orderId, after.status],
+      [R.paymentDeclined, orderId, S.errorCheckout],
+      'after recovery',
+    );
+    t.same(recovered.lastEventTypes(), []);
+  },
+);
+
+t.test('payments: the remembered references are bounded, the oldest forgotten first', async (t) => {
+  const h = new EngineHarness(engineLimits({ ...limits, paymentReferencesMax: 2 }));
+  h.run(start, { type: 'addProduct', skuId: 1, priceMinor: 1000, currency: usd, stock: 5 });
+  const { orderId } = place(h, 7, [[1, 1, 1000]]);
+  const delivery = (reference: string) => ({
+    type: 'paymentResult' as const,
+    orderId,
+    outcome: PaymentOutcome.succeeded,
+    amountMinor: 1000,
+    reference,
+  });
+  t.equal(h.run(start, delivery('a')).result, R.ok);
+  t.equal(h.run(start, { ...delivery('b'), outcome: PaymentOutcome.declined }).result, R.invalidTransition);
+  t.equal(h.run(start, delivery('c')).result, R.ok);
+  t.equal(
+    h.run(start, { ...delivery('b'), outcome: PaymentOutcome.declined }).result,
+    R.invalidTransition,
+    'b remembered',
+  );
+  t.same(h.lastEventTypes(), []);
+  h.run(start, delivery('a'));
+  t.same(
+    h.lastEventTypes(),
+    [E.paymentReceived],
+    'a forgotten: decided again by the state machine, no second sale',
+  );
+  t.equal(h.state.skuSold[1], 1);
 });
 
 t.test('capacity limits are coded refusals', async (t) => {

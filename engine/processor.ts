@@ -30,14 +30,16 @@ import {
   OrderForgotten,
   OrderRefused,
   OrderStatusChanged,
+  PaymentReceived,
   PriceSet,
   ProductAdded,
+  paymentReferenceCharsMax,
   ReplySlot,
   SaleConfigured,
   StockRestocked,
 } from './layout.ts';
 import { engineTimeMsMax } from './limits.ts';
-import { type EngineState, requestFilterBit, Scalar } from './state.ts';
+import { type EngineState, paymentReferenceKey, requestFilterBit, Scalar } from './state.ts';
 
 /** Where fixed-layout slots are written: a ring producer, or an in-memory buffer in tests. */
 export interface SlotSink {
@@ -158,7 +160,7 @@ export class Processor {
     );
   }
 
-  private emitStatus(slot: number, status: number, code: number): void {
+  private emitStatus(slot: number, status: number, code: number, skuId = 0): void {
     const s = this.state;
     const previous = s.orderStatus[slot]!;
     const p = this.begin(EventType.orderStatusChanged, OrderStatusChanged.words);
@@ -168,6 +170,7 @@ export class Processor {
     this.events.f64[(p + OrderStatusChanged.orderId) >> 1] = s.orderId[slot]!;
     w[p + OrderStatusChanged.buyerId] = s.orderBuyerId[slot]!;
     w[p + OrderStatusChanged.previous] = previous;
+    w[p + OrderStatusChanged.skuId] = skuId;
     this.end();
   }
 
@@ -309,14 +312,20 @@ export class Processor {
     const entry = maybeRemembered ? s.requestIndex.get(buyerId, highWord(requestId), lowWord(requestId)) : -1;
     if (entry >= 0) {
       const outcome = s.requestOutcome[entry]!;
-      if (outcome < 0) return -outcome;
+      const code = s.requestCode[entry]!;
+      if (replies !== null) replies.words[r + ReplySlot.skuId] = s.requestSkuId[entry]!;
+      if (outcome < 0) return code;
       const slot = orderSlotOf(s, outcome);
       if (slot >= 0) {
-        this.replyOrder(slot, replies, r, 0);
-        return ResultCode.ok;
+        this.replyOrder(slot, replies, r, s.requestSkuId[entry]!);
+        return code;
       }
-      if (replies !== null) replies.f64[(r + ReplySlot.orderId) >> 1] = outcome;
-      return ResultCode.ok; // the order is final and forgotten: its id still answers the retry
+      // The order is final and forgotten: its id still answers the retry, and a failed one its refusal.
+      if (replies !== null) {
+        replies.f64[(r + ReplySlot.orderId) >> 1] = outcome;
+        if (code !== ResultCode.ok) replies.words[r + ReplySlot.status] = OrderStatus.failCheckout;
+      }
+      return code;
     }
 
     // Shape and catalog: refused without creating an order.
@@ -422,7 +431,7 @@ export class Processor {
       }
     }
     if (riskCode !== ResultCode.ok) {
-      this.emitStatus(slot, OrderStatus.failCheckout, riskCode);
+      this.emitStatus(slot, OrderStatus.failCheckout, riskCode, riskSkuId);
       this.replyOrder(slot, replies, r, riskSkuId);
       return riskCode;
     }
@@ -443,7 +452,7 @@ export class Processor {
     if (priceCode === ResultCode.ok && cf[(c + C.amountMinor) >> 1] !== totalMinor)
       priceCode = ResultCode.totalMismatch;
     if (priceCode !== ResultCode.ok) {
-      this.emitStatus(slot, OrderStatus.failCheckout, priceCode);
+      this.emitStatus(slot, OrderStatus.failCheckout, priceCode, priceSkuId);
       this.replyOrder(slot, replies, r, priceSkuId);
       return priceCode;
     }
@@ -460,10 +469,35 @@ export class Processor {
     r: number,
   ): number {
     const s = this.state;
+    // A redelivery of a reference we remember gets the first answer and no second effect.
+    const referenceChars = cw[c + C.quantity]!;
+    // Producers validate references (engine/commands.ts); a length past the slot is a bug upstream.
+    if (!(referenceChars >= 0 && referenceChars <= paymentReferenceCharsMax)) {
+      throw new Error(
+        `processor: payment reference of ${referenceChars} chars outside 0..${paymentReferenceCharsMax}`,
+      );
+    }
+    const referenceWords = (referenceChars + 3) >> 2;
+    const referenceAt = c + C.lines;
+    if (referenceChars > 0) {
+      const entry = s.paymentIndex.get(
+        paymentReferenceKey(cw, referenceAt, referenceWords, 0),
+        paymentReferenceKey(cw, referenceAt, referenceWords, 1),
+        paymentReferenceKey(cw, referenceAt, referenceWords, 2),
+      );
+      if (entry >= 0) {
+        if (replies !== null) {
+          replies.f64[(r + ReplySlot.orderId) >> 1] = s.paymentOrderId[entry]!;
+          replies.words[r + ReplySlot.status] = s.paymentStatus[entry]!;
+        }
+        return s.paymentResult[entry]!;
+      }
+    }
     const slot = orderSlotOf(s, cf[(c + C.orderId) >> 1]!);
     if (slot < 0) return ResultCode.unknownOrder;
     const succeeded = cw[c + C.arg] === PaymentOutcome.succeeded;
-    let status = s.orderStatus[slot]!;
+    const previous = s.orderStatus[slot]!;
+    let status = previous;
     let result: number = ResultCode.ok;
     // Expiry is decided by the command's time, not by whether a Tick has run yet.
     if (status === OrderStatus.readyForCheckout && s.scalars[Scalar.nowMs]! >= s.orderExpiresAtMs[slot]!) {
@@ -488,6 +522,22 @@ export class Processor {
       // A repeated success for a paid order is the same answer again; anything else changes nothing.
       result = ResultCode.invalidTransition;
     }
+
+    // The delivery itself: the money as reported, for refunds and reconciliation, and the answer to remember.
+    const p = this.begin(EventType.paymentReceived, PaymentReceived.wordsFor(referenceChars));
+    const w = this.events.words;
+    const f = this.events.f64;
+    f[(p + PaymentReceived.orderId) >> 1] = s.orderId[slot]!;
+    f[(p + PaymentReceived.amountMinor) >> 1] = cf[(c + C.amountMinor) >> 1]!;
+    w[p + PaymentReceived.buyerId] = s.orderBuyerId[slot]!;
+    w[p + PaymentReceived.outcome] = cw[c + C.arg]!;
+    w[p + PaymentReceived.result] = result;
+    w[p + PaymentReceived.previous] = previous;
+    w[p + PaymentReceived.status] = s.orderStatus[slot]!;
+    w[p + PaymentReceived.referenceChars] = referenceChars;
+    for (let i = 0; i < referenceWords; i++) w[p + PaymentReceived.reference + i] = cw[referenceAt + i]!;
+    this.end();
+
     this.replyOrder(slot, replies, r, 0);
     return result;
   }

@@ -9,11 +9,12 @@
  *  - buyers by slot via `buyerIndex` (buyerId -> slot).
  *  - (buyerId, skuId) pairs via `pairIndex` -> units reserved or bought.
  *  - place-order request ids in a FIFO of requestIdsMax entries via `requestIndex`.
+ *  - payment references (hashed) in a FIFO of paymentReferencesMax entries via `paymentIndex`.
  *
  * Every array is listed once in `stateArrays`, which snapshots and the state
  * hash walk, so adding a field cannot silently leave it out of either.
  */
-import { IntHashIndex } from './int-hash.ts';
+import { IntHashIndex, wordsHash } from './int-hash.ts';
 import type { EngineLimits } from './limits.ts';
 
 /** Scalar fields, kept in one Float64Array so snapshots copy them with the arrays. */
@@ -31,7 +32,9 @@ export const Scalar = {
   pairCount: 6,
   requestHead: 7,
   requestCount: 8,
-  count: 9,
+  paymentHead: 9,
+  paymentCount: 10,
+  count: 11,
 } as const;
 
 export class EngineState {
@@ -93,6 +96,14 @@ export class EngineState {
   /** The answer: an orderId (> 0) or minus a ResultCode of the refusal. */
   readonly requestOutcome: Float64Array;
   /**
+   * The ResultCode the request was answered with: the refusal's, or for an
+   * order that failed its risk or price check (failCheckout) that check's
+   * code, else ok. With requestSkuId, the line the refusal was about, a retry
+   * gets the first answer whole (docs/engine.md, idempotency).
+   */
+  readonly requestCode: Uint8Array;
+  readonly requestSkuId: Int32Array;
+  /**
    * "Maybe remembered" bits over (buyerId, requestId), set with each
    * remembered request and never cleared. A clear bit proves a request is
    * new without touching requestIndex, whose buckets are far out of cache:
@@ -104,6 +115,14 @@ export class EngineState {
    */
   readonly requestFilter: Uint32Array;
   readonly requestFilterMask: number;
+
+  // Remembered payment deliveries, a FIFO ring keyed by the reference's 96-bit hash (paymentKeyWords per entry).
+  readonly paymentIndex: IntHashIndex;
+  readonly paymentKey: Int32Array;
+  readonly paymentOrderId: Float64Array;
+  /** The first answer: its ResultCode and the order's status after it. */
+  readonly paymentResult: Uint8Array;
+  readonly paymentStatus: Uint8Array;
 
   constructor(limits: EngineLimits, availabilityBuffer?: SharedArrayBuffer) {
     this.limits = limits;
@@ -156,10 +175,18 @@ export class EngineState {
     this.requestBuyerId = new Int32Array(limits.requestIdsMax);
     this.requestId = new Float64Array(limits.requestIdsMax);
     this.requestOutcome = new Float64Array(limits.requestIdsMax);
+    this.requestCode = new Uint8Array(limits.requestIdsMax);
+    this.requestSkuId = new Int32Array(limits.requestIdsMax);
     let filterBits = 1024;
     while (filterBits < limits.requestIdsMax * 2) filterBits *= 2; // see requestFilter
     this.requestFilter = new Uint32Array(filterBits / 32);
     this.requestFilterMask = filterBits - 1;
+
+    this.paymentIndex = new IntHashIndex(limits.paymentReferencesMax);
+    this.paymentKey = new Int32Array(limits.paymentReferencesMax * paymentKeyWords);
+    this.paymentOrderId = new Float64Array(limits.paymentReferencesMax);
+    this.paymentResult = new Uint8Array(limits.paymentReferencesMax);
+    this.paymentStatus = new Uint8Array(limits.paymentReferencesMax);
 
     this.scalars[Scalar.orderFreeCount] = orders;
     this.scalars[Scalar.wheelTick] = -1;
@@ -188,6 +215,14 @@ export function requestFilterBit(state: EngineState, buyerId: number, requestId:
   h = Math.imul(h ^ (h >>> 13) ^ (Math.floor(requestId / 4294967296) | 0), 0xc2b2ae3d);
   return (h ^ (h >>> 16)) & state.requestFilterMask;
 }
+
+/** Word `k` (0..paymentKeyWords-1) of the key of the reference in `count` words from `at`. */
+export function paymentReferenceKey(words: Int32Array, at: number, count: number, k: number): number {
+  return wordsHash(words, at, count, 0x5bd1e995 + k);
+}
+
+/** Words of a payment reference's hashed key (IntHashIndex keys are three words). */
+export const paymentKeyWords = 3;
 
 /** orderTimerPrev of a slot with no timer (never a slot: ordersMax is at most 2^28). */
 export const timerUnscheduled = 0x7fffffff;
@@ -244,6 +279,13 @@ export function stateArrays(state: EngineState): { name: string; array: ArrayBuf
   add('requestBuyerId', state.requestBuyerId);
   add('requestId', state.requestId);
   add('requestOutcome', state.requestOutcome);
+  add('requestCode', state.requestCode);
+  add('requestSkuId', state.requestSkuId);
   add('requestFilter', state.requestFilter);
+  addIndex('paymentIndex', state.paymentIndex);
+  add('paymentKey', state.paymentKey);
+  add('paymentOrderId', state.paymentOrderId);
+  add('paymentResult', state.paymentResult);
+  add('paymentStatus', state.paymentStatus);
   return list;
 }

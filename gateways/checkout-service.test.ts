@@ -22,7 +22,15 @@ const buyerId = 7;
 const orderId = 1001;
 const requestId = 42;
 
-function lagging(): { service: CheckoutService; submitted: number[]; pending: (() => void)[] } {
+/**
+ * `fill`: the model has a gap its feed is filling from the journal; catchUp answers with this promise
+ * (true: filled, then the pending events are in; false: not within the feed's bound).
+ */
+function lagging(fill?: Promise<boolean>): {
+  service: CheckoutService;
+  submitted: number[];
+  pending: (() => void)[];
+} {
   const model = new EmbeddedReadModel();
   const words = new Int32Array(EventSlot.words);
   const f64 = new Float64Array(words.buffer);
@@ -84,8 +92,24 @@ function lagging(): { service: CheckoutService; submitted: number[]; pending: ((
     ipLimiter: limiter(),
     busyRetryAfterMs: 10,
     catchUp: () => {
-      for (const apply of pending.splice(0)) apply();
+      const apply = (): void => {
+        for (const event of pending.splice(0)) event();
+      };
+      if (fill === undefined) {
+        apply();
+        return true;
+      }
+      return fill.then((filled) => {
+        if (filled) apply();
+        return filled;
+      });
     },
+    catchUpNow: () => {
+      if (fill !== undefined) return false;
+      for (const event of pending.splice(0)) event();
+      return true;
+    },
+    journalKeepsUp: () => true,
   });
   return { service, submitted, pending };
 }
@@ -126,6 +150,53 @@ t.test('a subscription to an order answered but not yet applied finds it', async
   const subscribed = service.handle(session(), { kind: 'subscribe', requestId: 9, buyerId, orderId });
   t.equal(pending.length, 0);
   t.match(subscribed, { kind: 'subscribed', orderId });
+});
+
+t.test(
+  'while the read model fills a gap, subscriptions wait for it; the sold-out edge answers BUSY',
+  async (t) => {
+    let filled: (done: boolean) => void = () => {};
+    const { service, submitted, pending } = lagging(new Promise((resolve) => (filled = resolve)));
+    const subscribed = service.handle(session(), { kind: 'subscribe', requestId: 9, buyerId, orderId });
+    t.ok(subscribed instanceof Promise, 'not answered from a model with a hole');
+    t.equal(pending.length, 1, 'the order is not in the model yet');
+    const retry = await service.handle(session(), place(requestId));
+    t.match(retry, { kind: 'error', code: 'BUSY', retryAfterMs: 10 }, 'a retry is not told SOLD_OUT: resend');
+    t.same(submitted, [], 'nor sent to the engine, which would journal every sold-out attempt');
+    filled(true);
+    t.match(await subscribed, { kind: 'subscribed', orderId }, 'answered once the gap is filled');
+  },
+);
+
+t.test('a session closed while its subscription waited for a gap fill is not subscribed', async (t) => {
+  let filled: (done: boolean) => void = () => {};
+  const { service } = lagging(new Promise((resolve) => (filled = resolve)));
+  const subscriber = session();
+  const subscribed = service.handle(subscriber, { kind: 'subscribe', requestId: 9, buyerId, orderId });
+  service.close(subscriber);
+  filled(true);
+  await subscribed;
+  t.same([...subscriber.subscriptions], [], 'no subscription held for a closed session');
+  t.equal(service.subscribedOrderCount, 0);
+});
+
+t.test('a gap not filled within the bound answers BUSY, not NOT_FOUND', async (t) => {
+  const { service } = lagging(Promise.resolve(false));
+  const batch = await service.handle(session(), {
+    kind: 'batch',
+    requestId: 8,
+    messages: [
+      { kind: 'subscribe', requestId: 9, buyerId, orderId },
+      { kind: 'pay', requestId: 10, buyerId, orderId },
+    ],
+  });
+  t.match(batch, {
+    kind: 'batch',
+    answers: [
+      { kind: 'error', requestId: 9, code: 'BUSY' },
+      { kind: 'error', requestId: 10, code: 'BUSY' },
+    ],
+  });
 });
 
 t.test('a subscription lasts until the order is settled, through timeout', async (t) => {

@@ -10,10 +10,12 @@
  *  - a buyer connection acts for its own buyer only; a service connection
  *    names the buyer on every command and may batch;
  *  - a buyer sees and touches only their own orders;
- *  - rate limits per buyer and per IP (token buckets);
+ *  - rate limits (token buckets): every frame per client address (admitFrame),
+ *    every command per buyer;
  *  - sold out at the edge: when every SKU of an order has zero available in
  *    the engine's shared array, and the request is not a retry of an order
- *    the read model knows, the answer is soldOut without the engine;
+ *    or a remembered refusal the read model knows, the answer is soldOut
+ *    without the engine;
  *  - a full ring or in-flight window is BUSY with a retry-after, never a drop.
  */
 import { isSettledStatus, OrderStatus, ResultCode } from '../engine/codes.ts';
@@ -24,7 +26,9 @@ import type {
   DecodedClientMessage,
   ServerMessageInput,
 } from '../proto/client-codec.ts';
+import type { CaughtUp } from './durable-event-feed.ts';
 import { type EngineAnswer, EngineAnswerSink, type EngineCommands } from './engine-commands.ts';
+import { resultMessage } from './errors.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { SandboxPayments } from './payments-sandbox.ts';
 
@@ -67,10 +71,19 @@ export interface CheckoutDeps {
   busyRetryAfterMs: number;
   /**
    * Applies the durable events not yet in the read model. The notify ring is
-   * published before the durable cursor moves, so after this the model holds
-   * every order whose answer a client has received (read your writes).
+   * published before the durable cursor moves, so once this answers true the
+   * model holds every order whose answer a client has received (read your
+   * writes); a promise while a gap is filled from the journal (false: not
+   * within its bound, answer BUSY).
    */
-  catchUp: () => void;
+  catchUp: () => CaughtUp;
+  /**
+   * catchUp without waiting or allocating, for the sold-out edge (every attempt of a sale's late crowd):
+   * false while a gap is being filled.
+   */
+  catchUpNow: () => boolean;
+  /** False while the journal stalls or has failed: availability then includes what may never be durable. */
+  journalKeepsUp: (nowMs: number) => boolean;
   now?: () => number;
 }
 
@@ -152,7 +165,25 @@ class PendingAnswers extends EngineAnswerSink {
       a.expiresAtMs,
       a.totalMinor,
       a.skuId,
-      a.result === ResultCode.soldOut ? soldOutMessage : '',
+      a.result === ResultCode.soldOut ? soldOutMessage : resultMessage(a.result),
+    );
+    if (--this.waiting === 0) this.settle?.(this.whole());
+  }
+
+  /** An answer the gateway gives later (it waits for the read model), at `index`. */
+  later(index: number, answer: Promise<ServerOut>): void {
+    this.waiting++;
+    void answer.then((out) => {
+      this.answers[index] = out;
+      if (--this.waiting === 0) this.settle?.(this.whole());
+    });
+  }
+
+  engineUnavailable(index: number): void {
+    this.answers[index] = error(
+      this.requests[index]!.requestId,
+      'JOURNAL_UNAVAILABLE',
+      'the journal failed: the outcome is unknown; resend the same request once the node has restarted',
     );
     if (--this.waiting === 0) this.settle?.(this.whole());
   }
@@ -197,6 +228,8 @@ export class CheckoutService {
       if (set?.size === 0) this.byOrder.delete(orderId);
     }
     session.subscriptions.clear();
+    // Nothing more for it: an answer that comes after a gap fill registers no subscription for a closed session.
+    session.role = 'none';
   }
 
   /** A durable order change: push it to the buyer's sessions and the order's subscribers. */
@@ -229,6 +262,33 @@ export class CheckoutService {
   private pushTo(session: Session, update: ServerOut): void {
     session.push(update);
     this.deps.metrics.pushesSent++;
+  }
+
+  /**
+   * Charges one frame to its client address before anything else looks at
+   * it, whatever it holds: a command, a ping, an authenticate, bytes that do
+   * not decode (request null). Returns the RATE_LIMITED answer, or null when
+   * the frame may go on. The exception is a service connection's commands: a
+   * trusted backend speaks for many buyers from one address, so each of its
+   * commands is charged to its buyer instead (command()), and a ping inside
+   * its batch rides on the batch.
+   */
+  admitFrame(session: Session, request: ClientRequest | null, requestId: number): ServerOut | null {
+    if (
+      session.role === 'service' &&
+      request !== null &&
+      request.kind !== 'ping' &&
+      request.kind !== 'authenticate'
+    )
+      return null;
+    const nowMs = this.now();
+    if (this.deps.ipLimiter.take(session.ip, nowMs)) return null;
+    return error(
+      requestId,
+      'RATE_LIMITED',
+      'too many frames from this address',
+      this.deps.ipLimiter.retryAfterMs(session.ip, nowMs),
+    );
   }
 
   /**
@@ -297,20 +357,11 @@ export class CheckoutService {
       }
       buyerId = request.buyerId;
     }
-    // A service connection is a trusted backend speaking for many buyers from one address: only per-buyer limits apply.
-    if (session.role === 'buyer' && !this.deps.ipLimiter.take(session.ip, nowMs)) {
-      return error(
-        request.requestId,
-        'RATE_LIMITED',
-        'too many requests from this address',
-        this.deps.ipLimiter.retryAfterMs(session.ip, nowMs),
-      );
-    }
     // Before the per-buyer limit: a sold-out answer never reaches the engine, which that limit protects, and
     // costs less than the limiter's bookkeeping for a buyer never seen before (measured: 40% of the gateway's
     // time per late buyer). Metering them would also fill the limiter's table with the late crowd and evict
     // the buyers whose debts matter.
-    if (request.kind === 'placeOrder') {
+    if (request.kind === 'placeOrder' && this.deps.journalKeepsUp(nowMs)) {
       const soldOut = this.soldOutAtEdge(request, buyerId);
       if (soldOut !== null) return soldOut;
     }
@@ -326,7 +377,12 @@ export class CheckoutService {
       case 'placeOrder':
         return this.place(request, buyerId, nowMs, pending, index);
       case 'pay':
-        return this.pay(session, request, buyerId);
+      case 'subscribe':
+        return this.afterCatchUp(request, pending, index, () =>
+          request.kind === 'pay'
+            ? this.pay(session, request, buyerId)
+            : this.subscribe(session, request, buyerId),
+        );
       case 'cancel':
         return this.toEngine(
           request.requestId,
@@ -335,8 +391,6 @@ export class CheckoutService {
           pending,
           index,
         );
-      case 'subscribe':
-        return this.subscribe(session, request, buyerId);
       default: {
         const unreachable: never = request;
         return error(0, 'UNKNOWN_MESSAGE', `unknown message ${JSON.stringify(unreachable)}`);
@@ -389,9 +443,18 @@ export class CheckoutService {
         skuId >= 1 && skuId <= skusMax && availability[skuId]! <= 0 && model.products.has(skuId);
     }
     if (!soldOutEverywhere) return null;
-    // A retry of an order already answered must get that answer: the model may not hold the order yet.
-    this.deps.catchUp();
+    // A retry of a request already answered must get that answer: the model may not hold the order yet.
+    // While the model is filling a gap it cannot tell. The engine could, but each refusal there is a
+    // journaled event, and a gap means the gateway is already behind the journal: BUSY, resend shortly.
+    if (!this.deps.catchUpNow())
+      return error(
+        request.requestId,
+        'BUSY',
+        'the read model is catching up with the journal',
+        this.deps.busyRetryAfterMs,
+      );
     if (model.orders.orderForRequest(buyerId, request.requestId) !== undefined) return null;
+    if (model.refusedRequests.has(buyerId, request.requestId)) return null;
     this.deps.metrics.edgeSoldOut++;
     return {
       kind: 'order',
@@ -489,9 +552,37 @@ export class CheckoutService {
     };
   }
 
-  /** The order's slot in the read model, caught up first; -1 unless it exists and is the buyer's own. */
+  /**
+   * Answers a command that reads the read model (ownership, status) once the model holds every durable
+   * event: at once, or, while a gap is filled from the journal, through `pending` when it is (BUSY if that
+   * takes longer than the feed's bound).
+   */
+  private afterCatchUp(
+    request: { requestId: number },
+    pending: PendingAnswers,
+    index: number,
+    answer: () => ServerOut,
+  ): ServerOut | typeof answeredLater {
+    const caughtUp = this.deps.catchUp();
+    if (caughtUp === true) return answer();
+    pending.later(
+      index,
+      caughtUp.then((current) =>
+        current
+          ? answer()
+          : error(
+              request.requestId,
+              'BUSY',
+              'the read model is catching up with the journal',
+              this.deps.busyRetryAfterMs,
+            ),
+      ),
+    );
+    return answeredLater;
+  }
+
+  /** The order's slot in the read model (caught up by the caller); -1 unless it exists and is the buyer's own. */
   private ownOrderSlot(orderId: number, buyerId: number): number {
-    this.deps.catchUp();
     const orders = this.deps.model.orders;
     const slot = orders.slotOf(orderId);
     return slot !== -1 && orders.buyerId(slot) === buyerId ? slot : -1;

@@ -10,10 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { type EngineLimits, engineLimitsDefault } from '../engine/limits.ts';
 import {
   ConfigError,
   configEnvironmentHelp,
   configSettings,
+  engineLimitsOf,
   type GatewayConfig,
   loadConfig,
   loadOrCreateSecret,
@@ -83,7 +85,12 @@ t.test('defaults start a local node', async (t) => {
   );
   t.equal(config.adminTokenRequired, true);
   t.equal(config.demoCatalog, false);
-  t.same(config.payments.sandbox, { delayMs: 50, successRate: 0.9, declineRate: 0.05, inFlightMax: 100_000 });
+  t.same(config.payments.sandbox, {
+    delayMs: 50,
+    successRate: 0.95,
+    declineRate: 0.05,
+    inFlightMax: 100_000,
+  });
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.payments.sandbox), 'deeply frozen');
   for (const [path, setting] of settings()) {
     const value = path
@@ -126,7 +133,7 @@ t.test('precedence: defaults < file < environment < overrides', async (t) => {
   });
   t.equal(config.host, '0.0.0.0', 'file over default');
   t.equal(config.payments.sandbox.delayMs, 10, 'nested file value over default');
-  t.equal(config.payments.sandbox.successRate, 0.9, 'siblings keep their defaults');
+  t.equal(config.payments.sandbox.successRate, 0.95, 'siblings keep their defaults');
   t.equal(config.httpPort, 9001, 'environment over file');
   t.equal(config.dataDir, '/srv/flag', 'override over environment');
   t.equal(config.wsIdleTimeoutSeconds, 120, 'an undefined override is not given');
@@ -306,6 +313,78 @@ t.test('unknown keys in the file are errors, with the likely intended key', asyn
     "unknown key 'toString'",
     "unknown key '__proto__'",
   ]);
+});
+
+t.test('unknown STAMPEDE_* variables are errors, with the likely intended name', async (t) => {
+  t.strictSame(
+    problemsOf({
+      env: {
+        STAMPEDE_HTTPPORT: '1',
+        stampede_host: 'x', // not the prefix: not ours
+        STAMPEDE_ORDERTTL_MS: '1000',
+        STAMPEDE_NOTHING_LIKE_IT: 'x',
+        STAMPEDE_EMPTY_TYPO: '', // empty counts as unset, here too
+        KAFKA_BROKERS: 'a:1', // test-only variables are not the node's
+      },
+    }),
+    [
+      'unknown environment variable STAMPEDE_HTTPPORT (did you mean STAMPEDE_HTTP_PORT?)',
+      'unknown environment variable STAMPEDE_ORDERTTL_MS (did you mean STAMPEDE_ORDER_TTL_MS?)',
+      'unknown environment variable STAMPEDE_NOTHING_LIKE_IT',
+    ],
+  );
+  t.doesNotThrow(() => loadConfig({ env: { STAMPEDE_CONFIG: '' } }), 'STAMPEDE_CONFIG is known');
+});
+
+t.test(
+  'engine limits: the data directory recorded ones are the defaults; another one given is refused',
+  async (t) => {
+    const dataDir = tempDir(t);
+    const limitsOf = (env: Record<string, string>): EngineLimits =>
+      engineLimitsOf(loadConfig({ env: { STAMPEDE_DATA_DIR: dataDir, ...env } }));
+    t.strictSame(limitsOf({}), engineLimitsDefault, 'a new directory: the engine defaults');
+    t.strictSame(
+      limitsOf({ STAMPEDE_ORDER_TTL_MS: '2000', STAMPEDE_ENGINE_VELOCITY_ORDERS_MAX: '3' }),
+      { ...engineLimitsDefault, orderTtlMs: 2_000, velocityOrdersMax: 3 },
+      'a new directory: the given ones over the defaults',
+    );
+    const recorded = { ...engineLimitsDefault, orderTtlMs: 1_000, skusMax: 64 };
+    writeFileSync(join(dataDir, 'engine.json'), JSON.stringify({ limits: recorded }));
+    t.strictSame(limitsOf({}), recorded, 'a directory created with other limits: those');
+    t.strictSame(limitsOf({ STAMPEDE_ENGINE_SKUS_MAX: '64' }), recorded, 'the recorded value given again');
+    t.throws(() => limitsOf({ STAMPEDE_ORDER_TTL_MS: '2000', STAMPEDE_ENGINE_SKUS_MAX: '64' }), {
+      code: 'DATA_DIR_LIMITS_MISMATCH',
+      message: /orderTtlMs 1000 here, 2000 asked\); start with the recorded limits \(leave them unset\)/,
+    });
+    rmSync(join(dataDir, 'engine.json'));
+    t.match(problemsOf({ env: { STAMPEDE_ENGINE_SKUS_MAX: '0' } }), [
+      /STAMPEDE_ENGINE_SKUS_MAX must be an integer/,
+    ]);
+    t.throws(() => limitsOf({ STAMPEDE_ENGINE_TIMER_SLOT_COUNT: '1000' }), {
+      name: 'ConfigError',
+      message: /engine limits: timerSlotCount must be a power of two/,
+    });
+    t.throws(() => limitsOf({ STAMPEDE_ENGINE_LINES_PER_ORDER_MAX: '2' }), {
+      name: 'ConfigError',
+      message: /linesPerOrderMax \(8\) must be at most engine.linesPerOrderMax \(2\)/,
+    });
+    for (const key of Object.keys(engineLimitsDefault)) {
+      const setting =
+        key === 'orderTtlMs' ? configSettings.orderTtlMs : configSettings.engine[key as 'skusMax'];
+      t.ok(setting !== undefined && configEnvironmentHelp().includes(setting.env), `${key} is in the table`);
+    }
+  },
+);
+
+t.test('help for a part of the table: only those settings, with unit and default', async (t) => {
+  const help = configEnvironmentHelp(['dataDir', 'kafka']);
+  t.match(help, /STAMPEDE_DATA_DIR +dataDir, default "data"/);
+  t.match(help, /STAMPEDE_KAFKA_PARTITION +kafka.partition, default 0/);
+  t.notMatch(help, /STAMPEDE_HTTP_PORT/);
+  t.match(
+    configEnvironmentHelp(['orderTtlMs']),
+    /orderTtlMs \(milliseconds\), default the data directory's \(engine.json\), new ones 600000/,
+  );
 });
 
 t.test('an unusable file is one clear problem', async (t) => {

@@ -9,8 +9,9 @@
  * loadConfig validates everything before anything starts and throws one
  * ConfigError listing every bad value, each with what it must be and what it
  * got: a bad value in any source is reported, even one a later source
- * overrides, and so is an unknown key in the file (most often a typo that
- * would otherwise silently leave a default in place). Then the relationships
+ * overrides, and so is an unknown key in the file or an unknown STAMPEDE_*
+ * variable, with the closest known name (most often a typo that would
+ * otherwise silently leave a default in place). Then the relationships
  * between settings are checked, each with the reason it must hold.
  *
  * An empty environment variable counts as unset. Secrets are never echoed in
@@ -37,7 +38,9 @@ import {
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { linesPerOrderMaxLayout } from '../engine/layout.ts';
-import { engineLimitsDefault } from '../engine/limits.ts';
+import { type EngineLimits, engineLimitsDefault, validateEngineLimits } from '../engine/limits.ts';
+import { fileJournalSelection, type JournalSelection } from '../journal/journal-selection.ts';
+import { checkDataDirLimits, readDataDirLimits } from '../lib/data-dir-config.ts';
 import { tokenLimits } from '../lib/tokens.ts';
 import { protoLimits } from '../proto/limits.ts';
 
@@ -69,12 +72,21 @@ class Setting<T> {
   readonly doc: string;
   /** Reads a raw value: a string from the environment, any JSON value from the file or overrides. */
   readonly parse: (raw: unknown, source: Source) => Parsed<T>;
+  /** The default as --help shows it, when it is not simply defaultValue (an engine limit's comes from the data directory). */
+  readonly defaultShown: string | undefined;
 
-  constructor(env: string, defaultValue: T, doc: string, parse: (raw: unknown, source: Source) => Parsed<T>) {
+  constructor(
+    env: string,
+    defaultValue: T,
+    doc: string,
+    parse: (raw: unknown, source: Source) => Parsed<T>,
+    defaultShown?: string,
+  ) {
     this.env = env;
     this.defaultValue = defaultValue;
     this.doc = doc;
     this.parse = parse;
+    this.defaultShown = defaultShown;
   }
 }
 
@@ -99,6 +111,28 @@ function int(env: string, defaultValue: number, min: number, max: number, doc: s
       ? ok(value)
       : bad(expected);
   });
+}
+
+/**
+ * An engine limit: unset by default, so that a data directory's recorded limit (engine.json) applies, and
+ * engineLimitsDefault only for a new directory (engineLimitsOf). Its range here is its own; the relationships
+ * between limits are validateEngineLimits'.
+ */
+function engineLimit(
+  env: string,
+  key: keyof EngineLimits,
+  min: number,
+  max: number,
+  doc: string,
+): Setting<number | undefined> {
+  const range = int(env, engineLimitsDefault[key], min, max, doc);
+  return new Setting<number | undefined>(
+    env,
+    undefined,
+    doc,
+    range.parse,
+    `the data directory's (engine.json), new ones ${engineLimitsDefault[key]}`,
+  );
 }
 
 function decimal(env: string, defaultValue: number, min: number, max: number, doc: string): Setting<number> {
@@ -274,7 +308,7 @@ export const configSettings = {
     64 * kib, // a full JSON batch of commandsPerFrameMax one-line orders is about 37 KiB
     protoLimits.commandBytesMax,
     16 * mib,
-    'Largest WebSocket frame a client may send: a larger one is answered FRAME_TOO_LARGE (past 4x it closes the connection).',
+    'Largest WebSocket frame a client may send: a larger one is answered FRAME_TOO_LARGE, close 4009 (past the larger of 4x this and wsBackpressureBytesMax the connection is dropped unanswered).',
   ),
   wsBackpressureBytesMax: int(
     'STAMPEDE_WS_BACKPRESSURE_BYTES_MAX',
@@ -342,14 +376,14 @@ export const configSettings = {
     200,
     0.01,
     1_000_000,
-    'Sustained requests per second per client address; beyond it RATE_LIMITED.',
+    "Sustained WebSocket frames per second per client address, whatever they hold (a service connection's commands count per buyer instead); beyond it RATE_LIMITED.",
   ),
   ipBurst: int(
     'STAMPEDE_IP_BURST',
     400,
     1,
     1_000_000,
-    'Requests one address may send at once after being idle.',
+    'Frames one address may send at once after being idle.',
   ),
   ipRateKeysMax: int(
     'STAMPEDE_IP_RATE_KEYS_MAX',
@@ -369,7 +403,7 @@ export const configSettings = {
       ),
       successRate: decimal(
         'STAMPEDE_PAYMENTS_SANDBOX_SUCCESS_RATE',
-        0.9,
+        0.95,
         0,
         1,
         'Share of sandbox payments that succeed.',
@@ -379,7 +413,7 @@ export const configSettings = {
         0.05,
         0,
         1,
-        'Share declined; the rest get no answer at all (the order times out).',
+        'Share declined. By default success + decline = 1: every payment is answered. Set them to sum below 1 to have the rest get no answer at all (the order times out after its TTL), to exercise timeouts.',
       ),
       inFlightMax: int(
         'STAMPEDE_PAYMENTS_SANDBOX_IN_FLIGHT_MAX',
@@ -396,13 +430,124 @@ export const configSettings = {
     ['redis:', 'rediss:'],
     'Redis projection store; unset: no Redis projection.',
   ),
-  orderTtlMs: int(
+  orderTtlMs: engineLimit(
     'STAMPEDE_ORDER_TTL_MS',
-    engineLimitsDefault.orderTtlMs,
+    'orderTtlMs',
     1_000,
     3_000_000,
     'How long a reservation waits for its payment before the order times out and its stock returns, in ms. An engine limit: a data directory keeps the value it was created with (engine.json), and a node started with another refuses to start.',
   ),
+  /**
+   * The engine's other limits (engine/limits.ts), each an engine limit like orderTtlMs: capacities are
+   * preallocated at start-up, and a data directory keeps the ones it was created with.
+   */
+  engine: {
+    skusMax: engineLimit(
+      'STAMPEDE_ENGINE_SKUS_MAX',
+      'skusMax',
+      1,
+      2 ** 28,
+      'SKU ids the engine holds (1..skusMax).',
+    ),
+    ordersMax: engineLimit(
+      'STAMPEDE_ENGINE_ORDERS_MAX',
+      'ordersMax',
+      1,
+      2 ** 28,
+      'Orders held in memory: live ones plus final ones kept for finalOrderRetentionMs.',
+    ),
+    buyersMax: engineLimit(
+      'STAMPEDE_ENGINE_BUYERS_MAX',
+      'buyersMax',
+      1,
+      2 ** 28,
+      'Distinct buyers the engine tracks (limits, velocity, blocks).',
+    ),
+    buyerSkuPairsMax: engineLimit(
+      'STAMPEDE_ENGINE_BUYER_SKU_PAIRS_MAX',
+      'buyerSkuPairsMax',
+      1,
+      2 ** 28,
+      'Distinct (buyer, SKU) pairs with a purchase count, for the per-buyer limit.',
+    ),
+    requestIdsMax: engineLimit(
+      'STAMPEDE_ENGINE_REQUEST_IDS_MAX',
+      'requestIdsMax',
+      1,
+      2 ** 28,
+      'Place-order request ids remembered for idempotent retries (oldest forgotten first).',
+    ),
+    paymentReferencesMax: engineLimit(
+      'STAMPEDE_ENGINE_PAYMENT_REFERENCES_MAX',
+      'paymentReferencesMax',
+      1,
+      2 ** 28,
+      'Payment deliveries (provider event ids) remembered so a redelivery gets the first answer (oldest forgotten first).',
+    ),
+    linesPerOrderMax: engineLimit(
+      'STAMPEDE_ENGINE_LINES_PER_ORDER_MAX',
+      'linesPerOrderMax',
+      1,
+      linesPerOrderMaxLayout,
+      'Lines in one order the engine accepts; the edge limit linesPerOrderMax must not exceed it.',
+    ),
+    quantityPerLineMax: engineLimit(
+      'STAMPEDE_ENGINE_QUANTITY_PER_LINE_MAX',
+      'quantityPerLineMax',
+      1,
+      2 ** 20,
+      'Units of one SKU in one order line.',
+    ),
+    priceMinorMax: engineLimit(
+      'STAMPEDE_ENGINE_PRICE_MINOR_MAX',
+      'priceMinorMax',
+      1,
+      2 ** 31 - 1,
+      'Highest unit price, in minor units (cents).',
+    ),
+    stockPerSkuMax: engineLimit(
+      'STAMPEDE_ENGINE_STOCK_PER_SKU_MAX',
+      'stockPerSkuMax',
+      1,
+      2 ** 30,
+      'Units on hand of one SKU.',
+    ),
+    finalOrderRetentionMs: engineLimit(
+      'STAMPEDE_ENGINE_FINAL_ORDER_RETENTION_MS',
+      'finalOrderRetentionMs',
+      1,
+      7 * 86_400_000,
+      'A final order stays known this long, so a late payment becomes exception_checkout, not unknownOrder.',
+    ),
+    velocityWindowMs: engineLimit(
+      'STAMPEDE_ENGINE_VELOCITY_WINDOW_MS',
+      'velocityWindowMs',
+      1,
+      86_400_000,
+      'Per-buyer velocity limit: the window velocityOrdersMax counts over.',
+    ),
+    velocityOrdersMax: engineLimit(
+      'STAMPEDE_ENGINE_VELOCITY_ORDERS_MAX',
+      'velocityOrdersMax',
+      1,
+      1_000_000,
+      'Orders one buyer may place per velocityWindowMs.',
+    ),
+    timerSlotMs: engineLimit(
+      'STAMPEDE_ENGINE_TIMER_SLOT_MS',
+      'timerSlotMs',
+      1,
+      60_000,
+      'Resolution of the timer wheel that expires reservations.',
+    ),
+    timerSlotCount: engineLimit(
+      'STAMPEDE_ENGINE_TIMER_SLOT_COUNT',
+      'timerSlotCount',
+      1,
+      2 ** 24,
+      'Slots of the timer wheel, a power of two; timerSlotMs * timerSlotCount must cover orderTtlMs and finalOrderRetentionMs.',
+    ),
+  } satisfies Record<Exclude<keyof EngineLimits, 'orderTtlMs'>, Setting<number | undefined>>,
   journal: oneOf(
     'STAMPEDE_JOURNAL',
     'file',
@@ -453,6 +598,11 @@ export type GatewayConfig = ConfigOf<typeof configSettings>;
 /** Values set by the caller (command-line flags); undefined means not given. */
 export type ConfigOverrides = OverridesOf<typeof configSettings>;
 
+/** Every variable with this prefix is Stampede's: one not in the table is an error, not ignored. */
+const envPrefix = 'STAMPEDE_';
+/** The one variable that is not a setting: the config file's path. */
+const configFileEnv = 'STAMPEDE_CONFIG';
+
 /** Largest config file read (it holds a few dozen settings). */
 const configFileBytesMax = 1 * mib;
 
@@ -468,12 +618,32 @@ function forEachSetting(
   }
 }
 
-/** Every environment variable, with its key, default and documentation (for --help and docs). */
-export function configEnvironmentHelp(): string {
+/** The unit a setting's path ends with (names carry their unit last), for --help. */
+function unitOf(path: string): string | undefined {
+  if (/Ms$/.test(path)) return 'milliseconds';
+  if (/Seconds$/.test(path)) return 'seconds';
+  if (/Bytes(Max|Min)?$/.test(path)) return 'bytes';
+  if (/PerSecond$/.test(path)) return 'per second';
+  if (/Rate$/.test(path)) return 'a share from 0 to 1';
+  if (/Minor(Max|Min)?$/.test(path)) return 'minor units (cents)';
+  return undefined;
+}
+
+/**
+ * The environment variables of the settings under `paths` (a group's path covers its settings; default all),
+ * with each one's key, unit, default and documentation: the settings part of every command's --help.
+ */
+export function configEnvironmentHelp(paths?: readonly string[]): string {
   const lines: string[] = [];
   forEachSetting(configSettings, (setting, path) => {
-    const shown = setting.defaultValue === undefined ? 'unset' : JSON.stringify(setting.defaultValue);
-    lines.push(`  ${setting.env.padEnd(40)} ${path} (default ${shown})\n      ${setting.doc}`);
+    if (paths !== undefined && !paths.some((p) => path === p || path.startsWith(`${p}.`))) return;
+    const shown =
+      setting.defaultShown ??
+      (setting.defaultValue === undefined ? 'unset' : JSON.stringify(setting.defaultValue));
+    const unit = unitOf(path);
+    lines.push(
+      `  ${setting.env.padEnd(40)} ${path}${unit === undefined ? '' : ` (${unit})`}, default ${shown}\n      ${setting.doc}`,
+    );
   });
   return lines.join('\n');
 }
@@ -577,16 +747,27 @@ export function loadConfig(options: {
     }
   };
 
-  const file = options.file ?? (env.STAMPEDE_CONFIG === '' ? undefined : env.STAMPEDE_CONFIG);
+  const fileFromEnv = env[configFileEnv];
+  const file = options.file ?? (fileFromEnv === '' ? undefined : fileFromEnv);
   if (file !== undefined) {
     const content = readConfigFile(file, problems);
     if (content !== undefined) applyObject(content, configSettings, '', `config file ${file}: `, false);
   }
 
+  const known: string[] = [configFileEnv];
   forEachSetting(configSettings, (setting, path) => {
+    known.push(setting.env);
     const raw = env[setting.env];
     if (raw !== undefined && raw !== '') apply(setting, path, raw, 'env', setting.env);
   });
+  // Like an unknown key in the file: a mistyped variable would otherwise silently leave a default in place.
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(envPrefix) || raw === undefined || raw === '' || known.includes(name)) continue;
+    const guess = closestKey(name, known);
+    problems.push(
+      `unknown environment variable ${name}${guess === undefined ? '' : ` (did you mean ${guess}?)`}`,
+    );
+  }
 
   if (options.overrides !== undefined) {
     applyObject(options.overrides as Record<string, unknown>, configSettings, '', '', true);
@@ -699,6 +880,54 @@ function relationshipProblems(config: GatewayConfig, failed: ReadonlySet<string>
     );
   }
   return problems;
+}
+
+/**
+ * The engine limits a node over `config.dataDir` runs with: those given (orderTtlMs, engine.*) over the data
+ * directory's recorded ones (engine.json), or over engineLimitsDefault for a new directory. So a directory
+ * created with other limits starts again without repeating them, and a limit given that differs from the
+ * recorded one is still refused by the engine host (DATA_DIR_LIMITS_MISMATCH). Throws ConfigError when the
+ * limits together cannot work.
+ */
+export function engineLimitsOf(config: GatewayConfig): EngineLimits {
+  const recorded = readDataDirLimits(config.dataDir);
+  const given: Partial<Record<keyof EngineLimits, number | undefined>> = {
+    ...config.engine,
+    orderTtlMs: config.orderTtlMs,
+  };
+  // Refused here, before anything starts, and for replay too (which opens no engine host to refuse it).
+  if (recorded !== null) checkDataDirLimits(config.dataDir, recorded, given);
+  const limits: EngineLimits = { ...(recorded ?? engineLimitsDefault) };
+  for (const key of Object.keys(given) as (keyof EngineLimits)[]) {
+    const value = given[key];
+    if (value !== undefined) limits[key] = value;
+  }
+  try {
+    validateEngineLimits(limits);
+  } catch (error) {
+    throw new ConfigError([`engine limits: ${(error as Error).message}`], { cause: error });
+  }
+  if (config.linesPerOrderMax > limits.linesPerOrderMax) {
+    throw new ConfigError([
+      `linesPerOrderMax (${config.linesPerOrderMax}) must be at most engine.linesPerOrderMax (${limits.linesPerOrderMax}): the edge would accept orders the engine refuses`,
+    ]);
+  }
+  return limits;
+}
+
+/** The journal `config` selects; the tools that only read it pass createTopic false (they never create one). */
+export function journalSelectionOf(
+  config: GatewayConfig,
+  options: { createTopic?: boolean } = {},
+): JournalSelection {
+  if (config.journal === 'file') return fileJournalSelection;
+  return {
+    kind: 'kafka',
+    brokers: [...config.kafka.brokers],
+    topic: config.kafka.topic,
+    partition: config.kafka.partition,
+    ...(options.createTopic === undefined ? {} : { createTopic: options.createTopic }),
+  };
 }
 
 /** Name of the generated secret inside the data directory. */

@@ -2,7 +2,9 @@
  * The live dashboard page served at GET /dashboard: one self-contained HTML
  * document (inline style and script, no external resource, no framework)
  * that polls GET /v1/dashboard and redraws: per SKU stock, place and order
- * rates with a two-minute sparkline, p50/p99 place→answer latency, answers
+ * rates with a two-minute sparkline drawn from the server's history (so a
+ * page loaded mid-sale shows the last two minutes at once), p50/p99
+ * place→answer latency, answers
  * by code, open connections. Server data reaches the DOM through
  * textContent only, never as markup.
  *
@@ -13,8 +15,6 @@ import { createHash } from 'node:crypto';
 
 /** How often the page polls: four times a second, as fast as a person reads a changing number. */
 const dashboardPollMs = 250;
-/** Sparkline length: two minutes of polls. */
-const sparklinePoints = (120_000 / dashboardPollMs) | 0;
 
 const style = `
   :root { color-scheme: light dark; --ok: #2e7d32; --bad: #c62828; --muted: #888; }
@@ -42,10 +42,8 @@ const style = `
 const script = `
 'use strict';
 const pollMs = ${dashboardPollMs};
-const sparklinePoints = ${sparklinePoints};
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const $ = (id) => document.getElementById(id);
-const history = { places: [], orders: [] };
 
 function cell(row, field, text) {
   let td = row.querySelector('[data-field="' + field + '"]');
@@ -118,7 +116,7 @@ function renderAnswers(stats) {
   prune(tbody, keep);
 }
 
-function drawSparkline() {
+function drawSparkline(history) {
   const canvas = $('sparkline');
   const width = canvas.clientWidth;
   const height = canvas.clientHeight;
@@ -128,22 +126,29 @@ function drawSparkline() {
   const g = canvas.getContext('2d');
   g.scale(ratio, ratio);
   g.clearRect(0, 0, width, height);
-  const peak = Math.max(1, ...history.places, ...history.orders);
+  const places = history.placesPerSecond;
+  const orders = history.ordersPerSecond;
+  const peak = Math.max(1, ...places, ...orders);
   const line = (values, colour) => {
     g.strokeStyle = colour;
     g.lineWidth = 1.5;
     g.beginPath();
     values.forEach((v, i) => {
-      const x = width - ((values.length - 1 - i) / (sparklinePoints - 1)) * width; // newest at the right
+      const x = width - ((values.length - 1 - i) / Math.max(1, values.length - 1)) * width; // newest at the right
       const y = height - 2 - (v / peak) * (height - 4);
       if (i === 0) g.moveTo(x, y);
       else g.lineTo(x, y);
     });
     g.stroke();
   };
-  line(history.places, '#1565c0');
-  line(history.orders, '#43a047');
+  line(places, '#1565c0');
+  line(orders, '#43a047');
   $('sparkline-peak').textContent = 'peak ' + integer.format(peak) + '/s';
+  const seconds = history.slotMs / 1000;
+  const total = (values) => values.reduce((sum, v) => sum + v * seconds, 0);
+  $('sparkline-totals').textContent =
+    'last ' + Math.round((places.length * seconds) / 60) + ' min: ' +
+    integer.format(total(places)) + ' answered, ' + integer.format(total(orders)) + ' placed';
 }
 
 function render(stats) {
@@ -161,11 +166,7 @@ function render(stats) {
     integer.format(stats.connections.closedTotal) + ' closed';
   renderSkus(stats);
   renderAnswers(stats);
-  history.places.push(w.placesPerSecond);
-  history.orders.push(w.ordersPerSecond);
-  if (history.places.length > sparklinePoints) history.places.shift();
-  if (history.orders.length > sparklinePoints) history.orders.shift();
-  drawSparkline();
+  drawSparkline(stats.history);
   $('updated').textContent = new Date(stats.atMs).toLocaleTimeString();
 }
 
@@ -210,7 +211,7 @@ const html = `<!doctype html>
 </div>
 <div class="muted">rates and latency <span id="window"></span></div>
 <canvas id="sparkline"></canvas>
-<div class="legend muted"><span class="places">\u25a0 place answers/s</span><span class="orders">\u25a0 orders/s</span><span id="sparkline-peak"></span></div>
+<div class="legend muted"><span class="places">\u25a0 place answers/s</span><span class="orders">\u25a0 orders/s</span><span id="sparkline-peak"></span><span id="sparkline-totals"></span></div>
 <h2>Stock</h2>
 <table id="skus">
   <thead><tr><th>SKU</th><th>stock</th><th>available</th><th>reserved</th><th>sold</th><th></th></tr></thead>

@@ -1,7 +1,8 @@
 /**
  * What the live dashboard shows, computed on the gateway thread when the
  * page polls GET /v1/dashboard: per SKU stock, place rates and latency over
- * the sliding window, answers by code, connections.
+ * the sliding window, the last two minutes of rates per second for the chart,
+ * answers by code, connections.
  *
  * Stock per SKU mixes two clocks, on purpose: `available` is the engine's
  * shared array (live, ahead of durability), while the catalogue and `sold`
@@ -14,6 +15,7 @@
 import type { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { PlaceWindowReading } from './place-window.ts';
+import type { RateHistoryReading } from './rate-history.ts';
 
 /** SKUs listed, in SKU order: a dashboard is for the few products on sale, not the catalogue. */
 export const dashboardSkusMax = 50;
@@ -43,6 +45,8 @@ export interface DashboardStats {
   skuCount: number;
   /** Place requests answered and orders placed in the window. */
   window: PlaceWindowReading;
+  /** Place answers and orders per second over the last two minutes: what the chart draws, at load too. */
+  history: RateHistoryReading;
   placesAnsweredTotal: number;
   ordersPlacedTotal: number;
   /** Every answer sent since start, by code (result names and error codes). */
@@ -71,6 +75,7 @@ export function dashboardStats(sources: DashboardSources, nowMs: number, atMs: n
     skus,
     skuCount: model.products.size,
     window: metrics.places.read(nowMs),
+    history: metrics.history.read(nowMs),
     placesAnsweredTotal: metrics.placesAnswered,
     ordersPlacedTotal: metrics.ordersPlaced,
     answersByCode: Object.fromEntries(metrics.answersByCode),

@@ -5,7 +5,9 @@
  * hands the answer to a sink with the caller's token (the checkout path: a
  * frame of 128 commands, no promise or closure per command). Both say "full"
  * (null, false) when the ring or the in-flight window is: the caller answers
- * BUSY with a retry-after.
+ * BUSY with a retry-after. After a journal failure a command gets no answer
+ * but JOURNAL_UNAVAILABLE: `submit`'s promise rejects with a
+ * JournalUnavailableError, a sink's engineUnavailable is called.
  */
 import type { CommandClient, ReplyReceiver } from '../engine/command-client.ts';
 import { type CommandInput, writeCommand } from '../engine/commands.ts';
@@ -33,9 +35,25 @@ const delivered: EngineAnswer = {
   durableSeqNeeded: 0,
 };
 
+/** What `submit`'s promise rejects with once the journal has failed: the command's outcome is unknown. */
+export class JournalUnavailableError extends Error {
+  override readonly name = 'JournalUnavailableError';
+  readonly code = 'JOURNAL_UNAVAILABLE';
+
+  constructor() {
+    super('JOURNAL_UNAVAILABLE: the journal failed; the outcome is unknown until the node restarts');
+  }
+}
+
 /** Gets the answers of commands submitted with submitTo; `answer` is valid during the call only. */
 export abstract class EngineAnswerSink implements ReplyReceiver {
   abstract engineAnswered(token: number, answer: Readonly<EngineAnswer>): void;
+  /** The journal failed: the command's outcome is unknown (answer JOURNAL_UNAVAILABLE). */
+  abstract engineUnavailable(token: number): void;
+
+  onUnavailable(token: number): void {
+    this.engineUnavailable(token);
+  }
 
   onReply(w: Int32Array, f: Float64Array, at: number, token: number): void {
     delivered.result = w[at + ReplySlot.result]!;
@@ -51,8 +69,12 @@ export abstract class EngineAnswerSink implements ReplyReceiver {
 
 class PromisedAnswer extends EngineAnswerSink {
   resolve: (answer: EngineAnswer) => void = () => {};
+  reject: (error: JournalUnavailableError) => void = () => {};
   engineAnswered(_token: number, answer: Readonly<EngineAnswer>): void {
     this.resolve({ ...answer });
+  }
+  engineUnavailable(): void {
+    this.reject(new JournalUnavailableError());
   }
 }
 
@@ -69,8 +91,9 @@ export class EngineCommands {
 
   submit(input: CommandInput, nowMs = Date.now()): Promise<EngineAnswer> | null {
     const sink = new PromisedAnswer();
-    const answer = new Promise<EngineAnswer>((resolve) => {
+    const answer = new Promise<EngineAnswer>((resolve, reject) => {
       sink.resolve = resolve;
+      sink.reject = reject;
     });
     return this.submitTo(input, nowMs, sink, 0) ? answer : null;
   }

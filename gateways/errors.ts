@@ -146,7 +146,7 @@ const businessErrors = {
     R.linesInvalid,
     422,
     false,
-    'The order has no lines or more than linesPerOrderMax lines.',
+    "No lines, or more than the engine's linesPerOrderMax; the checkout socket refuses more lines than it takes itself, as BAD_COMMAND.",
   ),
   ordersFull: business(
     R.ordersFull,
@@ -267,7 +267,7 @@ const edgeErrors = {
     400,
     null,
     false,
-    'The HTTP request has an invalid path parameter, query or body; the message says which.',
+    'The HTTP request has an invalid path parameter, query or body, or one its route does not describe (/openapi.json); the message says which.',
   ),
   UNKNOWN_MESSAGE: edge(
     400,
@@ -360,7 +360,7 @@ const edgeErrors = {
     503,
     'open',
     true,
-    "The engine's inbound ring or the connection's in-flight window is full (backpressure); nothing was submitted, resend after retryAfterMs.",
+    'Backpressure: the inbound ring or the in-flight window is full, or the read model is filling a gap; nothing was submitted, resend after retryAfterMs.',
     { retryAfterMs: true },
   ),
   SHUTTING_DOWN: operating(
@@ -387,6 +387,30 @@ const edgeErrors = {
     null,
     false,
     'The node configuration is invalid: the node does not start and lists every bad value.',
+  ),
+  PORT_IN_USE: operating(
+    null,
+    null,
+    false,
+    'The HTTP port is in use (another node, or another program): the node does not start, rather than share the port with another store.',
+  ),
+  LISTEN_FAILED: operating(
+    null,
+    null,
+    false,
+    'The node cannot listen on its host and port for another reason (the address is not local, or the port needs privileges); the message gives the reason.',
+  ),
+  JOURNAL_MISMATCH: operating(
+    null,
+    null,
+    false,
+    'The journal is not the one the data directory or its snapshot belongs to: the node does not start and names both.',
+  ),
+  JOURNAL_GAP: operating(
+    null,
+    null,
+    false,
+    "Records the state needs are missing (a snapshot past the journal's end, segments gone): the node does not start.",
   ),
 } as const satisfies Record<string, ErrorSpec> & TokenCodes;
 
@@ -445,4 +469,12 @@ export function errorCodeOfResult(resultCode: number): BusinessErrorCode {
     throw new Error(`result ${name} has no error code`);
   }
   return name as BusinessErrorCode;
+}
+
+/**
+ * The human message of an engine answer: '' for ok, the catalogue's meaning for a refusal, so every
+ * refusal says why in words on the socket and over HTTP alike. Clients match on the code, never on this.
+ */
+export function resultMessage(resultCode: number): string {
+  return resultCode === ResultCode.ok ? '' : errorSpec(errorCodeOfResult(resultCode)).meaning;
 }

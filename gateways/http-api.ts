@@ -5,21 +5,34 @@
  * Reads come from the embedded read model and the engine's shared
  * availability array, never from the engine thread; admin commands go
  * through the engine like any other command, and answer only once durable.
- * Routes and their errors are listed in docs/http-api.md.
+ * Routes, their query parameters and bodies are described at /openapi.json
+ * (openapi.ts, http-bodies.ts), and a request with anything else is refused.
  */
-import type { TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { resultName, statusName } from '../engine/codes.ts';
 import type { CommandInput } from '../engine/commands.ts';
 import { packCurrency } from '../engine/layout.ts';
-import { engineTimeMsMax } from '../engine/limits.ts';
 import type { EmbeddedReadModel, ProductView } from '../projections/embedded-read-model.ts';
 import { historyFields, type OrderView } from '../projections/order-table.ts';
 import type { OrderStatusRead, RedisReadModel } from '../projections/redis-read-model.ts';
 import { dashboardPage } from './dashboard-page.ts';
 import type { DashboardStats } from './dashboard-stats.ts';
-import type { EngineCommands } from './engine-commands.ts';
+import type { CaughtUp } from './durable-event-feed.ts';
+import { type EngineCommands, JournalUnavailableError } from './engine-commands.ts';
+import { errorCodeOfResult, resultMessage } from './errors.ts';
+import {
+  addProductBody,
+  type BodyOf,
+  type BodySpec,
+  blockBody,
+  parseBody,
+  priceBody,
+  quoted,
+  restockBody,
+  saleBody,
+} from './http-bodies.ts';
 import { Reply, readBody } from './http-io.ts';
-import { openApiDocument } from './openapi.ts';
+import { openApiDocument, queryParameterNames } from './openapi.ts';
 
 export interface Principal {
   role: 'buyer' | 'service' | 'admin';
@@ -31,8 +44,11 @@ export type AuthCheck = { ok: true; principal: Principal } | { ok: false; code: 
 
 export interface HttpApiDeps {
   model: EmbeddedReadModel;
-  /** Applies the durable events the model lacks: an order read after its answer finds the order (read your writes). */
-  catchUp: () => void;
+  /**
+   * Applies the durable events the model lacks: an order read after its answer finds the order (read your
+   * writes). A promise while a gap is filled from the journal (false: not within its bound).
+   */
+  catchUp: () => CaughtUp;
   /**
    * Set when the node reads stock and order status from the Redis projection (readModel 'redis'). Those two
    * routes then ask Redis first and answer from the embedded model when Redis fails or lacks the key; the
@@ -51,6 +67,8 @@ export interface HttpApiDeps {
   dashboard: () => DashboardStats;
   ready: () => { ready: boolean; reason: string };
   bodyBytesMax: number;
+  /** What a BUSY answer tells the client to wait before retrying. */
+  busyRetryAfterMs: number;
   pageSizeMax: number;
 }
 
@@ -135,6 +153,23 @@ function readThroughRedis<T>(
   );
 }
 
+/** Runs `read` once the read model holds every durable event; BUSY when a gap takes longer than its bound. */
+function afterCatchUp(reply: Reply, deps: HttpApiDeps, read: () => void): void {
+  const caughtUp = deps.catchUp();
+  if (caughtUp === true) {
+    read();
+    return;
+  }
+  void caughtUp.then((current) => {
+    if (reply.aborted) return;
+    if (current) read();
+    else
+      sendError(reply, deps, 'BUSY', 'the read model is catching up with the journal: retry', {
+        retryAfterMs: deps.busyRetryAfterMs,
+      });
+  });
+}
+
 /** A non-negative integer from a path or query string, or null. */
 function intParam(text: string, max = Number.MAX_SAFE_INTEGER): number | null {
   if (!/^\d{1,16}$/.test(text)) return null;
@@ -142,32 +177,72 @@ function intParam(text: string, max = Number.MAX_SAFE_INTEGER): number | null {
   return value <= max ? value : null;
 }
 
+/**
+ * A request's query string as name -> value, or what is wrong with it: a parameter the route does not
+ * describe in /openapi.json (until search exists, `/v1/products?q=` is one), or one given twice. A
+ * parameter the server would ignore is refused, as a body field is: the caller meant something by it.
+ */
+function parseQuery(text: string, allowed: readonly string[]): Map<string, string> | string {
+  const query = new Map<string, string>();
+  for (const [name, value] of new URLSearchParams(text)) {
+    const shown = quoted(name);
+    if (!allowed.includes(name)) {
+      return allowed.length === 0
+        ? `unknown query parameter ${shown}: this route takes none`
+        : `unknown query parameter ${shown}: this route takes ${allowed.join(', ')}`;
+    }
+    if (query.has(name)) return `query parameter ${shown} is given twice`;
+    query.set(name, value);
+  }
+  return query;
+}
+
+type RouteHandler = (reply: Reply, req: HttpRequest, query: Map<string, string>) => void;
+
+/**
+ * Registers `METHOD path` with its query checked against the route's description (openapi.ts) first.
+ * Everything else from `req` must still be read synchronously by the handler (http-io.ts).
+ */
+function route(
+  app: TemplatedApp,
+  deps: Pick<HttpApiDeps, 'httpStatusOf'>,
+  method: 'get' | 'post',
+  path: string,
+  handler: RouteHandler,
+): void {
+  const allowed = queryParameterNames(`${method.toUpperCase()} ${path}`);
+  app[method](path, (res, req) => {
+    const reply = new Reply(res);
+    const query = parseQuery(req.getQuery() ?? '', allowed);
+    if (typeof query === 'string') return sendError(reply, deps, 'BAD_REQUEST', query);
+    handler(reply, req, query);
+  });
+}
+
 export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
   const availableOf = (skuId: number): number =>
     skuId >= 1 && skuId <= deps.skusMax ? deps.availability[skuId]! : 0;
+  const get = (path: string, handler: RouteHandler): void => route(app, deps, 'get', path, handler);
 
-  app.get('/health', (res) => new Reply(res).json(200, { status: 'ok' }));
-  app.get('/ready', (res) => {
+  get('/health', (reply) => reply.json(200, { status: 'ok' }));
+  get('/ready', (reply) => {
     const { ready, reason } = deps.ready();
-    new Reply(res).json(ready ? 200 : 503, { ready, reason });
+    reply.json(ready ? 200 : 503, { ready, reason });
   });
-  app.get('/metrics', (res) => new Reply(res).send(200, deps.metricsText(), 'text/plain; version=0.0.4'));
-  app.get('/dashboard', (res) =>
-    new Reply(res).send(200, dashboardPage.html, 'text/html; charset=utf-8', {
+  get('/metrics', (reply) => reply.send(200, deps.metricsText(), 'text/plain; version=0.0.4'));
+  get('/dashboard', (reply) =>
+    reply.send(200, dashboardPage.html, 'text/html; charset=utf-8', {
       'content-security-policy': dashboardPage.contentSecurityPolicy,
       'cache-control': 'no-cache',
     }),
   );
-  app.get('/v1/dashboard', (res) =>
-    new Reply(res).json(200, deps.dashboard(), { 'cache-control': 'no-store' }),
-  );
+  get('/v1/dashboard', (reply) => reply.json(200, deps.dashboard(), { 'cache-control': 'no-store' }));
   const openApi = JSON.stringify(openApiDocument());
-  app.get('/openapi.json', (res) => new Reply(res).send(200, openApi, 'application/json'));
+  get('/openapi.json', (reply) => reply.send(200, openApi, 'application/json'));
 
-  app.get('/v1/products', (res, req) => {
-    const reply = new Reply(res);
-    const after = intParam(req.getQuery('after') ?? '0') ?? -1;
-    const limit = intParam(req.getQuery('limit') ?? '50') ?? -1;
+  get('/v1/products', (reply, _req, query) => {
+    const after = intParam(query.get('after') ?? '0') ?? -1;
+    const limit = intParam(query.get('limit') ?? '50') ?? -1;
     if (after < 0 || limit < 1 || limit > deps.pageSizeMax) {
       return sendError(reply, deps, 'BAD_REQUEST', `after must be a SKU id and limit 1..${deps.pageSizeMax}`);
     }
@@ -179,8 +254,7 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     });
   });
 
-  app.get('/v1/products/:skuId', (res, req) => {
-    const reply = new Reply(res);
+  get('/v1/products/:skuId', (reply, req) => {
     const skuId = intParam(req.getParameter(0) ?? '');
     const product = skuId === null ? undefined : deps.model.products.get(skuId);
     if (product === undefined)
@@ -188,8 +262,7 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     reply.json(200, productJson(product, availableOf(product.skuId)));
   });
 
-  app.get('/v1/stock/:skuId', (res, req) => {
-    const reply = new Reply(res);
+  get('/v1/stock/:skuId', (reply, req) => {
     const skuId = intParam(req.getParameter(0) ?? '');
     if (skuId === null || !deps.model.products.has(skuId)) {
       return sendError(reply, deps, 'NOT_FOUND', `no product with SKU ${req.getParameter(0)}`);
@@ -205,8 +278,7 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     );
   });
 
-  app.get('/v1/orders/:orderId', (res, req) => {
-    const reply = new Reply(res);
+  get('/v1/orders/:orderId', (reply, req) => {
     const auth = deps.authorize(req.getHeader('authorization'), Date.now());
     const orderId = intParam(req.getParameter(0) ?? '');
     const orderText = req.getParameter(0);
@@ -215,12 +287,12 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     const visible = (buyerId: number): boolean =>
       auth.principal.role !== 'buyer' || buyerId === auth.principal.buyerId;
     const notFound = (): void => sendError(reply, deps, 'NOT_FOUND', `no order ${orderText} for this caller`);
-    const embedded = (): void => {
-      deps.catchUp();
-      const order = orderId === null ? undefined : deps.model.orders.find(orderId);
-      if (order === undefined || !visible(order.buyerId)) notFound();
-      else reply.json(200, orderJson(order), readSource('embedded'));
-    };
+    const embedded = (): void =>
+      afterCatchUp(reply, deps, () => {
+        const order = orderId === null ? undefined : deps.model.orders.find(orderId);
+        if (order === undefined || !visible(order.buyerId)) notFound();
+        else reply.json(200, orderJson(order), readSource('embedded'));
+      });
     if (deps.redisReads === null || orderId === null) return embedded();
     readThroughRedis(
       reply,
@@ -231,58 +303,58 @@ export function registerHttpApi(app: TemplatedApp, deps: HttpApiDeps): void {
     );
   });
 
-  const buyerOrders = (reply: Reply, buyerId: number, before: string, limitText: string): void => {
-    const limit = intParam(limitText || '50') ?? -1;
+  const buyerOrders = (reply: Reply, buyerId: number, query: Map<string, string>): void => {
+    const limit = intParam(query.get('limit') || '50') ?? -1;
+    const before = query.get('before') ?? '';
     const beforeId = before === '' ? Number.POSITIVE_INFINITY : intParam(before);
     if (limit < 1 || limit > deps.pageSizeMax || beforeId === null) {
       sendError(reply, deps, 'BAD_REQUEST', `before must be an order id and limit 1..${deps.pageSizeMax}`);
       return;
     }
-    deps.catchUp();
-    const orders = deps.model.orders.ofBuyer(buyerId, limit, beforeId);
-    const last = orders[orders.length - 1];
-    reply.json(200, {
-      orders: orders.map(orderJson),
-      nextCursor: orders.length === limit && last !== undefined ? String(last.orderId) : null,
+    afterCatchUp(reply, deps, () => {
+      const orders = deps.model.orders.ofBuyer(buyerId, limit, beforeId);
+      const last = orders[orders.length - 1];
+      reply.json(200, {
+        orders: orders.map(orderJson),
+        nextCursor: orders.length === limit && last !== undefined ? String(last.orderId) : null,
+      });
     });
   };
 
-  app.get('/v1/buyers/me/orders', (res, req) => {
-    const reply = new Reply(res);
+  get('/v1/buyers/me/orders', (reply, req, query) => {
     const auth = deps.authorize(req.getHeader('authorization'), Date.now());
-    const before = req.getQuery('before') ?? '';
-    const limit = req.getQuery('limit') ?? '';
     if (!auth.ok) return sendError(reply, deps, auth.code, auth.message);
     if (auth.principal.role !== 'buyer')
       return sendError(reply, deps, 'FORBIDDEN', 'a buyer token is needed for /me');
-    buyerOrders(reply, auth.principal.buyerId, before, limit);
+    buyerOrders(reply, auth.principal.buyerId, query);
   });
 
-  app.get('/v1/buyers/:buyerId/orders', (res, req) => {
-    const reply = new Reply(res);
+  get('/v1/buyers/:buyerId/orders', (reply, req, query) => {
     const auth = deps.authorize(req.getHeader('authorization'), Date.now());
     const buyerId = intParam(req.getParameter(0) ?? '', 2 ** 31 - 1);
-    const before = req.getQuery('before') ?? '';
-    const limit = req.getQuery('limit') ?? '';
     if (!auth.ok) return sendError(reply, deps, auth.code, auth.message);
     if (buyerId === null)
       return sendError(reply, deps, 'BAD_REQUEST', 'buyer id must be an integer from 1 to 2^31 - 1');
     const allowed = auth.principal.role !== 'buyer' || auth.principal.buyerId === buyerId;
     if (!allowed) return sendError(reply, deps, 'FORBIDDEN', 'a buyer sees only their own orders');
-    buyerOrders(reply, buyerId, before, limit);
+    buyerOrders(reply, buyerId, query);
   });
 
   registerAdminRoutes(app, deps);
 }
 
-/** Admin commands: JSON in, the engine's coded answer out (after it is durable). */
+/**
+ * Admin commands: JSON in (checked against its description in http-bodies.ts), the engine's coded answer
+ * out once durable: 200 `{ result: "ok" }`, or a refusal as every other error, `{ error: { code, message } }`
+ * with the catalogue's status for the code (docs/errors.md).
+ */
 function registerAdminRoutes(app: TemplatedApp, deps: HttpApiDeps): void {
-  const admin = (
+  const admin = <S extends BodySpec>(
     path: string,
-    toCommand: (body: Record<string, unknown>, params: string[]) => CommandInput | string,
+    spec: S,
+    toCommand: (body: BodyOf<S>, params: string[]) => CommandInput | string,
   ): void => {
-    app.post(path, (res, req) => {
-      const reply = new Reply(res);
+    route(app, deps, 'post', path, (reply, req) => {
       const auth = deps.authorize(req.getHeader('authorization'), Date.now());
       const params = [req.getParameter(0) ?? '', req.getParameter(1) ?? ''];
       void (async () => {
@@ -293,83 +365,54 @@ function registerAdminRoutes(app: TemplatedApp, deps: HttpApiDeps): void {
           return sendError(reply, deps, 'FORBIDDEN', 'an admin token is needed');
         if (body === 'tooLarge')
           return sendError(reply, deps, 'FRAME_TOO_LARGE', `body over ${deps.bodyBytesMax} bytes`);
-        let parsed: unknown;
-        try {
-          parsed = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
-        } catch {
-          return sendError(reply, deps, 'BAD_REQUEST', 'body is not JSON');
-        }
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-          return sendError(reply, deps, 'BAD_REQUEST', 'body must be a JSON object');
-        }
-        const command = toCommand(parsed as Record<string, unknown>, params);
+        const parsed = parseBody(body, spec);
+        if (!parsed.ok) return sendError(reply, deps, 'BAD_REQUEST', parsed.message);
+        const command = toCommand(parsed.value, params);
         if (typeof command === 'string') return sendError(reply, deps, 'BAD_REQUEST', command);
         const answer = deps.commands.submit(command);
         if (answer === null)
-          return sendError(reply, deps, 'BUSY', 'the engine is busy, retry', { retryAfterMs: 50 });
-        const { result } = await answer;
-        reply.json(result === 0 ? 200 : 422, { result: resultName(result) });
+          return sendError(reply, deps, 'BUSY', 'the engine is busy, retry', {
+            retryAfterMs: deps.busyRetryAfterMs,
+          });
+        let result: number;
+        try {
+          ({ result } = await answer);
+        } catch (error) {
+          if (!(error instanceof JournalUnavailableError)) throw error;
+          return sendError(reply, deps, 'JOURNAL_UNAVAILABLE', 'the journal failed: the outcome is unknown');
+        }
+        if (result === 0) return reply.json(200, { result: resultName(result) });
+        sendError(reply, deps, errorCodeOfResult(result), resultMessage(result));
       })();
     });
   };
-  const int = (body: Record<string, unknown>, key: string, min: number, max: number): number | string => {
-    const value = body[key];
-    return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
-      ? value
-      : `${key} must be an integer from ${min} to ${max}`;
-  };
-  const all = (...values: (number | string)[]): string | null =>
-    values.find((v) => typeof v === 'string') as string | null;
+  const skuOf = (text: string | undefined): number | string =>
+    intParam(text ?? '') ?? 'SKU id must be an integer';
 
-  admin('/v1/admin/products', (body) => {
-    const skuId = int(body, 'skuId', 1, deps.skusMax);
-    const priceMinor = int(body, 'priceMinor', 0, 2 ** 31 - 1);
-    const stock = int(body, 'stock', 0, 2 ** 30);
-    const currency =
-      typeof body.currency === 'string' && /^[A-Z]{3}$/.test(body.currency) ? body.currency : null;
-    const problem =
-      all(skuId, priceMinor, stock) ?? (currency === null ? 'currency must be three capital letters' : null);
-    if (problem !== null) return problem;
-    return {
-      type: 'addProduct',
-      skuId: skuId as number,
-      priceMinor: priceMinor as number,
-      stock: stock as number,
-      currency: packCurrency(currency as string),
-    };
+  admin('/v1/admin/products', addProductBody, (body) => ({
+    type: 'addProduct',
+    skuId: body.skuId,
+    priceMinor: body.priceMinor,
+    stock: body.stock,
+    currency: packCurrency(body.currency),
+  }));
+  admin('/v1/admin/products/:skuId/restock', restockBody, (body, [sku]) => {
+    const skuId = skuOf(sku);
+    return typeof skuId === 'string' ? skuId : { type: 'restock', skuId, quantity: body.quantity };
   });
-  admin('/v1/admin/products/:skuId/restock', (body, [sku]) => {
-    const skuId = intParam(sku ?? '');
-    const quantity = int(body, 'quantity', 1, 2 ** 30);
-    if (skuId === null) return 'SKU id must be an integer';
-    return all(quantity) ?? { type: 'restock', skuId, quantity: quantity as number };
+  admin('/v1/admin/products/:skuId/price', priceBody, (body, [sku]) => {
+    const skuId = skuOf(sku);
+    return typeof skuId === 'string' ? skuId : { type: 'setPrice', skuId, priceMinor: body.priceMinor };
   });
-  admin('/v1/admin/products/:skuId/price', (body, [sku]) => {
-    const skuId = intParam(sku ?? '');
-    const priceMinor = int(body, 'priceMinor', 0, 2 ** 31 - 1);
-    if (skuId === null) return 'SKU id must be an integer';
-    return all(priceMinor) ?? { type: 'setPrice', skuId, priceMinor: priceMinor as number };
+  admin('/v1/admin/products/:skuId/sale', saleBody, (body, [sku]) => {
+    const skuId = skuOf(sku);
+    if (typeof skuId === 'string') return skuId;
+    const { limitPerBuyer, startsAtMs, endsAtMs } = body;
+    return { type: 'configureSale', skuId, limitPerBuyer, startsAtMs, endsAtMs };
   });
-  admin('/v1/admin/products/:skuId/sale', (body, [sku]) => {
-    const skuId = intParam(sku ?? '');
-    const limitPerBuyer = int(body, 'limitPerBuyer', 0, 2 ** 30);
-    const startsAtMs = int(body, 'startsAtMs', 0, engineTimeMsMax);
-    const endsAtMs = int(body, 'endsAtMs', 0, engineTimeMsMax);
-    if (skuId === null) return 'SKU id must be an integer';
-    return (
-      all(limitPerBuyer, startsAtMs, endsAtMs) ?? {
-        type: 'configureSale',
-        skuId,
-        limitPerBuyer: limitPerBuyer as number,
-        startsAtMs: startsAtMs as number,
-        endsAtMs: endsAtMs as number,
-      }
-    );
-  });
-  admin('/v1/admin/buyers/:buyerId/block', (body, [buyer]) => {
+  admin('/v1/admin/buyers/:buyerId/block', blockBody, (body, [buyer]) => {
     const buyerId = intParam(buyer ?? '', 2 ** 31 - 1);
     if (buyerId === null || buyerId < 1) return 'buyer id must be an integer from 1 to 2^31 - 1';
-    if (typeof body.blocked !== 'boolean') return 'blocked must be true or false';
     return { type: 'blockBuyer', buyerId, blocked: body.blocked };
   });
 

@@ -7,15 +7,21 @@
  */
 import type { ControlBlock } from '../engine/control-block.ts';
 import { PlaceWindow } from './place-window.ts';
+import { RateHistory } from './rate-history.ts';
 
 /** The dashboard's window: p99 and rates cover the last 2 s, in 250 ms slots. */
 export const placeWindowSlotMs = 250;
 export const placeWindowSlotCount = 8;
+/** The dashboard chart's history: the last two minutes, per second. */
+export const rateHistorySlotMs = 1000;
+export const rateHistorySlotCount = 120;
 
 export class GatewayMetrics {
   readonly answersByCode = new Map<string, number>();
   /** Place→answer latency and rates over the last few seconds. */
   readonly places: PlaceWindow;
+  /** Place answers and orders per second over the last two minutes (the dashboard's chart). */
+  readonly history: RateHistory;
   placesAnswered = 0;
   ordersPlaced = 0;
   connectionsOpened = 0;
@@ -27,11 +33,13 @@ export class GatewayMetrics {
   slowReadersClosed = 0;
 
   constructor(options: { placeWindowSlotMs?: number; nowMs?: number } = {}) {
+    const nowMs = options.nowMs ?? performance.now();
     this.places = new PlaceWindow({
       slotMs: options.placeWindowSlotMs ?? placeWindowSlotMs,
       slotCount: placeWindowSlotCount,
-      nowMs: options.nowMs ?? performance.now(),
+      nowMs,
     });
+    this.history = new RateHistory({ slotMs: rateHistorySlotMs, slotCount: rateHistorySlotCount, nowMs });
   }
 
   countAnswer(code: string): void {
@@ -43,6 +51,7 @@ export class GatewayMetrics {
     this.placesAnswered += places;
     this.ordersPlaced += orders;
     this.places.record(latencyMs, places, orders, nowMs);
+    this.history.record(places, orders, nowMs);
   }
 
   render(control: ControlBlock, gauges: Record<string, number>): string {
@@ -103,7 +112,7 @@ export class GatewayMetrics {
     metric(
       'stampede_notify_dropped_total',
       'counter',
-      'Durable events gateways had no room for (pushes not sent).',
+      'Durable events the notify ring had no room for (the read model read them from the journal instead).',
       control.notifyDroppedCount,
     );
     for (const [name, value] of Object.entries(gauges))
@@ -129,7 +138,7 @@ export class GatewayMetrics {
     metric(
       'stampede_frames_rejected_total',
       'counter',
-      'Client frames answered with a coded error.',
+      'Client frames refused: answered with a coded error, or failed by uWS before the gateway saw them (no answer).',
       this.framesRejected,
     );
     metric(

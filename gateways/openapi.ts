@@ -4,6 +4,16 @@
  * server registers and the routes described here are the same set.
  */
 import { dashboardSkusMax } from './dashboard-stats.ts';
+import {
+  addProductBody,
+  type BodySpec,
+  blockBody,
+  bodySchemaOf,
+  priceBody,
+  restockBody,
+  saleBody,
+  webhookBody,
+} from './http-bodies.ts';
 
 const bearer = [{ bearer: [] }];
 const errorResponse = {
@@ -28,11 +38,10 @@ const queryParam = (name: string, description: string) => ({
   schema: { type: 'string' },
   description,
 });
-const adminBody = (properties: Record<string, object>, required: string[]) => ({
+/** A body the server checks against the same spec (http-bodies.ts): unknown fields are refused. */
+const requestBody = (spec: BodySpec) => ({
   required: true,
-  content: {
-    'application/json': { schema: { type: 'object', properties, required, additionalProperties: false } },
-  },
+  content: { 'application/json': { schema: bodySchemaOf(spec) } },
 });
 const int = { type: 'integer' };
 /** A read the Redis read model may answer (STAMPEDE_READ_MODEL=redis), falling back to the embedded one. */
@@ -48,8 +57,11 @@ const readModelAnswer = (description: string) => ({
 });
 const adminAnswer = {
   200: json('applied', { type: 'object', properties: { result: { const: 'ok' } } }),
-  422: json('refused by the engine: result names the ResultCode'),
-  default: errorResponse,
+  default: {
+    ...errorResponse,
+    description:
+      'a coded error (docs/errors.md): a bad request, or the engine refused the command (code names the ResultCode, e.g. productExists, 409)',
+  },
 };
 
 const num = { type: 'number' };
@@ -80,6 +92,16 @@ const dashboardSchema = {
         latencyMsP50: msOrNull,
         latencyMsP99: msOrNull,
         latencyMsMax: msOrNull,
+      },
+    },
+    history: {
+      type: 'object',
+      description:
+        'place answers and orders per second, one per second of the last two minutes, oldest first',
+      properties: {
+        slotMs: int,
+        placesPerSecond: { type: 'array', items: num },
+        ordersPerSecond: { type: 'array', items: num },
       },
     },
     placesAnsweredTotal: int,
@@ -155,59 +177,53 @@ export const describedRoutes: Record<string, object> = {
   'POST /v1/admin/products': {
     summary: 'add a product (admin token)',
     security: bearer,
-    requestBody: adminBody(
-      { skuId: int, priceMinor: int, currency: { type: 'string', pattern: '^[A-Z]{3}$' }, stock: int },
-      ['skuId', 'priceMinor', 'currency', 'stock'],
-    ),
+    requestBody: requestBody(addProductBody),
     responses: adminAnswer,
   },
   'POST /v1/admin/products/:skuId/restock': {
     summary: 'add stock (admin token)',
     security: bearer,
     parameters: [pathParam('skuId', 'SKU id')],
-    requestBody: adminBody({ quantity: int }, ['quantity']),
+    requestBody: requestBody(restockBody),
     responses: adminAnswer,
   },
   'POST /v1/admin/products/:skuId/price': {
     summary: 'set the price (admin token)',
     security: bearer,
     parameters: [pathParam('skuId', 'SKU id')],
-    requestBody: adminBody({ priceMinor: int }, ['priceMinor']),
+    requestBody: requestBody(priceBody),
     responses: adminAnswer,
   },
   'POST /v1/admin/products/:skuId/sale': {
     summary: 'configure a sale: per-buyer limit and window, 0 = none (admin token)',
     security: bearer,
     parameters: [pathParam('skuId', 'SKU id')],
-    requestBody: adminBody({ limitPerBuyer: int, startsAtMs: int, endsAtMs: int }, [
-      'limitPerBuyer',
-      'startsAtMs',
-      'endsAtMs',
-    ]),
+    requestBody: requestBody(saleBody),
     responses: adminAnswer,
   },
   'POST /v1/admin/buyers/:buyerId/block': {
     summary: 'block or unblock a buyer (admin token)',
     security: bearer,
     parameters: [pathParam('buyerId', 'buyer id')],
-    requestBody: adminBody({ blocked: { type: 'boolean' } }, ['blocked']),
+    requestBody: requestBody(blockBody),
     responses: adminAnswer,
   },
   'POST /v1/payments/webhook': {
     summary:
-      "a payment provider's outcome; header stampede-signature: sha256=<hex HMAC of the body>; idempotent on eventId",
-    requestBody: adminBody(
-      {
-        eventId: { type: 'string' },
-        orderId: int,
-        outcome: { enum: ['succeeded', 'declined'] },
-        amountMinor: int,
-      },
-      ['eventId', 'orderId', 'outcome', 'amountMinor'],
-    ),
+      "a payment provider's outcome; header stampede-signature: sha256=<hex HMAC of the body>; idempotent on eventId: a redelivery gets the first answer, also after a restart (the engine remembers the last 262,144 deliveries by default, engine limit paymentReferencesMax)",
+    requestBody: requestBody(webhookBody),
     responses: { 200: json('{ eventId, result, status }'), default: errorResponse },
   },
 };
+
+/**
+ * The query parameters a route takes, by its key ("GET /v1/products"); the server refuses any other
+ * (http-api.ts), so this document is the list of what a route reads.
+ */
+export function queryParameterNames(route: string): string[] {
+  const operation = describedRoutes[route] as { parameters?: { name: string; in: string }[] } | undefined;
+  return (operation?.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+}
 
 export function openApiDocument(): object {
   const paths: Record<string, Record<string, object>> = {};

@@ -6,6 +6,7 @@
  * and a start past the bound change nothing; close() answers nothing more.
  */
 import t from 'tap';
+import { loadConfig } from './config.ts';
 import { SandboxPayments } from './payments-sandbox.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -44,6 +45,19 @@ function sandbox(options: {
   });
   return { payments, settled };
 }
+
+t.test('by default every payment is answered; no answer is an option', async (t) => {
+  const { successRate, declineRate } = loadConfig({ env: {} }).payments.sandbox;
+  const { payments, settled } = sandbox({ delayMs: 1, successRate, declineRate });
+  for (let orderId = 1; orderId <= 1000; orderId++) payments.start(orderId, 100);
+  while (payments.started > settled.length + payments.unanswered) await sleep(5);
+  t.equal(payments.unanswered, 0, 'none of 1000 payments went unanswered');
+  t.equal(settled.length, 1000);
+  const quiet = sandbox({ delayMs: 1, successRate: 0.5, declineRate: 0.3 });
+  for (let orderId = 1; orderId <= 1000; orderId++) quiet.payments.start(orderId, 100);
+  while (quiet.payments.started > quiet.settled.length + quiet.payments.unanswered) await sleep(5);
+  t.ok(quiet.payments.unanswered > 100, 'rates below 1 in sum leave the rest unanswered');
+});
 
 t.test('each payment is answered once, after its delay, in the order started', async (t) => {
   const { payments, settled } = sandbox({ delayMs: 30, successRate: 0.5, declineRate: 0.3 });

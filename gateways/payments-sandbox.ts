@@ -1,9 +1,13 @@
 /**
  * The built-in sandbox payment provider, for demos and benchmarks: a payment
  * started for an order answers after `delayMs` with success (the order's
- * exact total), decline, or nothing at all (the order then times out), drawn
- * at the configured rates from a seeded generator. Its answers enter the
- * engine as `paymentResult` commands, like a real provider's webhook would.
+ * exact total) or decline, drawn at the configured rates from a seeded
+ * generator. Rates that sum below 1 leave the rest with no answer at all (the
+ * order then times out): an option for exercising timeouts, off by default
+ * (gateways/config.ts). Its answers enter the engine as `paymentResult`
+ * commands, like a real provider's webhook would, with the reference
+ * `sandbox_<orderId>` (one payment per order, so the engine's idempotency on
+ * references makes a repeated answer harmless).
  *
  * One payment per order at a time: a second start for an order already in
  * flight is answered `alreadyPending` and changes nothing.
@@ -19,7 +23,15 @@ export interface SandboxOptions {
   inFlightMax?: number;
 }
 
-export type PaymentSettle = (orderId: number, outcome: 'succeeded' | 'declined', amountMinor: number) => void;
+export type PaymentSettle = (
+  orderId: number,
+  outcome: 'succeeded' | 'declined',
+  amountMinor: number,
+  reference: string,
+) => void;
+
+/** The provider reference of the sandbox's payment for an order. */
+export const sandboxReference = (orderId: number): string => `sandbox_${orderId}`;
 
 const timerGranularityMs = 1;
 
@@ -100,10 +112,10 @@ export class SandboxPayments {
       this.inFlight.delete(orderId);
       if (roll < successRate) {
         this.succeeded++;
-        this.settle(orderId, 'succeeded', amountMinor);
+        this.settle(orderId, 'succeeded', amountMinor, sandboxReference(orderId));
       } else if (roll < successRate + declineRate) {
         this.declined++;
-        this.settle(orderId, 'declined', amountMinor);
+        this.settle(orderId, 'declined', amountMinor, sandboxReference(orderId));
       } else {
         this.unanswered++; // the provider never answers: the order's timer decides
       }

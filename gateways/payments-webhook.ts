@@ -2,10 +2,15 @@
  * `POST /v1/payments/webhook`: a real payment provider's notification of an
  * outcome. Authenticated by `stampede-signature: sha256=<hex HMAC-SHA256 of
  * the raw body with webhookSecret>` (compared in constant time), idempotent
- * on the provider's event id: a redelivered event gets the first answer and
- * sends nothing to the engine again. Off (404) when no webhookSecret is set.
+ * on the provider's event id: the id travels into the engine as the payment's
+ * reference and is journaled with the delivery, so a redelivered event gets
+ * the first answer and no second effect, after a restart too. The engine
+ * remembers the last paymentReferencesMax deliveries (engine/limits.ts); an
+ * older redelivery is decided again by the order's state machine, which never
+ * sells twice. Off (404) when no webhookSecret is set.
  *
  * Body: { "eventId": "evt_…", "orderId": 12, "outcome": "succeeded" | "declined", "amountMinor": 1999 }
+ * eventId: 1..96 printable ASCII characters (what the engine's slot holds).
  * Outcomes drive the engine like the sandbox's: success -> checkout_success
  * (or exception_checkout when late or the amount differs), decline ->
  * error_checkout.
@@ -14,8 +19,9 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { PaymentOutcome, resultName, statusName } from '../engine/codes.ts';
-import type { EngineCommands } from './engine-commands.ts';
+import { type EngineAnswer, type EngineCommands, JournalUnavailableError } from './engine-commands.ts';
 import { sendError } from './http-api.ts';
+import { parseBody, webhookBody } from './http-bodies.ts';
 import { Reply, readBody } from './http-io.ts';
 
 export const webhookPath = '/v1/payments/webhook';
@@ -24,8 +30,6 @@ export const signatureHeader = 'stampede-signature';
 export interface WebhookOptions {
   secret: string | undefined;
   bodyBytesMax: number;
-  /** Event ids remembered for idempotency (oldest forgotten first). */
-  eventIdsMax: number;
   /** What a BUSY answer tells the provider to wait before redelivering. */
   busyRetryAfterMs: number;
   httpStatusOf: (code: string) => number;
@@ -46,7 +50,6 @@ export function registerPaymentsWebhook(
   commands: EngineCommands,
   options: WebhookOptions,
 ): void {
-  const answered = new Map<string, { status: number; body: unknown }>();
   app.post(webhookPath, (res, req) => {
     const reply = new Reply(res);
     const signature = req.getHeader(signatureHeader);
@@ -65,50 +68,31 @@ export function registerPaymentsWebhook(
           `missing or wrong ${signatureHeader} header`,
         );
       }
-      let event: unknown;
-      try {
-        event = JSON.parse(body.toString('utf8'));
-      } catch {
-        return sendError(reply, options, 'BAD_REQUEST', 'body is not JSON');
-      }
-      const e = event as { eventId?: unknown; orderId?: unknown; outcome?: unknown; amountMinor?: unknown };
-      const eventId =
-        typeof e.eventId === 'string' && e.eventId.length >= 1 && e.eventId.length <= 200 ? e.eventId : null;
-      const orderId =
-        Number.isSafeInteger(e.orderId) && (e.orderId as number) >= 1 ? (e.orderId as number) : null;
+      const parsed = parseBody(body, webhookBody);
+      if (!parsed.ok) return sendError(reply, options, 'BAD_REQUEST', parsed.message);
+      const { eventId, orderId, amountMinor } = parsed.value;
       const outcome =
-        e.outcome === 'succeeded'
-          ? PaymentOutcome.succeeded
-          : e.outcome === 'declined'
-            ? PaymentOutcome.declined
-            : null;
-      const amountMinor =
-        Number.isSafeInteger(e.amountMinor) && (e.amountMinor as number) >= 0
-          ? (e.amountMinor as number)
-          : null;
-      if (eventId === null || orderId === null || outcome === null || amountMinor === null) {
-        return sendError(
-          reply,
-          options,
-          'BAD_REQUEST',
-          'need eventId (string), orderId (integer >= 1), outcome (succeeded|declined), amountMinor (integer >= 0)',
-        );
-      }
-      const previous = answered.get(eventId);
-      if (previous !== undefined) return reply.json(previous.status, previous.body);
-      const pending = commands.submit({ type: 'paymentResult', orderId, outcome, amountMinor });
+        parsed.value.outcome === 'succeeded' ? PaymentOutcome.succeeded : PaymentOutcome.declined;
+      const pending = commands.submit({
+        type: 'paymentResult',
+        orderId,
+        outcome,
+        amountMinor,
+        reference: eventId,
+      });
       if (pending === null)
         return sendError(reply, options, 'BUSY', 'the engine is at capacity: redeliver later', {
           retryAfterMs: options.busyRetryAfterMs,
         });
-      const answer = await pending;
-      const result = {
-        status: 200,
-        body: { eventId, result: resultName(answer.result), status: statusName(answer.status) },
-      };
-      if (answered.size >= options.eventIdsMax) answered.delete(answered.keys().next().value as string);
-      answered.set(eventId, result);
-      reply.json(result.status, result.body);
+      let answer: EngineAnswer;
+      try {
+        answer = await pending;
+      } catch (error) {
+        if (!(error instanceof JournalUnavailableError)) throw error;
+        // Nothing is journaled: the provider redelivers, and the restarted node judges it.
+        return sendError(reply, options, 'JOURNAL_UNAVAILABLE', 'the journal failed: redeliver later');
+      }
+      reply.json(200, { eventId, result: resultName(answer.result), status: statusName(answer.status) });
     })();
   });
 }

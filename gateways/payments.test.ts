@@ -52,15 +52,13 @@ async function payOnce(
   const final = await c.push((m: Json) => (m.update as { status: string }).status === expected);
   t.equal((final.update as { orderId: number }).orderId, orderId, `pushed ${expected}`);
   const stock = (await http(server.port, 'GET', '/v1/stock/1')).body.available;
-  t.equal(stock, expected === 'ORDER_STATUS_CHECKOUT_SUCCESS' ? 0 : 1, 'stock sold, or back on sale');
+  t.equal(stock, expected === 'checkout_success' ? 0 : 1, 'stock sold, or back on sale');
   c.close();
 }
 
-t.test('success', (t) => payOnce(t, { successRate: 1, declineRate: 0 }, 'ORDER_STATUS_CHECKOUT_SUCCESS'));
-t.test('decline', (t) => payOnce(t, { successRate: 0, declineRate: 1 }, 'ORDER_STATUS_ERROR_CHECKOUT'));
-t.test('no answer: the order times out', (t) =>
-  payOnce(t, { successRate: 0, declineRate: 0 }, 'ORDER_STATUS_TIMEOUT'),
-);
+t.test('success', (t) => payOnce(t, { successRate: 1, declineRate: 0 }, 'checkout_success'));
+t.test('decline', (t) => payOnce(t, { successRate: 0, declineRate: 1 }, 'error_checkout'));
+t.test('no answer: the order times out', (t) => payOnce(t, { successRate: 0, declineRate: 0 }, 'timeout'));
 
 /** stampede_subscribed_orders from /metrics. */
 async function subscribedOrders(port: number): Promise<number> {
@@ -97,12 +95,12 @@ t.test('a subscription ends when its order is settled, or once the engine forget
   await backend.push(
     (m: Json) =>
       (m.update as { orderId: number; status: string } | undefined)?.orderId === paid &&
-      (m.update as { status: string }).status === 'ORDER_STATUS_CHECKOUT_SUCCESS',
+      (m.update as { status: string }).status === 'checkout_success',
   );
   await backend.push(
     (m: Json) =>
       (m.update as { orderId: number; status: string } | undefined)?.orderId === left &&
-      (m.update as { status: string }).status === 'ORDER_STATUS_TIMEOUT',
+      (m.update as { status: string }).status === 'timeout',
   );
   t.equal(await subscribedOrders(server.port), 1, 'the paid one ended; the timed-out one can still change');
 
@@ -142,11 +140,7 @@ t.test('a service connection that pays gets the outcome pushed without subscribi
   const outcome = await payer!.push(
     (m: Json) => (m.update as { orderId: number } | undefined)?.orderId === orderId,
   );
-  t.equal(
-    (outcome.update as { status: string }).status,
-    'ORDER_STATUS_CHECKOUT_SUCCESS',
-    'pushed to the payer',
-  );
+  t.equal((outcome.update as { status: string }).status, 'checkout_success', 'pushed to the payer');
   // The other connection never asked: a ping's answer comes back with no update before it.
   const pong = await bystander!.request({ requestId: 9, ping: { clientTimeMs: 1 } });
   t.ok(pong.pong !== undefined, 'the bystander is answered');

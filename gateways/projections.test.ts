@@ -79,7 +79,12 @@ t.test('a sale is projected into MySQL and Redis; reads come from Redis; reconci
   const firstOrder = orderIds[0]!;
   const read = await http(port, 'GET', `/v1/orders/${firstOrder}`, { token: admin });
   t.equal(read.headers.get('x-stampede-read-source'), 'redis');
-  t.match(read.body, { orderId: firstOrder, buyerId: 1, status: 'readyForCheckout', totalMinor: priceMinor });
+  t.match(read.body, {
+    orderId: firstOrder,
+    buyerId: 1,
+    status: 'ready_for_checkout',
+    totalMinor: priceMinor,
+  });
   const othersOrder = await http(port, 'GET', `/v1/orders/${firstOrder}`, {
     token: token({ role: 'buyer', buyerId: 2 }),
   });

@@ -128,9 +128,7 @@ t.test('STAMPEDE_ORDER_TTL_MS: an unpaid reservation times out and its stock ret
   if ((placed.order as { result: string }).result !== 'RESULT_CODE_OK') return; // no timeout would come
   const orderId = (placed.order as { orderId: number }).orderId;
   t.equal((await http(port, 'GET', '/v1/stock/3')).body.available, 498, 'two units reserved');
-  const timedOut = await client.push(
-    (m) => (m.update as { status: string }).status === 'ORDER_STATUS_TIMEOUT',
-  );
+  const timedOut = await client.push((m) => (m.update as { status: string }).status === 'timeout');
   t.equal((timedOut.update as { orderId: number }).orderId, orderId, 'the unpaid order timed out');
   t.equal((await http(port, 'GET', '/v1/stock/3')).body.available, 500, 'and its stock came back');
   node.child.kill('SIGTERM');
@@ -140,4 +138,10 @@ t.test('STAMPEDE_ORDER_TTL_MS: an unpaid reservation times out and its stock ret
   await t.rejects(other.port, 'a data directory keeps the TTL it was created with');
   t.not(await other.exited, 0);
   t.match(other.stderr(), /orderTtlMs/);
+
+  // Not given again, the recorded TTL is the default: the directory starts as it was created.
+  const again = serve(dataDir);
+  t.ok(await again.port, 'restarts without STAMPEDE_ORDER_TTL_MS given again');
+  again.child.kill('SIGTERM');
+  t.equal(await again.exited, 0);
 });

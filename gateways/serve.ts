@@ -4,18 +4,27 @@
  * and the HTTP API — configured from defaults < an optional JSON file <
  * the environment < command-line flags, all validated before anything
  * starts. SIGINT/SIGTERM stop it gracefully (refuse new work, answer what is
- * in flight, fsync, snapshot) and exit 0.
+ * in flight, fsync, snapshot) and exit 0. A node that fails (its journal,
+ * most often) exits 1 within failedExitMs, so its supervisor restarts it
+ * from snapshot + journal: commands in flight were answered
+ * JOURNAL_UNAVAILABLE, and the sockets closed, on the way.
  */
 import { relative } from 'node:path';
 import type { Logger } from 'pino';
-import { engineLimits } from '../engine/limits.ts';
-import { fileJournalSelection } from '../journal/journal-selection.ts';
+import { fileJournalSelectionFromEnv } from '../journal/journal-selection.ts';
 import { verifyToken } from '../lib/tokens.ts';
 import { nodeLimits } from '../node/limits.ts';
 import { createNodeLogger } from '../node/log.ts';
 import { StampedeNode } from '../node/node.ts';
 import type { TokenCheck } from './checkout-service.ts';
-import { type ConfigOverrides, type GatewayConfig, loadConfig, tokenSecretOf } from './config.ts';
+import {
+  type ConfigOverrides,
+  engineLimitsOf,
+  type GatewayConfig,
+  journalSelectionOf,
+  loadConfig,
+  tokenSecretOf,
+} from './config.ts';
 import { closeCodeOf, httpStatusOf } from './errors.ts';
 import { integerKeySlots, TokenBucketLimiter } from './token-bucket.ts';
 
@@ -43,17 +52,10 @@ export async function startFromConfig(
   return StampedeNode.start(
     {
       dataDir: config.dataDir,
+      // The file journal through fileJournalSelectionFromEnv: a test may give it a failing fs (TEST_JOURNAL_FS_MODULE).
       journal:
-        config.journal === 'kafka'
-          ? {
-              kind: 'kafka',
-              brokers: [...config.kafka.brokers],
-              topic: config.kafka.topic,
-              partition: config.kafka.partition,
-            }
-          : fileJournalSelection,
-      // The engine's other limits are its defaults; a data directory keeps those it was created with.
-      limits: engineLimits({ orderTtlMs: config.orderTtlMs }),
+        config.journal === 'file' ? fileJournalSelectionFromEnv(process.env) : journalSelectionOf(config),
+      limits: engineLimitsOf(config),
       host: config.host,
       httpPort: config.httpPort,
       notifyRingSlots: nodeLimits.notifyRingSlots,
@@ -108,6 +110,12 @@ export function firstSteps(config: GatewayConfig, port: number): string[] {
   ];
 }
 
+/**
+ * How long a failed node may take to close its sockets and threads before it exits anyway: a socket, a
+ * broker connection or a thread that does not answer must not keep a node up that takes no commands.
+ */
+const failedExitMs = 10_000;
+
 export async function serve(options: {
   configFile?: string | undefined;
   overrides: ConfigOverrides;
@@ -124,12 +132,9 @@ export async function serve(options: {
   }
   return new Promise((resolve) => {
     let stopping = false;
-    const stop = (signal: string): void => {
+    const stop = (): void => {
       if (stopping) return;
       stopping = true;
-      log(
-        `${signal}: stopping (refusing new work, answering what is in flight, fsyncing, writing a snapshot)`,
-      );
       server.stop().then(
         (stopped) => {
           log(stopped === null ? 'stopped' : `stopped at seq ${stopped.lastSeq}, state ${stopped.stateHash}`);
@@ -141,14 +146,26 @@ export async function serve(options: {
         },
       );
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    const onSignal = (signal: string): void => {
+      if (stopping) return;
+      log(
+        `${signal}: stopping (refusing new work, answering what is in flight, fsyncing, writing a snapshot)`,
+      );
+      stop();
+    };
+    process.once('SIGINT', () => onSignal('SIGINT'));
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
     server.engine?.host.onFailure((error) => {
       serveLog.fatal(
         { err: error },
         `node failed, exiting so it restarts from snapshot + journal: ${error.message}`,
       );
-      resolve(1);
+      // Unref'd: a node whose handles all close exits by itself, sooner, with the code resolved below.
+      setTimeout(() => {
+        serveLog.fatal(`still up ${failedExitMs} ms after failing: exiting now`);
+        process.exit(1);
+      }, failedExitMs).unref();
+      stop(); // a graceful stop already under way ends in the failure too
     });
   });
 }

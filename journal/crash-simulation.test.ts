@@ -30,6 +30,7 @@ import {
 } from '../engine/testing/sale-simulator.ts';
 import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
 import { FileJournal } from './file-journal.ts';
+import { fileJournalIdentity } from './journal-backend.ts';
 import { journalDir, recoverState } from './recovery.ts';
 import { writeSnapshot } from './snapshot-store.ts';
 
@@ -45,8 +46,9 @@ function cloneModel(model: ReferenceModel): ReferenceModel {
     buyers: model.buyers,
     held: model.held,
     requests: model.requests,
+    payments: model.payments,
   });
-  for (const key of ['products', 'orders', 'buyers', 'held', 'requests'] as const) {
+  for (const key of ['products', 'orders', 'buyers', 'held', 'requests', 'payments'] as const) {
     for (const [k, v] of clone[key] as Map<unknown, unknown>) (copy[key] as Map<unknown, unknown>).set(k, v);
   }
   copy.nextOrderId = model.nextOrderId;
@@ -81,7 +83,9 @@ for (const seed of seeds) {
       acknowledged += pending;
       pending = 0;
       durable = { seq, hash: stateHash(engine.state), model: cloneModel(model), nowMs: commands.nowMs };
-      if (random.chance(0.1)) writeSnapshot(dataDir, seq, encodeSnapshot(engine.state));
+      if (random.chance(0.1)) {
+        writeSnapshot(dataDir, seq, encodeSnapshot(engine.state), fileJournalIdentity(journalDir(dataDir))!);
+      }
     };
 
     const catalog = simulationCatalog(commands.nowMs);

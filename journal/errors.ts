@@ -10,6 +10,11 @@ export const JournalErrorCode = {
   corrupt: 'JOURNAL_CORRUPT',
   /** Records missing between segments, or a read asked for records before the first retained one. */
   gap: 'JOURNAL_GAP',
+  /**
+   * The journal is not the one the data directory or its snapshot belongs to (journal-identity.ts): another
+   * directory, topic or cluster, so its records do not continue that state.
+   */
+  mismatch: 'JOURNAL_MISMATCH',
   /** The operating system failed a read, write, fsync, open or unlink. */
   io: 'JOURNAL_IO',
   /** append() was handed a sequence number other than the next one (a bug upstream). */
@@ -32,7 +37,15 @@ export const journalErrorCatalogue: Readonly<
   },
   JOURNAL_GAP: {
     retriable: false,
-    action: 'Do not start. Put the missing segment back, or restore from a snapshot that covers the gap.',
+    action:
+      'Do not start. Put the missing segment back, or restore from a snapshot that covers the gap; a snapshot ' +
+      "past the journal's end is never skipped silently (its state would be lost).",
+  },
+  JOURNAL_MISMATCH: {
+    retriable: false,
+    action:
+      'Do not start. Give the node the journal its data directory belongs to (the message names it), or ' +
+      'start over from the given journal with a new data directory.',
   },
   JOURNAL_IO: {
     retriable: false,

@@ -16,7 +16,9 @@
  *
  *   journal-<seq of its first record, zero-padded to 16 digits>.seg      e.g. journal-0000000000000001.seg
  *
- * (16 digits hold every seq below 2^53, so name order is seq order). Other files are ignored. Segments
+ * (16 digits hold every seq below 2^53, so name order is seq order), and `journal.id`, the journal's name
+ * for snapshots and data directories (journal-identity.ts; open writes it before any record). Other files
+ * are ignored. Segments
  * hold consecutive seqs: a segment's records end just before the next segment's name. Only the last
  * segment is ever written; it is created (and the directory fsynced) before any record goes into it.
  *
@@ -43,6 +45,7 @@
 import * as nodeFs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { JournalError, JournalErrorCode } from './errors.ts';
+import { ensureFileJournalId } from './journal-identity.ts';
 import { type JournalLimits, journalLimits } from './limits.ts';
 import {
   checkFrame,
@@ -679,6 +682,8 @@ export class FileJournal {
     }
 
     let segmentList = listSegments(fs, dir, log);
+    // Before any record: the id is what snapshots and the data directory name this journal by.
+    ensureFileJournalId(dir, segmentList.length === 0 ? null : log);
     if (segmentList.length === 0) {
       const firstSeq = options.firstSeq ?? 1;
       const segment = { file: segmentFileName(firstSeq), firstSeq };

@@ -19,6 +19,7 @@ import {
   type OnRecord,
   scanJournal,
 } from './file-journal.ts';
+import { type JournalIdentity, readFileJournalId } from './journal-identity.ts';
 
 export type { OnRecord } from './file-journal.ts';
 
@@ -64,6 +65,11 @@ export interface JournalReader {
   lastSeq(): Promise<number>;
   /** Seq of the first retained record (pruning or retention deletes older ones); lastSeq() + 1 when empty. */
   firstSeq(): Promise<number>;
+  /**
+   * Which journal this is (journal-identity.ts), with its first retained seq now; null for a file journal
+   * no writer has opened since journals carried ids.
+   */
+  identity(): Promise<JournalIdentity | null>;
   /**
    * A cheap test before polling: false only when the journal certainly holds nothing after `seq` (the file
    * reader compares the segment files' names and the last one's size with what the last scan saw).
@@ -124,6 +130,12 @@ class FileJournalWriter implements JournalWriter {
       return Promise.reject(error);
     }
   }
+}
+
+/** The file journal in `dir` as a JournalIdentity; null when no writer has given it an id yet. */
+export function fileJournalIdentity(dir: string): JournalIdentity | null {
+  const id = readFileJournalId(dir);
+  return id === null ? null : { backend: 'file', id, location: dir, firstSeq: describeJournal(dir).firstSeq };
 }
 
 const segmentName = /^journal-\d{16}\.seg$/;
@@ -191,6 +203,14 @@ export class FileJournalReader implements JournalReader {
   firstSeq(): Promise<number> {
     try {
       return Promise.resolve(describeJournal(this.dir).firstSeq);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  identity(): Promise<JournalIdentity | null> {
+    try {
+      return Promise.resolve(fileJournalIdentity(this.dir));
     } catch (error) {
       return Promise.reject(error);
     }

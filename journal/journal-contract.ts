@@ -2,7 +2,8 @@
  * The journal contract, as tap tests any backend must pass (journal-backend.ts): append then commit then
  * read back; sequence continuity (no gap, no repeat, wrong seqs refused, full batches answered with false);
  * reopening continues after the last durable record and drops what was never committed; reading from any
- * seq, up to any seq, with JOURNAL_GAP past the end. journal-contract.test.ts registers it for the file
+ * seq, up to any seq, with JOURNAL_GAP past the end; an identity (journal-identity.ts) that every reader
+ * of one journal agrees on and another journal does not share. journal-contract.test.ts registers it for the file
  * journal, for the Kafka journal over an in-memory partition, and for a real broker when KAFKA_BROKERS is set.
  *
  * Test helper only (it imports tap): never imported by production code.
@@ -195,5 +196,25 @@ export function journalContract(t: Test, name: string, factory: JournalBackendFa
     t.same(read.seqs, range(301, 310), 'and reads them');
     t.equal(await reader.lastSeq(), 310);
     await writer.close();
+  });
+
+  t.test(`${name}: identity`, async (t) => {
+    const backend = await factory(t);
+    const writer = await backend.openWriter();
+    await writeUpTo(writer, 5, 5);
+    const reader = backend.openReader();
+    const other = backend.openReader();
+    t.teardown(() => Promise.all([reader.close(), other.close()]));
+    const identity = await reader.identity();
+    t.ok(identity !== null && identity.id.length > 0, 'a journal its writer opened names itself');
+    t.equal(identity?.backend, backend.kind);
+    t.equal(identity?.firstSeq, 1, 'with its first retained seq');
+    t.same(await other.identity(), identity, 'every reader of it gives the same identity');
+    await writer.close();
+    const fresh = await factory(t);
+    await (await fresh.openWriter()).close();
+    const freshReader = fresh.openReader();
+    t.teardown(() => freshReader.close());
+    t.not((await freshReader.identity())?.id, identity?.id, 'another journal is another identity');
   });
 }

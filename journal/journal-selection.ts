@@ -18,6 +18,11 @@ export interface FileJournalSelection {
    * JournalWriter adapter instead of its synchronous loop, so that loop runs for real without a broker.
    */
   asyncLoop?: boolean;
+  /**
+   * FOR TESTS: the URL or path of a module whose `journalFs` export (a JournalFs) stands in for node:fs
+   * under the journal thread's writer: fault injection in a real node (journal/testing/stalling-fs.ts).
+   */
+  fsModule?: string;
 }
 
 /** A Kafka journal: KafkaJournalConfig without its loggers (a function cannot cross threads; logs go to the host). */
@@ -27,14 +32,26 @@ export type JournalSelection = FileJournalSelection | KafkaJournalSelection;
 
 export const fileJournalSelection: Readonly<FileJournalSelection> = Object.freeze({ kind: 'file' });
 
+/**
+ * The file journal, as `stampede serve` selects it. FOR TESTS: TEST_JOURNAL_FS_MODULE names an fsModule,
+ * so a test can fail the journal of a real node process (gateways/serve-journal-failure.test.ts).
+ */
+export function fileJournalSelectionFromEnv(env: NodeJS.ProcessEnv): FileJournalSelection {
+  const fsModule = env.TEST_JOURNAL_FS_MODULE;
+  return fsModule === undefined || fsModule === '' ? fileJournalSelection : { kind: 'file', fsModule };
+}
+
 /** For logs: the directory, or the brokers, topic and partition. */
 export function describeJournalSelection(selection: JournalSelection, dataDir: string): string {
   if (selection.kind === 'file') return `file journal ${journalDir(dataDir)}`;
   return `kafka journal kafka://${selection.brokers.join(',')}/${selection.topic ?? 'stampede.journal'}/${selection.partition ?? 0}`;
 }
 
-/** File journal only: segment and batch sizes; `log` reaches both backends; Kafka only: kafkajs's own logger. */
-export type JournalBackendOptions = Pick<FileJournalOptions, 'segmentBytesMax' | 'batchBytesMax' | 'log'> &
+/** File journal only: segment and batch sizes and the fs seam; `log` reaches both backends; Kafka only: kafkajs's own logger. */
+export type JournalBackendOptions = Pick<
+  FileJournalOptions,
+  'segmentBytesMax' | 'batchBytesMax' | 'log' | 'fs'
+> &
   Pick<KafkaJournalConfig, 'logCreator'>;
 
 /** The backend a selection names, over the node's data directory for the file journal. */
@@ -51,25 +68,4 @@ export async function journalBackendFor(
     ...(options.log === undefined ? {} : { log: options.log }),
     ...(options.logCreator === undefined ? {} : { logCreator: options.logCreator }),
   });
-}
-
-/**
- * `--journal file|kafka` of the command-line tools that read a journal (default file): Kafka's address
- * from KAFKA_BROKERS, KAFKA_JOURNAL_TOPIC and KAFKA_JOURNAL_PARTITION (kafkaJournalConfigFromEnv), and a
- * reading tool never creates the topic. Throws a RangeError that says what is wrong.
- */
-export async function journalSelectionFromFlag(
-  flag: string | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<JournalSelection> {
-  if (flag === undefined || flag === 'file') return fileJournalSelection;
-  if (flag !== 'kafka') throw new RangeError(`--journal must be file or kafka, got '${flag}'`);
-  const { kafkaJournalConfigFromEnv } = await import('./kafka-journal.ts');
-  const config = kafkaJournalConfigFromEnv(env);
-  if (config === null) {
-    throw new RangeError(
-      '--journal kafka needs KAFKA_BROKERS (and KAFKA_JOURNAL_TOPIC, KAFKA_JOURNAL_PARTITION)',
-    );
-  }
-  return { kind: 'kafka', ...config, createTopic: false };
 }

@@ -21,7 +21,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ControlBlock } from '../engine/control-block.ts';
 import { EventSlot } from '../engine/layout.ts';
 import { Doorbell, IdleStrategy, RingConsumer, RingProducer } from '../engine/ring.ts';
-import { FileJournal } from './file-journal.ts';
+import { FileJournal, type JournalFs } from './file-journal.ts';
 import type { JournalWriter } from './journal-backend.ts';
 import {
   fileJournalSelection,
@@ -48,7 +48,9 @@ export interface JournalThreadConfig {
    * Optional ring of durable events for the gateways (pushes, embedded read
    * models): each event is copied in as it is appended and published after
    * the commit, so readers only ever see durable events. The journal never
-   * waits for it: when full, events are counted in control.notifyDroppedCount.
+   * waits for it: when full, events are counted in control.notifyDroppedCount,
+   * and the gateway's feed sees the gap in the sequence and reads them from the
+   * journal (gateways/durable-event-feed.ts).
    */
   notifyRing?: SharedArrayBuffer;
 }
@@ -133,19 +135,36 @@ const microsSince = (started: bigint): number => Number(process.hrtime.bigint() 
 
 type Post = (message: JournalThreadMessage) => void;
 
-/** The file journal's sizes, and the backend's log lines sent to the host. */
-function backendOptions(config: JournalThreadConfig, post: Post): JournalBackendOptions {
+/** The file journal's sizes and fs seam, and the backend's log lines sent to the host. */
+function backendOptions(
+  config: JournalThreadConfig,
+  post: Post,
+  fs: JournalFs | undefined,
+): JournalBackendOptions {
   return {
     ...(config.segmentBytesMax === undefined ? {} : { segmentBytesMax: config.segmentBytesMax }),
     ...(config.batchBytesMax === undefined ? {} : { batchBytesMax: config.batchBytesMax }),
+    ...(fs === undefined ? {} : { fs }),
     log: (message) => post({ type: 'log', message }),
   };
 }
 
+/** The selection's fsModule (tests), loaded: a function cannot cross into a worker, a module name can. */
+async function journalFsOf(selection: JournalSelection): Promise<JournalFs | undefined> {
+  if (selection.kind !== 'file' || selection.fsModule === undefined) return undefined;
+  const loaded = (await import(selection.fsModule)) as { journalFs: JournalFs };
+  return loaded.journalFs;
+}
+
 /** The file journal's loop: synchronous, so the hot path has no promise or event-loop turn in it. */
-function runFileLoop(config: JournalThreadConfig, pipe: EventPipe, post: Post): void {
+function runFileLoop(
+  config: JournalThreadConfig,
+  pipe: EventPipe,
+  post: Post,
+  fs: JournalFs | undefined,
+): void {
   const { control, ring } = pipe;
-  const journal = FileJournal.open(journalDir(config.dataDir), backendOptions(config, post));
+  const journal = FileJournal.open(journalDir(config.dataDir), backendOptions(config, post, fs));
   const commit = (): void => {
     const pending = journal.pendingRecordCount;
     if (pending === 0) return;
@@ -191,9 +210,10 @@ async function runWriterLoop(
   selection: JournalSelection,
   pipe: EventPipe,
   post: Post,
+  fs: JournalFs | undefined,
 ): Promise<void> {
   const { control, ring } = pipe;
-  const backend = await journalBackendFor(selection, config.dataDir, backendOptions(config, post));
+  const backend = await journalBackendFor(selection, config.dataDir, backendOptions(config, post, fs));
   const writer = await backend.openWriter();
   const doorbell = new Doorbell(config.journalDoorbell);
   const hasWork = (): boolean => ring.available(1) > 0 || control.journalStopRequested;
@@ -232,8 +252,9 @@ async function main(config: JournalThreadConfig): Promise<void> {
   const post: Post = (message) => port.postMessage(message);
   const pipe = new EventPipe(config);
   const selection = config.journal ?? fileJournalSelection;
-  if (selection.kind === 'file' && selection.asyncLoop !== true) runFileLoop(config, pipe, post);
-  else await runWriterLoop(config, selection, pipe, post);
+  const fs = await journalFsOf(selection);
+  if (selection.kind === 'file' && selection.asyncLoop !== true) runFileLoop(config, pipe, post, fs);
+  else await runWriterLoop(config, selection, pipe, post, fs);
 }
 
 main(workerData as JournalThreadConfig).catch((error: unknown) => {

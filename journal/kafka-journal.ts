@@ -31,7 +31,13 @@
  * Threads: a writer belongs to the journal thread; readers run on any thread. Never used by the engine.
  */
 import { randomUUID } from 'node:crypto';
-import kafkajs, { type Admin, type Consumer, type logCreator, type Producer } from 'kafkajs';
+import kafkajs, {
+  type Admin,
+  type Consumer,
+  type logCreator,
+  type Producer,
+  type ProducerConfig,
+} from 'kafkajs';
 import { JournalError, JournalErrorCode } from './errors.ts';
 import type {
   JournalBackend,
@@ -40,6 +46,7 @@ import type {
   JournalWriter,
   OnRecord,
 } from './journal-backend.ts';
+import { type JournalIdentity, kafkaJournalId } from './journal-identity.ts';
 import { journalLimitsDefault } from './limits.ts';
 import {
   checkFrame,
@@ -51,7 +58,20 @@ import {
   writeFrame,
 } from './record-frame.ts';
 
-const { Kafka, logLevel } = kafkajs;
+const { Kafka, logLevel, Partitioners } = kafkajs;
+
+/**
+ * The journal's producer. Idempotent: the broker drops a retried batch it already has and refuses one out
+ * of order, so kafkajs's retries can neither duplicate nor reorder records. One request in flight keeps
+ * order simple. Every record names its partition, so the partitioner never chooses one; naming it anyway
+ * keeps kafkajs from warning, at every start, that its default partitioner changed in v2.
+ */
+export const kafkaJournalProducerConfig: Readonly<ProducerConfig> = Object.freeze({
+  idempotent: true,
+  maxInFlightRequests: 1,
+  allowAutoTopicCreation: false,
+  createPartitioner: Partitioners.DefaultPartitioner,
+});
 
 // ──────────────────────────────────────────────────── limits ────────────────────────────────────────────────────
 
@@ -119,6 +139,8 @@ export interface KafkaPartitionLog {
   append(values: readonly Uint8Array[], timestampsMs: readonly number[]): Promise<void>;
   /** [low, high): the first retained offset and the high watermark (next offset to be written). */
   offsets(): Promise<{ low: number; high: number }>;
+  /** The partition's JournalIdentity id: the cluster's id (admin describeCluster), topic and partition. */
+  journalId(): Promise<string>;
   /** Records from fromOffset on, contiguous, at most recordsMax; waits up to waitMs when none is there yet. */
   fetch(fromOffset: number, recordsMax: number, waitMs: number): Promise<KafkaLogRecord[]>;
   /** Stops every connection; an append in flight rejects. */
@@ -448,6 +470,11 @@ export class KafkaJournalReader implements JournalReader {
     return (await this.talk(() => this.log.offsets())).high > seq;
   }
 
+  async identity(): Promise<JournalIdentity> {
+    const id = await this.talk(() => this.log.journalId());
+    return { backend: 'kafka', id, location: this.log.location, firstSeq: await this.firstSeq() };
+  }
+
   close(): Promise<void> {
     return this.log.close();
   }
@@ -462,6 +489,8 @@ export class KafkaJournalReader implements JournalReader {
 export class MemoryPartitionLog implements KafkaPartitionLog {
   readonly location: string;
   readonly values: Uint8Array[] = [];
+  /** Stands for the cluster id: handles onto one memory partition are one journal, two partitions are two. */
+  private readonly clusterId = randomUUID();
   /** Offsets below this were deleted (retention). */
   low = 0;
   /** Appends (and offset queries) reject with these while set (a broker that went away). */
@@ -479,6 +508,7 @@ export class MemoryPartitionLog implements KafkaPartitionLog {
       location: this.location,
       append: (values, timestampsMs) => this.append(values, timestampsMs),
       offsets: () => this.offsets(),
+      journalId: () => this.journalId(),
       fetch: (fromOffset, recordsMax, waitMs) => this.fetch(fromOffset, recordsMax, waitMs),
       close: () => Promise.resolve(),
     };
@@ -492,6 +522,11 @@ export class MemoryPartitionLog implements KafkaPartitionLog {
     for (const value of values) this.values.push(value.slice());
     this.appendCount++;
     return this.ackGate ?? Promise.resolve();
+  }
+
+  /** A memory partition is its own cluster: one journal per MemoryPartitionLog. */
+  journalId(): Promise<string> {
+    return Promise.resolve(kafkaJournalId(`memory-${this.clusterId}`, this.location, 0));
   }
 
   offsets(): Promise<{ low: number; high: number }> {
@@ -538,7 +573,11 @@ export interface KafkaJournalConfig {
   logCreator?: logCreator;
 }
 
-/** KAFKA_BROKERS (comma-separated host:port), KAFKA_JOURNAL_TOPIC, KAFKA_JOURNAL_PARTITION; null without brokers. */
+/**
+ * FOR TESTS: the broker the Kafka tests run against, from the test-only variables KAFKA_BROKERS
+ * (comma-separated host:port), KAFKA_JOURNAL_TOPIC, KAFKA_JOURNAL_PARTITION; null without brokers (the tests
+ * are then skipped). The commands read the node's configuration instead (STAMPEDE_JOURNAL, STAMPEDE_KAFKA_*).
+ */
 export function kafkaJournalConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KafkaJournalConfig | null {
   const brokers = (env.KAFKA_BROKERS ?? '')
     .split(',')
@@ -645,13 +684,7 @@ class KafkajsPartitionLog implements KafkaPartitionLog {
   async append(values: readonly Uint8Array[], timestampsMs: readonly number[]): Promise<void> {
     await this.ensureTopic();
     if (this.producer === null) {
-      // Idempotent: the broker drops a retried batch it already has and refuses one out of order, so
-      // kafkajs's retries can neither duplicate nor reorder records. One request in flight keeps order simple.
-      const producer = this.kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-      });
+      const producer = this.kafka.producer(kafkaJournalProducerConfig);
       await producer.connect();
       this.producer = producer;
     }
@@ -665,6 +698,12 @@ class KafkajsPartitionLog implements KafkaPartitionLog {
         timestamp: String(timestampsMs[index] ?? Date.now()),
       })),
     });
+  }
+
+  async journalId(): Promise<string> {
+    const admin = await this.ensureTopic();
+    const { clusterId } = await admin.describeCluster();
+    return kafkaJournalId(clusterId, this.topic, this.partition);
   }
 
   async offsets(): Promise<{ low: number; high: number }> {
@@ -799,8 +838,8 @@ export function kafkaJournalBackendOver(
 }
 
 /**
- * The Kafka journal backend the node's configuration selects (KAFKA_BROKERS and friends:
- * kafkaJournalConfigFromEnv). Every writer and reader it opens has its own connections.
+ * The Kafka journal backend the node's configuration selects (journal kafka, kafka.*: journalSelectionOf in
+ * gateways/config.ts). Every writer and reader it opens has its own connections.
  */
 export function kafkaJournalBackend(config: KafkaJournalConfig): JournalBackend {
   if (config.brokers.length === 0)

@@ -4,7 +4,9 @@
  * node (which owns the journal).
  */
 import { lockDataDir } from '../lib/data-dir-lock.ts';
-import { FileJournal } from './file-journal.ts';
+import { describeJournal, FileJournal } from './file-journal.ts';
+import { fileJournalIdentity } from './journal-backend.ts';
+import { checkJournalHistory } from './journal-identity.ts';
 import { journalDir } from './recovery.ts';
 import { readNewestSnapshot } from './snapshot-store.ts';
 
@@ -14,9 +16,18 @@ export function pruneDataDir(
 ): { coveredSeq: number; removed: string[] } {
   const unlock = lockDataDir(dataDir);
   try {
-    const journal = FileJournal.open(journalDir(dataDir), { log });
+    const dir = journalDir(dataDir);
+    const journal = FileJournal.open(dir, { log });
     try {
-      const snapshot = readNewestSnapshot(dataDir, log, journal.durableSeq);
+      const snapshot = readNewestSnapshot(dataDir, log);
+      // Never prune on the word of a snapshot of another journal, or of one past this journal's end.
+      checkJournalHistory({
+        dataDir,
+        journal: fileJournalIdentity(dir),
+        firstSeq: describeJournal(dir).firstSeq,
+        lastSeq: journal.durableSeq,
+        snapshot,
+      });
       if (snapshot === null) return { coveredSeq: 0, removed: [] };
       return { coveredSeq: snapshot.lastSeq, removed: journal.prune(snapshot.lastSeq) };
     } finally {

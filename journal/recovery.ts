@@ -16,7 +16,8 @@ import { decodeSnapshot } from '../engine/snapshot.ts';
 import { EngineState, Scalar } from '../engine/state.ts';
 import { JournalError, JournalErrorCode } from './errors.ts';
 import { describeJournal, type OnRecord, scanJournal } from './file-journal.ts';
-import type { JournalReader } from './journal-backend.ts';
+import { fileJournalIdentity, type JournalReader } from './journal-backend.ts';
+import { checkJournalHistory, type JournalIdentity } from './journal-identity.ts';
 import { readNewestSnapshot } from './snapshot-store.ts';
 
 export const journalDir = (dataDir: string): string => join(dataDir, 'journal');
@@ -27,6 +28,15 @@ export interface Recovered {
   snapshotSeq: number;
   snapshotFile: string | null;
   eventsReplayed: number;
+  /** The journal the state is of (null: a file journal without an id yet); snapshots of it carry this. */
+  journal: JournalIdentity | null;
+}
+
+/** The journal recovery reads: which one, and the seqs it holds. */
+interface JournalSpan {
+  identity: JournalIdentity | null;
+  firstSeq: number;
+  lastSeq: number;
 }
 
 export interface RecoveryOptions {
@@ -39,15 +49,27 @@ export interface RecoveryOptions {
 
 const progressEvery = 1 << 20;
 
-/** The state to start from and the record handler that brings it forward: all of recovery but the reading. */
+/**
+ * The state to start from and the record handler that brings it forward: all of recovery but the reading.
+ * Throws JOURNAL_MISMATCH or JOURNAL_GAP when the journal is not the one the data directory and its
+ * snapshot belong to, or does not hold the records after the snapshot.
+ */
 function beginRecovery(
   dataDir: string,
   limits: EngineLimits,
-  journalLastSeq: number,
+  journal: JournalSpan,
   options: RecoveryOptions,
 ): { fromSeq: number; apply: OnRecord; finish: () => Recovered } {
   const log = options.log ?? (() => {});
-  const snapshot = options.fromScratch ? null : readNewestSnapshot(dataDir, log, journalLastSeq);
+  const journalLastSeq = journal.lastSeq;
+  const snapshot = options.fromScratch ? null : readNewestSnapshot(dataDir, log);
+  checkJournalHistory({
+    dataDir,
+    journal: journal.identity,
+    firstSeq: journal.firstSeq,
+    lastSeq: journalLastSeq,
+    snapshot,
+  });
   let state: EngineState;
   if (snapshot !== null) {
     state = decodeSnapshot(snapshot.bytes, options.availability);
@@ -76,6 +98,7 @@ function beginRecovery(
       snapshotSeq: snapshot?.lastSeq ?? 0,
       snapshotFile: snapshot?.file ?? null,
       eventsReplayed,
+      journal: journal.identity,
     }),
   };
 }
@@ -87,7 +110,13 @@ export function recoverState(
   options: RecoveryOptions = {},
 ): Recovered {
   const dir = journalDir(dataDir);
-  const recovery = beginRecovery(dataDir, limits, describeJournal(dir).lastSeq, options);
+  const { firstSeq, lastSeq } = describeJournal(dir);
+  const recovery = beginRecovery(
+    dataDir,
+    limits,
+    { identity: fileJournalIdentity(dir), firstSeq, lastSeq },
+    options,
+  );
   scanJournal(dir, recovery.fromSeq, recovery.apply);
   return recovery.finish();
 }
@@ -105,7 +134,9 @@ export async function recoverFromJournal(
   options: RecoveryOptions & { toSeq?: number } = {},
 ): Promise<Recovered> {
   const toSeq = options.toSeq ?? (await reader.lastSeq());
-  const recovery = beginRecovery(dataDir, limits, toSeq, options);
+  const identity = await reader.identity();
+  const firstSeq = identity?.firstSeq ?? (await reader.firstSeq());
+  const recovery = beginRecovery(dataDir, limits, { identity, firstSeq, lastSeq: toSeq }, options);
   const lastSeq = await reader.scan(recovery.fromSeq, recovery.apply, { toSeq });
   if (lastSeq !== toSeq) {
     throw new JournalError(

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type EngineLimits, validateEngineLimits } from '../engine/limits.ts';
+import { type EngineLimits, engineLimitsDefault, validateEngineLimits } from '../engine/limits.ts';
 
 export class DataDirConfigError extends Error {
   readonly code: 'DATA_DIR_LIMITS_MISMATCH' | 'DATA_DIR_CONFIG_INVALID';
@@ -39,7 +39,8 @@ export function readDataDirLimits(dataDir: string): EngineLimits | null {
     throw new DataDirConfigError('DATA_DIR_CONFIG_INVALID', `${path} has no "limits" object`);
   }
   try {
-    return validateEngineLimits(limits as EngineLimits);
+    // A limit added since the directory was created (paymentReferencesMax) takes its default.
+    return validateEngineLimits({ ...engineLimitsDefault, ...(limits as Partial<EngineLimits>) });
   } catch (error) {
     throw new DataDirConfigError('DATA_DIR_CONFIG_INVALID', `${path}: ${(error as Error).message}`);
   }
@@ -52,15 +53,24 @@ export function adoptDataDirLimits(dataDir: string, limits: EngineLimits): void 
     writeFileSync(configPath(dataDir), `${JSON.stringify({ limits }, null, 2)}\n`);
     return;
   }
-  const differing = (Object.keys(limits) as (keyof EngineLimits)[]).filter(
-    (key) => recorded[key] !== limits[key],
+  checkDataDirLimits(dataDir, recorded, limits);
+}
+
+/** Throws DATA_DIR_LIMITS_MISMATCH naming every limit `asked` gives otherwise than `recorded`. */
+export function checkDataDirLimits(
+  dataDir: string,
+  recorded: Readonly<EngineLimits>,
+  asked: Readonly<Partial<Record<keyof EngineLimits, number | undefined>>>,
+): void {
+  const differing = (Object.keys(asked) as (keyof EngineLimits)[]).filter(
+    (key) => asked[key] !== undefined && recorded[key] !== asked[key],
   );
   if (differing.length > 0) {
     throw new DataDirConfigError(
       'DATA_DIR_LIMITS_MISMATCH',
       `data directory ${dataDir} was created with other engine limits (${differing
-        .map((key) => `${key} ${recorded[key]} here, ${limits[key]} asked`)
-        .join('; ')}); start with the recorded limits or use a new data directory`,
+        .map((key) => `${key} ${recorded[key]} here, ${asked[key]} asked`)
+        .join('; ')}); start with the recorded limits (leave them unset) or use a new data directory`,
     );
   }
 }

@@ -11,8 +11,6 @@ export const nodeLimits = Object.freeze({
   pageSizeMax: 500,
   /** Orders the embedded read model holds (the oldest final ones are forgotten first). */
   readModelOrdersMax: 1_000_000,
-  /** Payment-provider event ids the webhook remembers for idempotency. */
-  webhookEventIdsMax: 100_000,
   /** Longest a graceful stop waits for the answers in flight. */
   answersInFlightWaitMsMax: 10_000,
   /** Pause after the last answers are handed to the sockets, before the sockets close (let them leave). */

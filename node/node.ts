@@ -24,6 +24,7 @@
 import uWS from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import type { EngineHost } from '../engine/engine-host.ts';
+import { listenExclusive } from '../gateways/http-listen.ts';
 import { GatewayMetrics } from '../gateways/metrics.ts';
 import type { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
 import type { Projector } from '../projections/projector.ts';
@@ -49,6 +50,8 @@ const routeMethods: Readonly<Record<string, string>> = {
   del: 'DELETE',
   options: 'OPTIONS',
   head: 'HEAD',
+  connect: 'CONNECT',
+  trace: 'TRACE',
   any: 'ANY',
   ws: 'WS',
 };
@@ -114,7 +117,7 @@ export class StampedeNode {
     try {
       // A node of modules without routes (a projector node) serves no HTTP: it does not take a port.
       const listenSocket = [...routesByModule.values()].some((routes) => routes.length > 0)
-        ? await listen(app, options.host, options.httpPort)
+        ? await listenExclusive(app, options.host, options.httpPort)
         : null;
       if (listenSocket === null) {
         const node = new StampedeNode({ port: 0, metrics, routesByModule, assembly, listenSocket, log });
@@ -169,15 +172,6 @@ export class StampedeNode {
     this.log.info(stopped ?? {}, 'stopped');
     return stopped;
   }
-}
-
-function listen(app: uWS.TemplatedApp, host: string, port: number): Promise<uWS.us_listen_socket> {
-  return new Promise((resolve, reject) => {
-    app.listen(host, port, (token) => {
-      if (token) resolve(token);
-      else reject(Object.assign(new Error(`cannot listen on ${host}:${port}`), { code: 'LISTEN_FAILED' }));
-    });
-  });
 }
 
 /** The whole node's /metrics: the node's counters with every module's gauges, each module's text, the projectors. */

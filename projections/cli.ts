@@ -2,28 +2,29 @@
  * The `stampede project` and `stampede reconcile` subcommands (cli.ts dispatches here).
  *
  *   stampede project --store mysql|redis [--data DIR] [--mysql URL] [--redis URL] [--redis-prefix P]
- *                    [--name NAME] [--journal file|kafka] [--once] [--migrate]
- *   stampede reconcile [--data DIR] [--mysql URL] [--redis URL] [--redis-prefix P] [--name NAME] [--json]
+ *                    [--name NAME] [--journal file|kafka] [--config FILE] [--once [--retries N]] [--migrate]
+ *   stampede reconcile [--data DIR] [--mysql URL] [--redis URL] [--redis-prefix P] [--name NAME]
+ *                      [--journal file|kafka] [--config FILE] [--json]
  *
- * Addresses: the flag, else MYSQL_URL / REDIS_URL, else mysql://root@127.0.0.1:3306/test and
- * redis://127.0.0.1:6379 (project). reconcile compares the stores named by flags, else those whose
- * variable is set; with neither it has nothing to compare (exit 2).
- * Exit codes: 0 ok (reconcile: clean), 1 anomalies found or the projector halted, 2 bad usage.
+ * Both read the node's configuration table (gateways/config.ts: defaults < --config FILE < STAMPEDE_* <
+ * flags), so the environment that drives `serve` drives them: mysqlUrl, redisUrl, dataDir, journal, kafka.*.
+ * project falls back to mysql://root@127.0.0.1:3306/test and redis://127.0.0.1:6379 when its store's URL is
+ * not configured. reconcile compares the stores named by flags, else those configured; with neither it has
+ * nothing to compare (exit 2).
+ * Exit codes: project: 0 ok, 1 the projector halted or (--once) gave up on a store that stayed down, 2 bad
+ * usage. reconcile: reconcileExitCodes.
  */
 import { existsSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { type GatewayConfig, journalSelectionOf, loadConfig } from '../gateways/config.ts';
 import type { JournalReader } from '../journal/journal-backend.ts';
-import {
-  type JournalSelection,
-  journalBackendFor,
-  journalSelectionFromFlag,
-} from '../journal/journal-selection.ts';
+import { journalBackendFor } from '../journal/journal-selection.ts';
 import { journalDir } from '../journal/recovery.ts';
 import { errorText } from '../lib/error-text.ts';
 import { connectMysql, migrate, mysqlUrlDefault, parseMysqlUrl } from './mysql-schema.ts';
 import { MysqlProjectionStore } from './mysql-store.ts';
-import { Projector, projectorStateName } from './projector.ts';
-import { formatReport, reconcile } from './reconcile.ts';
+import { Projector, ProjectorState, projectorStateName } from './projector.ts';
+import { formatReport, reconcile, reconcileExitCodeOf, reconcileExitCodes } from './reconcile.ts';
 import { RedisProjectionStore, redisUrlDefault } from './redis-store.ts';
 
 export interface CommandIo {
@@ -36,16 +37,26 @@ const consoleIo: CommandIo = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-const dataDirOf = (value: string | undefined): string => value ?? process.env.STAMPEDE_DATA_DIR ?? 'data';
+type Env = Readonly<Record<string, string | undefined>>;
 
-async function openReader(journal: string | undefined, dataDir: string): Promise<JournalReader> {
-  let selection: JournalSelection;
-  try {
-    selection = await journalSelectionFromFlag(journal);
-  } catch (error) {
-    if (error instanceof RangeError) throw new UsageError(error.message);
-    throw error;
-  }
+/** The configuration table with this command's flags over it (--data, --journal, --mysql, --redis, --config). */
+function configOf(values: Record<string, string | boolean | undefined>, env: Env): GatewayConfig {
+  return loadConfig({
+    env,
+    file: str(values.config),
+    overrides: {
+      dataDir: str(values.data),
+      // loadConfig checks the flag like any value: journal must be one of file, kafka.
+      journal: str(values.journal) as GatewayConfig['journal'] | undefined,
+      mysqlUrl: str(values.mysql),
+      redisUrl: str(values.redis),
+    },
+  });
+}
+
+async function openReader(config: GatewayConfig): Promise<JournalReader> {
+  const { dataDir } = config;
+  const selection = journalSelectionOf(config, { createTopic: false });
   // A mistyped --data would otherwise surface as JOURNAL_IO listing a directory that is not there.
   if (selection.kind === 'file' && !existsSync(journalDir(dataDir)))
     throw new UsageError(
@@ -53,6 +64,20 @@ async function openReader(journal: string | undefined, dataDir: string): Promise
     );
   return (await journalBackendFor(selection, dataDir)).openReader();
 }
+
+/** The flags both commands read the table through. */
+const configFlags = {
+  data: { type: 'string' },
+  config: { type: 'string' },
+  journal: { type: 'string' },
+  mysql: { type: 'string' },
+  redis: { type: 'string' },
+  'redis-prefix': { type: 'string' },
+  name: { type: 'string' },
+} as const;
+
+/** `project --once` gives up on a store after this many failed attempts in a row (about 2 s of backoff). */
+const onceRetriesDefault = 5;
 
 class UsageError extends Error {}
 
@@ -66,9 +91,13 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>)
 const str = (value: string | boolean | undefined): string | undefined =>
   typeof value === 'string' ? value : undefined;
 
-export async function runProjectCommand(args: string[], io: CommandIo = consoleIo): Promise<number> {
+export async function runProjectCommand(
+  args: string[],
+  io: CommandIo = consoleIo,
+  env: Env = process.env,
+): Promise<number> {
   try {
-    return await project(args, io);
+    return await project(args, io, env);
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.err(`stampede project: ${(error as Error).message}`);
@@ -78,25 +107,28 @@ export async function runProjectCommand(args: string[], io: CommandIo = consoleI
   }
 }
 
-async function project(args: string[], io: CommandIo): Promise<number> {
+async function project(args: string[], io: CommandIo, env: Env): Promise<number> {
   const values = parse(args, {
+    ...configFlags,
     store: { type: 'string' },
-    data: { type: 'string' },
-    mysql: { type: 'string' },
-    redis: { type: 'string' },
-    'redis-prefix': { type: 'string' },
-    name: { type: 'string' },
-    journal: { type: 'string' },
     once: { type: 'boolean' },
+    retries: { type: 'string' },
     migrate: { type: 'boolean' },
   });
   const store = str(values.store);
+  if (store === undefined) throw new UsageError('--store is required: --store mysql or --store redis');
   if (store !== 'mysql' && store !== 'redis')
-    throw new UsageError(`--store must be mysql or redis, got '${store ?? ''}'`);
+    throw new UsageError(`--store must be mysql or redis, got '${store}'`);
+  const retriesText = str(values.retries);
+  if (retriesText !== undefined && !values.once) throw new UsageError('--retries is for --once');
+  if (retriesText !== undefined && !/^\d{1,4}$/.test(retriesText))
+    throw new UsageError(`--retries must be an integer from 0 to 9999, got '${retriesText}'`);
+  const retriesMax = retriesText === undefined ? onceRetriesDefault : Number(retriesText);
   const log = (message: string): void => io.err(`stampede: ${message}`);
   const name = str(values.name);
-  const mysqlUrl = str(values.mysql) ?? process.env.MYSQL_URL ?? mysqlUrlDefault;
-  const redisUrl = str(values.redis) ?? process.env.REDIS_URL ?? redisUrlDefault;
+  const config = configOf(values, env);
+  const mysqlUrl = config.mysqlUrl ?? mysqlUrlDefault;
+  const redisUrl = config.redisUrl ?? redisUrlDefault;
 
   if (values.migrate) {
     if (store !== 'mysql') throw new UsageError('--migrate is for --store mysql (Redis has no schema)');
@@ -111,8 +143,8 @@ async function project(args: string[], io: CommandIo): Promise<number> {
     return 0;
   }
 
-  const dataDir = dataDirOf(str(values.data));
-  const reader = await openReader(str(values.journal), dataDir);
+  const { dataDir } = config;
+  const reader = await openReader(config);
   const common = { log, ...(name === undefined ? {} : { projector: name }) };
   const projectionStore =
     store === 'mysql'
@@ -123,6 +155,7 @@ async function project(args: string[], io: CommandIo): Promise<number> {
           ...(str(values['redis-prefix']) === undefined ? {} : { prefix: str(values['redis-prefix'])! }),
         });
   const projector = new Projector({ name: store, store: projectionStore, reader, log });
+  let gaveUp: string | null = null;
   try {
     const targetSeq = values.once ? await reader.lastSeq() : 0;
     log(
@@ -130,11 +163,7 @@ async function project(args: string[], io: CommandIo): Promise<number> {
     );
     projector.start();
     if (values.once) {
-      try {
-        await projector.waitForSeq(targetSeq, Number.MAX_SAFE_INTEGER);
-      } catch {
-        // Halted: reported below.
-      }
+      gaveUp = await catchUp(projector, targetSeq, retriesMax);
       await projector.stop();
     } else {
       const stop = (): void => {
@@ -158,40 +187,60 @@ async function project(args: string[], io: CommandIo): Promise<number> {
     io.err(`stampede project: halted: ${errorText(projector.error)}`);
     return 1;
   }
+  if (gaveUp !== null) {
+    io.err(`stampede project: ${gaveUp}`);
+    return 1;
+  }
   return 0;
 }
 
-export async function runReconcileCommand(args: string[], io: CommandIo = consoleIo): Promise<number> {
+/**
+ * `--once`: waits until the projector has opened the store and reached targetSeq, or halted, or failed
+ * retriesMax + 1 times in a row (a store that is down: a cron job must hear of it, not wait for it forever).
+ * Returns why it gave up, or null.
+ */
+async function catchUp(projector: Projector, targetSeq: number, retriesMax: number): Promise<string | null> {
+  for (;;) {
+    const { state, appliedSeq, consecutiveFailures } = projector.metrics();
+    if (state === ProjectorState.halted || state === ProjectorState.stopped) return null; // reported by the caller
+    if (state !== ProjectorState.starting && appliedSeq >= targetSeq) return null;
+    if (consecutiveFailures > retriesMax) {
+      const reason = projector.lastRetryError === null ? 'unknown' : errorText(projector.lastRetryError);
+      return `gave up after ${consecutiveFailures} failed attempts in a row (--retries ${retriesMax}): ${reason}`;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export async function runReconcileCommand(
+  args: string[],
+  io: CommandIo = consoleIo,
+  env: Env = process.env,
+): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parse(args, {
-      data: { type: 'string' },
-      mysql: { type: 'string' },
-      redis: { type: 'string' },
-      'redis-prefix': { type: 'string' },
-      name: { type: 'string' },
-      journal: { type: 'string' },
-      json: { type: 'boolean' },
-    });
+    values = parse(args, { ...configFlags, json: { type: 'boolean' } });
   } catch (error) {
     io.err(`stampede reconcile: ${(error as Error).message}`);
-    return 2;
+    return reconcileExitCodes.usage;
   }
+  const config = configOf(values, env);
+  // Stores named by flags are compared alone; without any, every configured one.
   const byFlag = str(values.mysql) !== undefined || str(values.redis) !== undefined;
-  const mysqlUrl = byFlag ? str(values.mysql) : process.env.MYSQL_URL;
-  const redisUrl = byFlag ? str(values.redis) : process.env.REDIS_URL;
+  const mysqlUrl = byFlag ? str(values.mysql) : config.mysqlUrl;
+  const redisUrl = byFlag ? str(values.redis) : config.redisUrl;
   if (mysqlUrl === undefined && redisUrl === undefined) {
     io.err(
-      'stampede reconcile: nothing to compare: give --mysql URL and/or --redis URL (or set MYSQL_URL / REDIS_URL)',
+      'stampede reconcile: nothing to compare: give --mysql URL and/or --redis URL (or set STAMPEDE_MYSQL_URL / STAMPEDE_REDIS_URL)',
     );
-    return 2;
+    return reconcileExitCodes.usage;
   }
   let reader: JournalReader;
   try {
-    reader = await openReader(str(values.journal), dataDirOf(str(values.data)));
+    reader = await openReader(config);
   } catch (error) {
     io.err(`stampede reconcile: ${(error as Error).message}`);
-    return 2;
+    return reconcileExitCodes.usage;
   }
   try {
     const report = await reconcile({
@@ -202,7 +251,7 @@ export async function runReconcileCommand(args: string[], io: CommandIo = consol
       ...(str(values.name) === undefined ? {} : { projector: str(values.name)! }),
     });
     io.out(values.json ? JSON.stringify(report) : formatReport(report));
-    return report.anomalies.length === 0 ? 0 : 1;
+    return reconcileExitCodeOf(report);
   } finally {
     await reader.close();
   }

@@ -7,12 +7,16 @@
  * Bounded: at most `ordersMax` orders, the oldest forgotten first (a real
  * deployment reads order history from MySQL/Cassandra, issue 5). Idempotent by
  * sequence number: an event at or below `lastSeq` is ignored, so the start-up
- * scan and the ring may overlap.
+ * scan and the ring may overlap. Never with a gap: after its first event each
+ * one must be the next seq (the journal's are contiguous), so an event the
+ * feed failed to deliver cannot pass unnoticed; gateways/durable-event-feed.ts
+ * fills gaps from the journal before it hands on what follows.
  */
 import { EventType, OrderStatus } from '../engine/codes.ts';
 import {
   BuyerBlocked,
   OrderCreated,
+  OrderRefused,
   OrderStatusChanged,
   PriceSet,
   ProductAdded,
@@ -21,6 +25,10 @@ import {
   unpackCurrency,
 } from '../engine/layout.ts';
 import { type OrderCreatedFields, OrderTable } from './order-table.ts';
+import { RefusedRequests } from './refused-requests.ts';
+
+/** Refused place requests held for the edge's sold-out check (refused-requests.ts), a few MiB. */
+export const refusedRequestsMax = 65_536;
 
 export interface ProductView {
   skuId: number;
@@ -50,6 +58,8 @@ export class EmbeddedReadModel {
   /** Orders as typed-array columns (order-table.ts says why). */
   readonly orders: OrderTable;
   readonly blockedBuyers = new Set<number>();
+  /** Requests refused before any order existed, which the engine remembers. */
+  readonly refusedRequests = new RefusedRequests(refusedRequestsMax);
   lastSeq = 0;
   /** Reused for every orderCreated: the table copies the fields into its columns. */
   private readonly createdFields: OrderCreatedFields = {
@@ -77,6 +87,9 @@ export class EmbeddedReadModel {
     at: number,
   ): OrderChange | null {
     if (seq <= this.lastSeq) return null;
+    // The first event may be anywhere (a pruned journal starts past 1); every later one is the next.
+    if (this.lastSeq !== 0 && seq !== this.lastSeq + 1)
+      throw new Error(`read model: event seq ${seq} after ${this.lastSeq} (a gap: events were skipped)`);
     this.lastSeq = seq;
     switch (type) {
       case EventType.productAdded: {
@@ -122,8 +135,15 @@ export class EmbeddedReadModel {
       case EventType.orderStatusChanged:
         return this.changed(seq, atMs, words, f64, at);
       case EventType.orderRefused:
+        // Refusals are answers, not orders; the edge's sold-out check needs to know them (a resend gets them).
+        this.refusedRequests.refused(
+          words[at + OrderRefused.buyerId]! >>> 0,
+          f64[(at + OrderRefused.requestId) >> 1]!,
+          words[at + OrderRefused.code]!,
+        );
+        return null;
       case EventType.orderForgotten:
-        // Refusals are answers, not orders; forgetting is the engine's memory, not history.
+        // Forgetting is the engine's memory, not history.
         return null;
       default:
         return null;

@@ -4,7 +4,14 @@
  * one rule every store and the reconciler share for what a status change does to stock. Runs on projector
  * and tool threads; allocates freely (one object per event), never on the engine thread.
  */
-import { EventType, isReservingStatus, OrderStatus } from '../engine/codes.ts';
+import {
+  EventType,
+  isReservingStatus,
+  OrderStatus,
+  PaymentOutcome,
+  ResultCode,
+  statusName,
+} from '../engine/codes.ts';
 import { eventToProto } from '../proto/event-codec.ts';
 
 export interface OrderLine {
@@ -48,7 +55,19 @@ export type ProjectedEvent =
       previous: number;
       code: number;
     })
-  | (Base & { kind: 'orderForgotten'; orderId: number });
+  | (Base & { kind: 'orderForgotten'; orderId: number })
+  | (Base & {
+      kind: 'paymentReceived';
+      orderId: number;
+      buyerId: number;
+      outcome: number;
+      amountMinor: number;
+      result: number;
+      previous: number;
+      status: number;
+      /** The provider's reference, '' when it gave none. */
+      reference: string;
+    });
 
 /** Decodes one journal record (the arguments scanJournal hands to its callback). Throws on a bad payload. */
 export function decodeEvent(
@@ -138,6 +157,21 @@ export function decodeEvent(
     }
     case EventType.orderForgotten:
       return { ...base, kind: 'orderForgotten', orderId: e.orderForgotten!.orderId ?? 0 };
+    case EventType.paymentReceived: {
+      const p = e.paymentReceived!;
+      return {
+        ...base,
+        kind: 'paymentReceived',
+        orderId: p.orderId ?? 0,
+        buyerId: p.buyerId ?? 0,
+        outcome: p.outcome ?? 0,
+        amountMinor: p.amountMinor ?? 0,
+        result: p.result ?? 0,
+        previous: p.previous ?? 0,
+        status: p.status ?? 0,
+        reference: p.reference ?? '',
+      };
+    }
     default:
       // eventToProto already threw for unknown types.
       throw new RangeError(`event ${seq}: unknown event type ${type}`);
@@ -196,8 +230,10 @@ export function movementDeltas(
 }
 
 /**
- * Payments: the transitions a paymentResult drives (docs/engine.md, Payment). The event carries no amount:
- * a success means the exact order total was paid; a decline or an exception records no amount.
+ * Payments: one payment_transactions row per paymentReceived (every delivery for a known order, docs/engine.md,
+ * Payment), with the amount and the provider's reference as journaled. `succeeded` paid the order;
+ * `exception` is money that moved without paying it (wrong amount, late, or for an order past paying: refund
+ * handling); `declined` moved nothing, so it has no amount.
  */
 export const PaymentOutcomeName = {
   succeeded: 'succeeded',
@@ -206,29 +242,23 @@ export const PaymentOutcomeName = {
 } as const;
 export type PaymentOutcomeName = (typeof PaymentOutcomeName)[keyof typeof PaymentOutcomeName];
 
-export function paymentOutcomeOf(status: number): PaymentOutcomeName | null {
-  if (status === OrderStatus.checkoutSuccess) return PaymentOutcomeName.succeeded;
-  if (status === OrderStatus.errorCheckout) return PaymentOutcomeName.declined;
-  if (status === OrderStatus.exceptionCheckout) return PaymentOutcomeName.exception;
-  return null;
+export interface PaymentRow {
+  outcome: PaymentOutcomeName;
+  amountMinor: number | null;
+  reference: string | null;
 }
 
-/** The seed's names of the order statuses, as stored in Redis and the MySQL lookup table. */
-export const orderStatusSeedNames: Readonly<Record<number, string>> = Object.freeze({
-  [OrderStatus.created]: 'created',
-  [OrderStatus.checkedInventory]: 'checked_inventory',
-  [OrderStatus.pendingCheckout]: 'pending_checkout',
-  [OrderStatus.readyForCheckout]: 'ready_for_checkout',
-  [OrderStatus.checkoutSuccess]: 'checkout_success',
-  [OrderStatus.errorCheckout]: 'error_checkout',
-  [OrderStatus.timeout]: 'timeout',
-  [OrderStatus.exceptionCheckout]: 'exception_checkout',
-  [OrderStatus.failCheckout]: 'fail_checkout',
-  [OrderStatus.canceled]: 'canceled',
-});
+export function paymentRowOf(event: Extract<ProjectedEvent, { kind: 'paymentReceived' }>): PaymentRow {
+  const reference = event.reference === '' ? null : event.reference;
+  if (event.outcome !== PaymentOutcome.succeeded)
+    return { outcome: PaymentOutcomeName.declined, amountMinor: null, reference };
+  const outcome =
+    event.result === ResultCode.ok ? PaymentOutcomeName.succeeded : PaymentOutcomeName.exception;
+  return { outcome, amountMinor: event.amountMinor, reference };
+}
 
-export const orderStatusSeedName = (status: number): string =>
-  orderStatusSeedNames[status] ?? `status_${status}`;
+/** The seed's names of the order statuses, as stored in Redis and the MySQL lookup table: the one spelling. */
+export const orderStatusSeedName = statusName;
 
 /** An order's row as the projections hold it: the orders table, and the reconciler's model of it. */
 export interface ProjectedOrder {

@@ -14,7 +14,7 @@ import {
   type PaymentOutcomeName,
   type ProjectedEvent,
   type ProjectedOrder,
-  paymentOutcomeOf,
+  paymentRowOf,
 } from './events.ts';
 
 export interface ModelProduct {
@@ -55,6 +55,7 @@ export interface ModelPayment {
   previousStatus: number;
   reasonCode: number;
   amountMinor: number | null;
+  reference: string | null;
   atMs: number;
 }
 
@@ -153,20 +154,22 @@ export class JournalModel {
           if (kind === MovementKind.reserve) this.reservations.set(order.orderId, order.lines);
           else this.reservations.delete(order.orderId);
         }
-        const outcome = paymentOutcomeOf(event.status);
-        if (outcome !== null) {
-          this.payments.push({
-            seq: event.seq,
-            orderId: order.orderId,
-            buyerId: order.buyerId,
-            outcome,
-            status: event.status,
-            previousStatus: event.previous,
-            reasonCode: event.code,
-            amountMinor: event.status === OrderStatus.checkoutSuccess ? order.totalMinor : null,
-            atMs: event.atMs,
-          });
-        }
+        return;
+      }
+      case 'paymentReceived': {
+        const row = paymentRowOf(event);
+        this.payments.push({
+          seq: event.seq,
+          orderId: event.orderId,
+          buyerId: event.buyerId,
+          outcome: row.outcome,
+          status: event.status,
+          previousStatus: event.previous,
+          reasonCode: event.result,
+          amountMinor: row.amountMinor,
+          reference: row.reference,
+          atMs: event.atMs,
+        });
         return;
       }
       case 'buyerBlocked':

@@ -124,6 +124,11 @@ t.test('a seeded sale projected into MySQL matches the journal and the engine', 
   );
   const [payments] = await db.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM payment_transactions');
   t.equal(Number(payments[0]!.n), model.payments.length, 'payment transactions');
+  const [money] = await db.query<RowDataPacket[]>(
+    "SELECT SUM(outcome <> 'declined' AND amount_minor IS NULL) AS unpriced, SUM(provider_reference IS NOT NULL) AS referenced FROM payment_transactions",
+  );
+  t.equal(Number(money[0]!.unpriced), 0, 'every payment that moved money has its amount');
+  t.ok(Number(money[0]!.referenced) > 0, "payments carry the provider's reference");
   // What the seed produced must reach every kind of row, or matching would prove little.
   const kinds = new Set(model.ledger.map((row) => row.kind));
   t.ok(model.payments.length > 0, 'the sale has payment transactions');
@@ -268,12 +273,12 @@ t.test('migrations are versioned and run once; --migrate runs them alone', async
   const io = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line) };
   t.equal(await runProjectCommand(['--store', 'mysql', '--mysql', url, '--migrate'], io), 0);
   t.equal(await runProjectCommand(['--store', 'mysql', '--mysql', url, '--migrate'], io), 0);
-  t.match(lines.join('\n'), /applied migrations 1[\s\S]*schema up to date/);
+  t.match(lines.join('\n'), /applied migrations 1, 2[\s\S]*schema up to date/);
   const db = await mysqlConnection(t, url);
   const [rows] = await db.query<RowDataPacket[]>('SELECT version FROM schema_migrations');
   t.same(
     rows.map((r) => r.version),
-    [1],
+    [1, 2],
   );
   t.equal(await runProjectCommand(['--store', 'cassandra'], io), 2, 'an unknown store is a usage error');
 });

@@ -121,6 +121,18 @@ export const migrations: readonly Migration[] = [
       ) ENGINE=InnoDB`,
     ],
   },
+  {
+    version: 2,
+    name: 'payment_transactions: one row per payment delivery, with the amount and the provider reference',
+    statements: [
+      // ADD COLUMN IF NOT EXISTS (MariaDB) keeps the statement idempotent, as every migration's must be.
+      `ALTER TABLE payment_transactions
+        MODIFY amount_minor BIGINT NULL COMMENT 'the amount the provider reported paid; NULL for a decline (nothing moved)',
+        ADD COLUMN IF NOT EXISTS provider_reference VARCHAR(96) CHARACTER SET ascii NULL
+          COMMENT 'the provider''s id of the delivery (webhook eventId, sandbox reference); NULL when none' AFTER amount_minor,
+        ADD KEY IF NOT EXISTS payment_transactions_reference (provider_reference)`,
+    ],
+  },
 ];
 
 export const schemaVersion = migrations[migrations.length - 1]!.version;

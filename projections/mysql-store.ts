@@ -31,7 +31,7 @@ import {
   orderOfCreated,
   type ProjectedEvent,
   type ProjectedOrder,
-  paymentOutcomeOf,
+  paymentRowOf,
 } from './events.ts';
 import { type ProjectionLimits, projectionLimits } from './limits.ts';
 import { connectMysql, type MysqlTarget, migrate, mysqlLocation, parseMysqlUrl } from './mysql-schema.ts';
@@ -360,20 +360,22 @@ export function buildStatements(
             move(event.seq, lineNo, line.skuId, kind, line.quantity, event.orderId, event.atMs);
           });
         }
-        const outcome = paymentOutcomeOf(event.status);
-        if (outcome !== null) {
-          payments.push([
-            event.seq,
-            event.orderId,
-            event.buyerId,
-            outcome,
-            event.previous,
-            event.status,
-            event.code,
-            event.status === OrderStatus.checkoutSuccess ? order.totalMinor : null,
-            event.atMs,
-          ]);
-        }
+        break;
+      }
+      case 'paymentReceived': {
+        const row = paymentRowOf(event);
+        payments.push([
+          event.seq,
+          event.orderId,
+          event.buyerId,
+          row.outcome,
+          event.previous,
+          event.status,
+          event.result,
+          row.amountMinor,
+          row.reference,
+          event.atMs,
+        ]);
         break;
       }
       case 'buyerBlocked':
@@ -462,7 +464,7 @@ export function buildStatements(
   );
   insert(
     'payments',
-    'INSERT INTO payment_transactions (seq, order_id, buyer_id, outcome, previous_status, status, reason_code, amount_minor, at_ms)',
+    'INSERT INTO payment_transactions (seq, order_id, buyer_id, outcome, previous_status, status, reason_code, amount_minor, provider_reference, at_ms)',
     payments,
   );
   insert(

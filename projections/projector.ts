@@ -111,6 +111,7 @@ export class Projector {
     consecutiveFailures: 0,
   };
   private haltError: Error | null = null;
+  private retryError: Error | null = null;
   private stopping = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
@@ -132,6 +133,11 @@ export class Projector {
   /** The error that halted the projector, or null. */
   get error(): Error | null {
     return this.haltError;
+  }
+
+  /** The retriable error of the last failed attempt while failures are in a row (a store that is down), or null. */
+  get lastRetryError(): Error | null {
+    return this.counters.consecutiveFailures === 0 ? null : this.retryError;
   }
 
   /** Starts the loop; resolves at once. `done` settles when the loop ends (halted or stopped). */
@@ -237,6 +243,7 @@ export class Projector {
           return;
         }
         this.counters.retries++;
+        this.retryError = error instanceof Error ? error : new Error(String(error));
         const failures = ++this.counters.consecutiveFailures;
         const delayMs = this.backoffMs();
         // A store down for an hour should not write a line every few seconds: the first few, then every tenth.

@@ -48,6 +48,22 @@ export interface StoreSummary {
   checkpoint: number;
   /** Journal records after the checkpoint (not an anomaly: the projector may be catching up). */
   lagEvents: number;
+  /** current: at the journal's end; behind: lagEvents to go; neverProjected: no checkpoint (or schema) there. */
+  state: StoreState;
+}
+
+export type StoreState = 'current' | 'behind' | 'neverProjected';
+
+/**
+ * `stampede reconcile`'s exit codes: anomalies outrank a store that is only behind (or never projected), so a
+ * cron job can tell "damaged" from "catching up" from "clean".
+ */
+export const reconcileExitCodes = { clean: 0, anomalies: 1, usage: 2, notCurrent: 3 } as const;
+
+export function reconcileExitCodeOf(report: ReconcileReport): number {
+  if (report.anomalies.length > 0) return reconcileExitCodes.anomalies;
+  if (report.stores.some((s) => s.state !== 'current')) return reconcileExitCodes.notCurrent;
+  return reconcileExitCodes.clean;
 }
 
 export interface ReconcileReport {
@@ -78,7 +94,9 @@ interface StoreReconciler {
   readonly store: 'mysql' | 'redis';
   readonly location: string;
   readonly checkpoint: number;
-  /** Anomalies found while opening (schema missing...); compare is skipped when `comparable` is false. */
+  /** The store holds no checkpoint (nor, for MySQL, a schema): no projector ever wrote there. */
+  readonly neverProjected: boolean;
+  /** Anomalies found while opening (a schema of another version); compare is skipped when `comparable` is false. */
   readonly comparable: boolean;
   compare(model: JournalModel, anomalies: Anomaly[]): Promise<void>;
   close(): Promise<void>;
@@ -112,11 +130,13 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
     const model = new JournalModel();
     const summaries: StoreSummary[] = [];
     for (const target of stores) {
+      const lagEvents = Math.max(0, journalLastSeq - target.checkpoint);
       summaries.push({
         store: target.store,
         location: target.location,
         checkpoint: target.checkpoint,
-        lagEvents: Math.max(0, journalLastSeq - target.checkpoint),
+        lagEvents,
+        state: target.neverProjected ? 'neverProjected' : lagEvents > 0 ? 'behind' : 'current',
       });
       if (target.checkpoint > journalLastSeq) {
         anomalies.push({
@@ -151,17 +171,35 @@ export function formatReport(report: ReconcileReport): string {
   for (const s of report.stores) {
     lines.push(
       `${s.store}: ${s.location}, checkpoint ${s.checkpoint}` +
-        (s.lagEvents > 0 ? ` (${s.lagEvents} events behind the journal: compared as of the checkpoint)` : ''),
+        (s.state === 'neverProjected'
+          ? ' (never projected: no projector has written this store)'
+          : s.lagEvents > 0
+            ? ` (${s.lagEvents} events behind the journal: compared as of the checkpoint)`
+            : ''),
     );
   }
   for (const a of report.anomalies) {
     lines.push(`ANOMALY ${a.store} ${a.where} ${a.item}: expected ${a.expected}; found ${a.found}`);
   }
-  lines.push(
-    report.anomalies.length === 0
-      ? 'reconcile: clean'
-      : `reconcile: ${report.anomalies.length} ${report.anomalies.length === 1 ? 'anomaly' : 'anomalies'}`,
-  );
+  const notCurrent = report.stores
+    .filter((s) => s.state !== 'current')
+    .map((s) =>
+      s.state === 'neverProjected' ? `${s.store} never projected` : `${s.store} ${s.lagEvents} events behind`,
+    );
+  const code = reconcileExitCodeOf(report);
+  switch (code) {
+    case reconcileExitCodes.anomalies:
+      lines.push(
+        `reconcile: ${report.anomalies.length} ${report.anomalies.length === 1 ? 'anomaly' : 'anomalies'}` +
+          (notCurrent.length === 0 ? '' : `; ${notCurrent.join(', ')}`),
+      );
+      break;
+    case reconcileExitCodes.notCurrent:
+      lines.push(`reconcile: no anomalies, but not current: ${notCurrent.join(', ')}`);
+      break;
+    default:
+      lines.push('reconcile: clean');
+  }
   return lines.join('\n');
 }
 
@@ -284,6 +322,7 @@ const tables = {
       'status',
       'reason_code',
       'amount_minor',
+      'provider_reference',
       'at_ms',
     ],
     itemOf: (k) => `seq ${k[0]}`,
@@ -367,6 +406,7 @@ function expectedMysqlRows(model: JournalModel): Record<keyof typeof tables, Row
       status: p.status,
       reason_code: p.reasonCode,
       amount_minor: p.amountMinor,
+      provider_reference: p.reference,
       at_ms: p.atMs,
     })),
     ledger: model.ledger.map((l) => ({
@@ -386,13 +426,21 @@ class MysqlReconciler implements StoreReconciler {
   readonly location: string;
   readonly checkpoint: number;
   readonly comparable: boolean;
+  readonly neverProjected: boolean;
   private readonly connection: Connection;
 
-  private constructor(location: string, connection: Connection, checkpoint: number, comparable: boolean) {
+  private constructor(
+    location: string,
+    connection: Connection,
+    checkpoint: number,
+    comparable: boolean,
+    neverProjected: boolean,
+  ) {
     this.location = location;
     this.connection = connection;
     this.checkpoint = checkpoint;
     this.comparable = comparable;
+    this.neverProjected = neverProjected;
   }
 
   static async open(url: string, projector: string, anomalies: Anomaly[]): Promise<MysqlReconciler> {
@@ -411,21 +459,30 @@ class MysqlReconciler implements StoreReconciler {
         );
         version = Number(rows[0]?.version ?? 0);
       }
+      // No schema at all: never projected (reported as such, not as damage); another version is an anomaly.
+      if (version === 0) return new MysqlReconciler(location, connection, 0, false, true);
       if (version !== schemaVersion) {
         anomalies.push({
           store: 'mysql',
           where: 'schema_migrations',
           item: 'schema version',
           expected: String(schemaVersion),
-          found: version === 0 ? 'no schema (the projector never ran here)' : String(version),
+          found: String(version),
         });
-        return new MysqlReconciler(location, connection, 0, false);
+        return new MysqlReconciler(location, connection, 0, false, false);
       }
       const [rows] = await connection.query<RowDataPacket[]>(
         'SELECT last_seq FROM projection_checkpoint WHERE projector = ?',
         [projector],
       );
-      return new MysqlReconciler(location, connection, Number(rows[0]?.last_seq ?? 0), true);
+      const checkpoint = rows[0]?.last_seq;
+      return new MysqlReconciler(
+        location,
+        connection,
+        Number(checkpoint ?? 0),
+        true,
+        checkpoint === undefined,
+      );
     } catch (error) {
       connection.destroy();
       throw storeError(error, `reading ${location}`);
@@ -519,6 +576,7 @@ class RedisReconciler implements StoreReconciler {
   readonly store = 'redis';
   readonly location: string;
   readonly checkpoint: number;
+  readonly neverProjected: boolean;
   readonly comparable = true;
   private readonly client: Redis;
   private readonly prefix: string;
@@ -534,7 +592,8 @@ class RedisReconciler implements StoreReconciler {
     location: string,
     client: Redis,
     prefix: string,
-    checkpoint: number,
+    /** The checkpoint key's value; null when there is none. */
+    checkpoint: string | null,
     snapshot: RedisReconciler['snapshot'],
     orderStatusTtlMs: number,
     nowMs: number,
@@ -542,7 +601,8 @@ class RedisReconciler implements StoreReconciler {
     this.location = location;
     this.client = client;
     this.prefix = prefix;
-    this.checkpoint = checkpoint;
+    this.checkpoint = Number(checkpoint ?? 0);
+    this.neverProjected = checkpoint === null;
     this.snapshot = snapshot;
     this.orderStatusTtlMs = orderStatusTtlMs;
     this.nowMs = nowMs;
@@ -576,7 +636,7 @@ class RedisReconciler implements StoreReconciler {
         location,
         client,
         prefix,
-        Number(value(0) ?? 0),
+        value(0) as string | null,
         {
           available: value(1) as Record<string, string>,
           oos: value(2) as string[],

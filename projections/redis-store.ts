@@ -340,6 +340,7 @@ export function buildRedisOps(
       case 'saleConfigured':
       case 'buyerBlocked':
       case 'orderRefused':
+      case 'paymentReceived':
         break;
       default: {
         const never: never = event;

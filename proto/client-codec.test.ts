@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import t, { type Test } from 'tap';
-import { OrderStatus, ResultCode } from '../engine/codes.ts';
+import { OrderStatus, ResultCode, statusName } from '../engine/codes.ts';
 import { isErrorCode } from '../gateways/errors.ts';
 import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
 import {
@@ -29,7 +29,7 @@ import {
   decodeCommandBatch,
   encodeServerMessage,
   type ServerMessageInput,
-  serverJsonOptions,
+  serverMessageJson,
 } from './client-codec.ts';
 import { stampede } from './generated/stampede.js';
 import { protoLimits } from './limits.ts';
@@ -317,6 +317,18 @@ const refusals: RefusalCase[] = [
     },
   ],
   [
+    'a snake_case message kind',
+    text({ requestId: 3, place_order: { lines: [], totalMinor: 0 } }),
+    false,
+    bad(/^unknown field "place_order" \(field names are lowerCamelCase: placeOrder\)$/, 3),
+  ],
+  [
+    'a top-level __proto__',
+    new TextEncoder().encode('{"requestId":4,"__proto__":{"ping":{"clientTimeMs":1}}}'),
+    false,
+    bad(/^unknown field "__proto__"$/, 4),
+  ],
+  [
     'a field named __proto__',
     new TextEncoder().encode('{"requestId":1,"ping":{"clientTimeMs":1,"__proto__":{}}}'),
     false,
@@ -342,6 +354,32 @@ const refusals: RefusalCase[] = [
     }),
     false,
     bad(/placeOrder\.lines\[0\]\.quantity must be an integer \(a number or a decimal string\), got 1\.5/, 8),
+  ],
+  [
+    'a quantity too large for a double (1e400 parses as Infinity)',
+    new TextEncoder().encode(
+      '{"requestId":8,"placeOrder":{"lines":[{"skuId":1,"quantity":1e400,"unitPriceMinor":100}],"totalMinor":100}}',
+    ),
+    false,
+    {
+      ok: false,
+      code: 'BAD_COMMAND',
+      message: /^placeOrder\.lines\[0\]\.quantity must be an integer from 0 to 2147483647, got Infinity$/,
+      requestId: 8,
+    },
+  ],
+  [
+    'a quantity of 1e30, like 1e400 out of range',
+    new TextEncoder().encode(
+      '{"requestId":8,"placeOrder":{"lines":[{"skuId":1,"quantity":1e30,"unitPriceMinor":100}],"totalMinor":100}}',
+    ),
+    false,
+    {
+      ok: false,
+      code: 'BAD_COMMAND',
+      message: /^placeOrder\.lines\[0\]\.quantity must be an integer from 0 to 2147483647, got 1e\+30$/,
+      requestId: 8,
+    },
   ],
   [
     'a SKU id that is not a number',
@@ -920,7 +958,7 @@ t.test('answers encode the same in both kinds: JSON text is the mapping of the b
   for (const { name, message } of serverSamples) {
     const bytes = encodeServerMessage(message, true);
     const json: unknown = JSON.parse(encodeServerMessage(message, false));
-    t.same(json, ServerMessage.toObject(ServerMessage.decode(bytes), serverJsonOptions), name);
+    t.same(json, serverMessageJson(ServerMessage.decode(bytes)), name);
   }
   t.same(
     JSON.parse(encodeServerMessage(serverSamples[2]!.message, false)),
@@ -929,7 +967,7 @@ t.test('answers encode the same in both kinds: JSON text is the mapping of the b
       order: {
         result: 'RESULT_CODE_SOLD_OUT',
         orderId: 0,
-        status: 'ORDER_STATUS_NONE',
+        status: 'none',
         expiresAtMs: 0,
         totalMinor: 0,
         skuId: 2,
@@ -1064,18 +1102,49 @@ t.test('client messages match the golden fixtures, and both fixtures decode to o
   }
 });
 
+/** The protobuf JSON of a text answer: statuses back from the seed's spelling to the enum's value names. */
+function protoStatuses(json: Record<string, unknown>): Record<string, unknown> {
+  for (const body of [json.order, json.update, json.subscribed] as Record<string, unknown>[]) {
+    for (const field of ['status', 'previous']) {
+      if (typeof body?.[field] === 'string')
+        body[field] = `ORDER_STATUS_${(body[field] as string).toUpperCase()}`;
+    }
+  }
+  for (const answer of (json.batch as { answers?: Record<string, unknown>[] } | undefined)?.answers ?? []) {
+    protoStatuses(answer);
+  }
+  return json;
+}
+
+t.test(
+  "text answers spell order statuses the seed's way, the enum value name without its prefix",
+  async (t) => {
+    for (const [key, status] of Object.entries(OrderStatus)) {
+      const json = JSON.parse(
+        encodeServerMessage({ kind: 'subscribed', requestId: 1, orderId: 1, status }, false),
+      ) as { subscribed: { status: string } };
+      t.equal(json.subscribed.status, statusName(status), key);
+      t.equal(`ORDER_STATUS_${json.subscribed.status.toUpperCase()}`, stampede.v1.OrderStatus[status], key);
+    }
+    t.equal(statusName(OrderStatus.checkoutSuccess), 'checkout_success');
+    t.equal(statusName(OrderStatus.checkedInventory), 'checked_inventory');
+  },
+);
+
 t.test('server messages match the golden fixtures in both kinds', async (t) => {
   for (const { name, message } of serverSamples) {
     const bytes = encodeServerMessage(message, true);
     const golden = await checkFixture(t, name, bytes, JSON.parse(encodeServerMessage(message, false)));
     if (golden === null) continue;
     t.same(
-      ServerMessage.toObject(ServerMessage.decode(golden.bin), serverJsonOptions),
+      serverMessageJson(ServerMessage.decode(golden.bin)),
       JSON.parse(golden.text),
       `${name}.bin decodes to ${name}.json`,
     );
     t.same(
-      Buffer.from(ServerMessage.encode(ServerMessage.fromObject(JSON.parse(golden.text))).finish()),
+      Buffer.from(
+        ServerMessage.encode(ServerMessage.fromObject(protoStatuses(JSON.parse(golden.text)))).finish(),
+      ),
       Buffer.from(golden.bin),
       `${name}.json encodes back to the same bytes`,
     );
@@ -1446,7 +1515,7 @@ t.test(
         : { kind: 'pong', requestId: integer(1000), clientTimeMs: 1, serverTimeMs: 2 };
     const viaProtobufjs = (message: ServerMessageInput): Uint8Array =>
       ServerMessage.encode(
-        ServerMessage.fromObject(JSON.parse(encodeServerMessage(message, false))),
+        ServerMessage.fromObject(protoStatuses(JSON.parse(encodeServerMessage(message, false)))),
       ).finish();
     let mismatches = 0;
     for (let i = 0; i < 2_000; i++) {

@@ -29,13 +29,14 @@
  * protobufjs's fromObject would ignore or coerce), then the same narrow.
  *
  * Unknown fields: in JSON they are refused at every depth (there a stranger
- * field is a typo). In binary they are skipped, as protobuf intends, so that
+ * field is a typo), as BAD_FRAME; only an unknown lowerCamelCase top-level key
+ * holding an object is taken for a newer message kind (UNKNOWN_MESSAGE). In binary they are skipped, as protobuf intends, so that
  * an older gateway accepts a newer client's optional additions; the exception
  * is an unknown field number of 10 and up in a ClientMessage: that is a
  * message kind this gateway does not know, and it is UNKNOWN_MESSAGE.
  */
 import type { IConversionOptions } from 'protobufjs';
-import { OrderStatus, ResultCode } from '../engine/codes.ts';
+import { OrderStatus, ResultCode, statusName } from '../engine/codes.ts';
 import { stampede } from './generated/stampede.js';
 import { protoLimits } from './limits.ts';
 import { noBytes, WireReader } from './wire-reader.ts';
@@ -799,13 +800,20 @@ function fromJson(
     const item: unknown = (value as Record<string, unknown>)[key];
     const field = fields.get(key);
     if (field === undefined) {
-      if (type === 'ClientMessage' && typeof item === 'object' && item !== null && !Array.isArray(item)) {
+      const snake = fieldsByProtoName.get(type)!.get(key);
+      if (
+        type === 'ClientMessage' &&
+        snake === undefined &&
+        jsonMessageKindName.test(key) &&
+        typeof item === 'object' &&
+        item !== null &&
+        !Array.isArray(item)
+      ) {
         throw new Rejection(
           ClientFrameErrorCode.unknownMessage,
           `${inMessage(path)}unknown message kind ${quote(key)}; this gateway knows ${bodyFields.map((f) => f.jsonName).join(', ')}`,
         );
       }
-      const snake = fieldsByProtoName.get(type)!.get(key);
       const hint = snake === undefined ? '' : ` (field names are lowerCamelCase: ${snake.jsonName})`;
       throw badFrame(`${inMessage(path)}unknown field ${quote(key)}${hint}`);
     }
@@ -841,6 +849,14 @@ function jsonMessage(
   return fromJson(value, type, at, inBatch || type === 'Batch');
 }
 
+/**
+ * What a newer client's message kind looks like in JSON: a lowerCamelCase
+ * name (proto3 JSON's form of a field name) holding an object. Any other
+ * unknown top-level key (a snake_case spelling of a known kind, `__proto__`,
+ * `place-order`) is a mistake, BAD_FRAME, as unknown fields are at any depth.
+ */
+const jsonMessageKindName = /^[a-z][a-zA-Z0-9]*$/;
+
 const decimalInteger = /^-?(0|[1-9][0-9]*)$/;
 const jsonNumberText = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
 const nonFiniteNames = new Set(['NaN', 'Infinity', '-Infinity']);
@@ -863,7 +879,9 @@ function jsonScalar(value: unknown, kind: ScalarKind, path: string, key: string)
     case 'uint64':
     case 'int64': {
       // proto3 JSON: integers as numbers, or as decimal strings (the canonical form for 64 bits).
-      if (typeof value === 'number' && Number.isInteger(value)) return value;
+      // A number too large for a double (1e400) has become Infinity in JSON.parse: it is an integer
+      // out of range, like 1e30, and narrow refuses both as BAD_COMMAND.
+      if (typeof value === 'number' && (Number.isInteger(value) || !Number.isFinite(value))) return value;
       if (typeof value === 'string' && decimalInteger.test(value)) return Number(value);
       throw badFrame(
         `${show('json', path, key)} must be an integer (a number or a decimal string), got ${describe(value)}`,
@@ -1132,11 +1150,36 @@ export function encodeServerMessage(message: ServerMessageInput, binary: boolean
   if (binary && (message.kind === 'batch' || isHandWritten(message))) return encodeBinaryByHand(message);
   const proto = serverToProto(message, 'message');
   if (binary) return stampede.v1.ServerMessage.encode(proto).finish();
-  // The generated toObject reads own properties only, so the plain object serves as the message.
-  return JSON.stringify(
-    stampede.v1.ServerMessage.toObject(proto as stampede.v1.ServerMessage, serverJsonOptions),
-  );
+  return JSON.stringify(serverMessageJson(proto));
 }
+
+/**
+ * A ServerMessage as a text frame carries it: the protobuf JSON mapping (serverJsonOptions), except that
+ * order statuses (`status`, `previous`) are spelled as everywhere else, the seed's way (`checkout_success`,
+ * engine/codes.ts statusName), not as the enum's value names (`ORDER_STATUS_CHECKOUT_SUCCESS`), whose
+ * prefix protobuf's naming rule needs and a JSON reader does not. Binary frames carry the enum's number.
+ */
+export function serverMessageJson(message: stampede.v1.IServerMessage): Record<string, unknown> {
+  // The generated toObject reads own properties only, so a plain object serves as the message.
+  const json = stampede.v1.ServerMessage.toObject(message as stampede.v1.ServerMessage, serverJsonOptions);
+  seedStatuses(json);
+  return json;
+}
+
+type StatusBody = { status?: unknown; previous?: unknown } | undefined;
+
+function seedStatuses(json: { [body: string]: unknown }): void {
+  for (const body of [json.order, json.update, json.subscribed] as StatusBody[]) {
+    if (body === undefined) continue;
+    if (typeof body.status === 'string') body.status = seedStatus(body.status);
+    if (typeof body.previous === 'string') body.previous = seedStatus(body.previous);
+  }
+  const batch = json.batch as { answers?: { [body: string]: unknown }[] } | undefined;
+  for (const answer of batch?.answers ?? []) seedStatuses(answer);
+}
+
+const seedStatus = (protoName: string): string =>
+  statusName(stampede.v1.OrderStatus[protoName as keyof typeof stampede.v1.OrderStatus]);
 
 const resultCodes = new Set<number>(Object.values(ResultCode));
 const orderStatuses = new Set<number>(Object.values(OrderStatus));

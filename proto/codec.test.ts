@@ -192,6 +192,25 @@ const samples: Sample[] = [
         status: stampede.v1.OrderStatus.ORDER_STATUS_CHECKOUT_SUCCESS,
         previous: stampede.v1.OrderStatus.ORDER_STATUS_READY_FOR_CHECKOUT,
         code: stampede.v1.ResultCode.RESULT_CODE_OK,
+        skuId: 0,
+      },
+    },
+  },
+  {
+    name: 'event-payment-received',
+    kind: 'event',
+    message: {
+      seq: 12,
+      atMs: t0Ms + 1000,
+      paymentReceived: {
+        orderId: 1,
+        buyerId: 42,
+        outcome: stampede.v1.PaymentOutcome.PAYMENT_OUTCOME_SUCCEEDED,
+        amountMinor: 4548,
+        result: stampede.v1.ResultCode.RESULT_CODE_OK,
+        previous: stampede.v1.OrderStatus.ORDER_STATUS_READY_FOR_CHECKOUT,
+        status: stampede.v1.OrderStatus.ORDER_STATUS_CHECKOUT_SUCCESS,
+        reference: 'evt_1NG8Du2eZvKYlo2CUI79vXWy',
       },
     },
   },
@@ -301,7 +320,13 @@ t.test('journal events from the engine round-trip through eventToProto, encode a
     ],
     [
       t0Ms + 200,
-      { type: 'paymentResult', orderId: 1, outcome: PaymentOutcome.succeeded, amountMinor: 4548 },
+      {
+        type: 'paymentResult',
+        orderId: 1,
+        outcome: PaymentOutcome.succeeded,
+        amountMinor: 4548,
+        reference: 'evt_1NG8Du2eZvKYlo2CUI79vXWy',
+      },
       0,
     ],
     [
@@ -438,15 +463,17 @@ t.test('eventToProto reads a payload at any byte offset of a larger buffer', asy
 t.test('eventToProto refuses payloads that do not match the layout', async (t) => {
   const words = new Uint8Array(OrderStatusChanged.words * 4);
   t.throws(
-    () => eventToProto(1, EventType.orderStatusChanged, 0, words, 0, words.length - 4),
-    /payload is 20 bytes, its layout has 24/,
+    () => eventToProto(1, EventType.orderStatusChanged, 0, words, 0, words.length - 8),
+    /payload is 20 bytes, its layout has 28/,
   );
+  const older = eventToProto(1, EventType.orderStatusChanged, 0, words, 0, words.length - 4);
+  t.equal(older.orderStatusChanged?.skuId, 0, 'the layout before skuId still decodes, with skuId 0');
   t.throws(() => eventToProto(1, 99, 0, words, 0, words.length), /unknown event type 99/);
   t.throws(
     () => eventToProto(1, EventType.orderCreated, 0, new Uint8Array(40 + 12), 0, 52),
     /orderCreated with 0 lines/,
   );
-  t.throws(() => eventToProto(1, EventType.orderForgotten, 0, words, 20, 8), /outside 24 bytes/);
+  t.throws(() => eventToProto(1, EventType.orderForgotten, 0, words, 24, 8), /outside 28 bytes/);
   t.equal(EventSlot.payload % 2, 0, 'payload starts at an even word, so Float64 fields stay 8-byte aligned');
 });
 
@@ -561,6 +588,24 @@ t.test('commandToSlot refuses malformed commands with BAD_COMMAND and leaves the
       'unspecified payment outcome',
       viaWire({ nowMs: t0Ms, correlationId: 1, paymentResult: { orderId: 1, outcome: 0, amountMinor: 1 } }),
       /payment_result\.outcome must be PAYMENT_OUTCOME_SUCCEEDED \(1\) or PAYMENT_OUTCOME_DECLINED \(2\), got 0/,
+    ],
+    [
+      'a payment reference past the slot',
+      viaWire({
+        nowMs: t0Ms,
+        correlationId: 1,
+        paymentResult: { orderId: 1, outcome: 1, amountMinor: 1, reference: 'e'.repeat(97) },
+      }),
+      /payment_result\.reference must be 1 to 96 printable ASCII characters/,
+    ],
+    [
+      'a payment reference with a space',
+      viaWire({
+        nowMs: t0Ms,
+        correlationId: 1,
+        paymentResult: { orderId: 1, outcome: 1, amountMinor: 1, reference: 'evt 1' },
+      }),
+      /payment_result\.reference must be 1 to 96 printable ASCII characters, got "evt 1"/,
     ],
     [
       'missing blocked flag',

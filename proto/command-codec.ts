@@ -13,8 +13,13 @@
  * business ResultCode.
  */
 import { PaymentOutcome } from '../engine/codes.ts';
-import { type CommandInput, type OrderLineInput, writeCommand } from '../engine/commands.ts';
-import { packCurrency } from '../engine/layout.ts';
+import {
+  type CommandInput,
+  type OrderLineInput,
+  paymentReferenceValid,
+  writeCommand,
+} from '../engine/commands.ts';
+import { packCurrency, paymentReferenceCharsMax } from '../engine/layout.ts';
 import { stampede } from './generated/stampede.js';
 import { protoLimits } from './limits.ts';
 
@@ -188,6 +193,7 @@ function bodyInput(
         orderId: float64Int(field('orderId'), at('order_id')),
         outcome,
         amountMinor: money(field('amountMinor'), at('amount_minor')),
+        reference: paymentReference(field('reference'), at('reference')),
       };
     }
     case 'cancelOrder':
@@ -260,6 +266,15 @@ const money = float64Int;
 function timeMs(value: unknown, where: string): number {
   if (typeof value !== 'number' || !(value >= 0 && value <= protoLimits.timeMsMax)) {
     throw missingOr(value, where, `milliseconds since the epoch from 0 to ${protoLimits.timeMsMax}`);
+  }
+  return value;
+}
+
+/** Optional: absent or empty is no reference. */
+function paymentReference(value: unknown, where: string): string {
+  if (value === undefined || value === null || value === '') return '';
+  if (typeof value !== 'string' || !paymentReferenceValid(value)) {
+    throw missingOr(value, where, `1 to ${paymentReferenceCharsMax} printable ASCII characters`);
   }
   return value;
 }

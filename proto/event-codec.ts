@@ -15,6 +15,7 @@
 
 import type { IConversionOptions } from 'protobufjs';
 import { EventType } from '../engine/codes.ts';
+import { readPaymentReference } from '../engine/commands.ts';
 import {
   BuyerBlocked,
   linesPerOrderMaxLayout,
@@ -22,8 +23,10 @@ import {
   OrderForgotten,
   OrderRefused,
   OrderStatusChanged,
+  PaymentReceived,
   PriceSet,
   ProductAdded,
+  paymentReferenceCharsMax,
   SaleConfigured,
   StockRestocked,
   unpackCurrency,
@@ -165,20 +168,50 @@ export function eventToProto(
       };
       return event;
     }
-    case EventType.orderStatusChanged:
-      expectWords(type, seq, length, OrderStatusChanged.words);
+    case EventType.orderStatusChanged: {
+      // Journals written before skuId was added hold the shorter layout.
+      const hasSkuId = length !== OrderStatusChanged.wordsWithoutSkuId * 4;
+      if (hasSkuId) expectWords(type, seq, length, OrderStatusChanged.words);
       event.orderStatusChanged = {
         orderId: p.float64(OrderStatusChanged.orderId),
         buyerId: p.uint32(OrderStatusChanged.buyerId),
         status: p.int32(OrderStatusChanged.status),
         previous: p.int32(OrderStatusChanged.previous),
         code: p.int32(OrderStatusChanged.code),
+        skuId: hasSkuId ? p.uint32(OrderStatusChanged.skuId) : 0,
       };
       return event;
+    }
     case EventType.orderForgotten:
       expectWords(type, seq, length, OrderForgotten.words);
       event.orderForgotten = { orderId: p.float64(OrderForgotten.orderId) };
       return event;
+    case EventType.paymentReceived: {
+      if (length < PaymentReceived.wordsFor(0) * 4) {
+        throw new RangeError(
+          `event ${seq}: paymentReceived payload of ${length} bytes is shorter than its header`,
+        );
+      }
+      const chars = p.int32(PaymentReceived.referenceChars);
+      if (chars < 0 || chars > paymentReferenceCharsMax) {
+        throw new RangeError(`event ${seq}: paymentReceived with a reference of ${chars} chars`);
+      }
+      expectWords(type, seq, length, PaymentReceived.wordsFor(chars));
+      const referenceWords = new Int32Array(PaymentReceived.wordsFor(chars) - PaymentReceived.reference);
+      for (let i = 0; i < referenceWords.length; i++)
+        referenceWords[i] = p.int32(PaymentReceived.reference + i);
+      event.paymentReceived = {
+        orderId: p.float64(PaymentReceived.orderId),
+        buyerId: p.uint32(PaymentReceived.buyerId),
+        outcome: p.int32(PaymentReceived.outcome),
+        amountMinor: p.float64(PaymentReceived.amountMinor),
+        result: p.int32(PaymentReceived.result),
+        previous: p.int32(PaymentReceived.previous),
+        status: p.int32(PaymentReceived.status),
+        reference: readPaymentReference(referenceWords, 0, chars),
+      };
+      return event;
+    }
     default:
       throw new RangeError(`event ${seq}: unknown event type ${type} (a journal from a newer engine?)`);
   }

@@ -32,6 +32,16 @@ export interface ModelReply {
   result: number;
   orderId: number;
   status: number;
+  /** The line a refusal is about, or 0. */
+  skuId: number;
+}
+
+/** A remembered place request's first answer. */
+interface ModelRequest {
+  /** The order it created, or 0 when refused before creation. */
+  orderId: number;
+  result: number;
+  skuId: number;
 }
 
 const reserving = new Set<number>([
@@ -48,7 +58,9 @@ export class ReferenceModel {
   /** Units reserved or bought per `${buyerId}:${skuId}`. */
   readonly held = new Map<string, number>();
   /** Remembered place requests, oldest first (Map keeps insertion order). */
-  readonly requests = new Map<string, number>();
+  readonly requests = new Map<string, ModelRequest>();
+  /** Remembered payment references and their first answers, oldest first. */
+  readonly payments = new Map<string, ModelReply>();
   nextOrderId = 1;
   nowMs = 0;
 
@@ -58,7 +70,7 @@ export class ReferenceModel {
 
   apply(nowMs: number, command: CommandInput): ModelReply {
     this.nowMs = Math.max(this.nowMs, nowMs);
-    const reply = { result: ResultCode.ok as number, orderId: 0, status: 0 as number };
+    const reply = { result: ResultCode.ok as number, orderId: 0, status: 0 as number, skuId: 0 };
     switch (command.type) {
       case 'addProduct': {
         if (command.skuId < 1 || command.skuId > this.limits.skusMax) reply.result = ResultCode.skuOutOfRange;
@@ -150,7 +162,7 @@ export class ReferenceModel {
     return b;
   }
 
-  private remember(buyerId: number, requestId: number, outcome: number): void {
+  private remember(buyerId: number, requestId: number, outcome: ModelRequest): void {
     if (this.requests.size >= this.limits.requestIdsMax) {
       const oldest = this.requests.keys().next().value as string;
       this.requests.delete(oldest);
@@ -162,15 +174,18 @@ export class ReferenceModel {
     const { buyerId, requestId } = command;
     const previous = this.requests.get(`${buyerId}:${requestId}`);
     if (previous !== undefined) {
-      if (previous < 0) return { result: -previous, orderId: 0, status: 0 };
-      const order = this.orders.get(previous);
-      return { result: ResultCode.ok, orderId: previous, status: order ? order.status : 0 };
+      // The first answer again: the refusal, or the order (with its status now) and how it failed, if it did.
+      const { orderId, result, skuId } = previous;
+      if (orderId === 0) return { result, orderId: 0, status: 0, skuId };
+      const order = this.orders.get(orderId);
+      const forgottenStatus = result === ResultCode.ok ? 0 : OrderStatus.failCheckout;
+      return { result, orderId, status: order ? order.status : forgottenStatus, skuId };
     }
-    const refuse = (code: number): ModelReply => {
+    const refuse = (code: number, skuId = 0): ModelReply => {
       // Out of stock is momentary: such a refusal is not remembered, a retry is judged again.
       if (code !== ResultCode.soldOut && code !== ResultCode.insufficientStock)
-        this.remember(buyerId, requestId, -code);
-      return { result: code, orderId: 0, status: 0 };
+        this.remember(buyerId, requestId, { orderId: 0, result: code, skuId });
+      return { result: code, orderId: 0, status: 0, skuId };
     };
     if (command.lines.length < 1 || command.lines.length > this.limits.linesPerOrderMax)
       return refuse(ResultCode.linesInvalid);
@@ -178,21 +193,21 @@ export class ReferenceModel {
     let currency = -1;
     for (const line of command.lines) {
       const p = this.products.get(line.skuId);
-      if (!p) return refuse(ResultCode.unknownSku);
+      if (!p) return refuse(ResultCode.unknownSku, line.skuId);
       if (line.quantity < 1 || line.quantity > this.limits.quantityPerLineMax)
-        return refuse(ResultCode.quantityInvalid);
+        return refuse(ResultCode.quantityInvalid, line.skuId);
       if (currency === -1) currency = p.currency;
-      else if (p.currency !== currency) return refuse(ResultCode.currencyMismatch);
+      else if (p.currency !== currency) return refuse(ResultCode.currencyMismatch, line.skuId);
       if (this.nowMs < p.startsAtMs || (p.endsAtMs !== 0 && this.nowMs >= p.endsAtMs))
-        return refuse(ResultCode.saleNotOpen);
+        return refuse(ResultCode.saleNotOpen, line.skuId);
       wanted.set(line.skuId, (wanted.get(line.skuId) ?? 0) + line.quantity);
     }
     let newPairs = 0;
     for (const [skuId, quantity] of wanted) {
       const p = this.products.get(skuId)!;
       const available = p.onHand - p.reserved;
-      if (available <= 0) return refuse(ResultCode.soldOut);
-      if (available < quantity) return refuse(ResultCode.insufficientStock);
+      if (available <= 0) return refuse(ResultCode.soldOut, skuId);
+      if (available < quantity) return refuse(ResultCode.insufficientStock, skuId);
       if (!this.held.has(`${buyerId}:${skuId}`)) newPairs++;
     }
     if (this.orders.size >= this.limits.ordersMax) return refuse(ResultCode.ordersFull);
@@ -212,7 +227,8 @@ export class ReferenceModel {
       finalAtMs: 0,
     };
     this.orders.set(orderId, order);
-    this.remember(buyerId, requestId, orderId);
+    const request: ModelRequest = { orderId, result: ResultCode.ok, skuId: 0 };
+    this.remember(buyerId, requestId, request);
     const buyer = this.buyer(buyerId);
     if (this.nowMs - buyer.windowStartMs >= this.limits.velocityWindowMs) {
       buyer.windowStartMs = this.nowMs;
@@ -225,30 +241,48 @@ export class ReferenceModel {
       this.held.set(key, (this.held.get(key) ?? 0) + quantity);
     }
     order.status = OrderStatus.checkedInventory;
-    const fail = (code: number): ModelReply => {
+    const fail = (code: number, skuId = 0): ModelReply => {
       this.finish(order, OrderStatus.failCheckout);
-      return { result: code, orderId, status: order.status };
+      request.result = code;
+      request.skuId = skuId;
+      return { result: code, orderId, status: order.status, skuId };
     };
     if (buyer.blocked) return fail(ResultCode.buyerBlocked);
     if (buyer.count > this.limits.velocityOrdersMax) return fail(ResultCode.velocityExceeded);
     for (const skuId of wanted.keys()) {
       const limit = this.products.get(skuId)!.limitPerBuyer;
       if (limit > 0 && this.held.get(`${buyerId}:${skuId}`)! > limit)
-        return fail(ResultCode.limitPerBuyerExceeded);
+        return fail(ResultCode.limitPerBuyerExceeded, skuId);
     }
     order.status = OrderStatus.pendingCheckout;
     for (const line of command.lines) {
       if (line.unitPriceMinor !== this.products.get(line.skuId)!.priceMinor)
-        return fail(ResultCode.priceChanged);
+        return fail(ResultCode.priceChanged, line.skuId);
     }
     if (command.totalMinor !== totalMinor) return fail(ResultCode.totalMismatch);
     order.status = OrderStatus.readyForCheckout;
-    return { result: ResultCode.ok, orderId, status: order.status };
+    return { result: ResultCode.ok, orderId, status: order.status, skuId: 0 };
   }
 
   private pay(command: Extract<CommandInput, { type: 'paymentResult' }>): ModelReply {
+    const reference = command.reference ?? '';
+    const first = this.payments.get(reference);
+    if (first !== undefined) return first;
     const order = this.orders.get(command.orderId);
-    if (!order) return { result: ResultCode.unknownOrder, orderId: 0, status: 0 };
+    if (!order) return { result: ResultCode.unknownOrder, orderId: 0, status: 0, skuId: 0 };
+    const reply = this.decidePayment(command, order);
+    if (reference !== '') {
+      if (this.payments.size >= this.limits.paymentReferencesMax)
+        this.payments.delete(this.payments.keys().next().value as string);
+      this.payments.set(reference, reply);
+    }
+    return reply;
+  }
+
+  private decidePayment(
+    command: Extract<CommandInput, { type: 'paymentResult' }>,
+    order: ModelOrder,
+  ): ModelReply {
     let result: number = ResultCode.ok;
     const succeeded = command.outcome === PaymentOutcome.succeeded;
     if (order.status === OrderStatus.readyForCheckout && this.nowMs >= order.expiresAtMs)
@@ -268,7 +302,7 @@ export class ReferenceModel {
     } else if (!(succeeded && order.status === OrderStatus.checkoutSuccess)) {
       result = ResultCode.invalidTransition;
     }
-    return { result, orderId: command.orderId, status: order.status };
+    return { result, orderId: command.orderId, status: order.status, skuId: 0 };
   }
 
   /** Moves a reserving order to a final status, releasing or committing its stock. */

@@ -12,7 +12,7 @@ import { PaymentOutcome, resultName, statusName } from '../codes.ts';
 import type { CommandInput } from '../commands.ts';
 import { orderSlotOf } from '../evolve.ts';
 import { checkInvariants } from '../invariants.ts';
-import { packCurrency } from '../layout.ts';
+import { packCurrency, paymentReferenceCharsMax } from '../layout.ts';
 import { engineLimits } from '../limits.ts';
 import type { EngineHarness } from './harness.ts';
 import type { ReferenceModel } from './reference-model.ts';
@@ -24,6 +24,8 @@ export const simulationLimits = engineLimits({
   buyersMax: 40,
   buyerSkuPairsMax: 120,
   requestIdsMax: 200,
+  // Small, so redeliveries older than the window are decided again.
+  paymentReferencesMax: 50,
   linesPerOrderMax: 4,
   quantityPerLineMax: 5,
   orderTtlMs: 3_000,
@@ -60,6 +62,8 @@ export function simulationCatalog(nowMs: number): CommandInput[] {
 export class RandomCommands {
   private readonly random: SeededRandom;
   private readonly sent: Extract<CommandInput, { type: 'placeOrder' }>[] = [];
+  private readonly paid: Extract<CommandInput, { type: 'paymentResult' }>[] = [];
+  private paymentSerial = 1;
   private requestId = 1;
   nowMs: number;
 
@@ -104,7 +108,15 @@ export class RandomCommands {
       const order = model.orders.get(orderId);
       const outcome = random.chance(0.75) ? PaymentOutcome.succeeded : PaymentOutcome.declined;
       const amountMinor = order && !random.chance(0.04) ? order.totalMinor : random.int(1, 1000);
-      return { type: 'paymentResult', orderId, outcome, amountMinor };
+      if (this.paid.length > 0 && random.chance(0.15)) return random.pick(this.paid); // a redelivery
+      if (random.chance(0.1)) return { type: 'paymentResult', orderId, outcome, amountMinor };
+      // References of every length the slot holds, so every word of the layout is exercised.
+      const serial = String(this.paymentSerial++);
+      const length = Math.max(serial.length + 4, random.int(1, paymentReferenceCharsMax));
+      const reference = `evt_${serial}`.padEnd(length, '~');
+      const input: CommandInput = { type: 'paymentResult', orderId, outcome, amountMinor, reference };
+      this.paid.push(input);
+      return input;
     }
     if (roll < 0.78 && liveOrders.length > 0) {
       const orderId = random.pick(liveOrders);
@@ -148,9 +160,14 @@ export function stepBoth(
   const got = engine.run(nowMs, input);
   const want = model.apply(nowMs, input);
   const path = `${input.type}:${resultName(got.result)}`;
-  const answer = (r: { result: number; orderId: number; status: number }): string =>
-    `${resultName(r.result)}/${r.orderId}/${statusName(r.status)}`;
-  if (got.result !== want.result || got.orderId !== want.orderId || got.status !== want.status) {
+  const answer = (r: { result: number; orderId: number; status: number; skuId: number }): string =>
+    `${resultName(r.result)}/${r.orderId}/${statusName(r.status)}/sku ${r.skuId}`;
+  if (
+    got.result !== want.result ||
+    got.orderId !== want.orderId ||
+    got.status !== want.status ||
+    got.skuId !== want.skuId
+  ) {
     return {
       path,
       problem: `${input.type}: engine ${answer(got)}, model ${answer(want)} (${JSON.stringify(input)})`,

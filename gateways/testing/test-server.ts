@@ -11,7 +11,7 @@ import { engineLimits } from '../../engine/limits.ts';
 import { issueToken, type TokenSubject } from '../../lib/tokens.ts';
 import { silentLogger } from '../../node/log.ts';
 import type { NodeStartOptions } from '../../node/node.ts';
-import { serverJsonOptions } from '../../proto/client-codec.ts';
+import { serverMessageJson } from '../../proto/client-codec.ts';
 import { stampede } from '../../proto/generated/stampede.js';
 import { closeCodeOf, httpStatusOf } from '../errors.ts';
 import { tokenVerifier } from '../serve.ts';
@@ -106,10 +106,7 @@ export class TestClient {
       // Binary answers are protobuf; decode them to the same JSON shape text answers have.
       const message = (
         isBinary
-          ? stampede.v1.ServerMessage.toObject(
-              stampede.v1.ServerMessage.decode(new Uint8Array(data as Buffer)),
-              serverJsonOptions,
-            )
+          ? serverMessageJson(stampede.v1.ServerMessage.decode(new Uint8Array(data as Buffer)))
           : JSON.parse(data.toString())
       ) as Json;
       this.received++;

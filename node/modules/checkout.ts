@@ -9,6 +9,7 @@
  */
 import { CheckoutService } from '../../gateways/checkout-service.ts';
 import { CheckoutSocket } from '../../gateways/checkout-socket.ts';
+import { JournalStallWatch } from '../../gateways/journal-stall.ts';
 import { clientFrameLimits } from '../../proto/client-codec.ts';
 import { nodeLimits } from '../limits.ts';
 import { type CheckoutParts, defineModule } from '../module.ts';
@@ -37,6 +38,8 @@ export const checkoutModule = defineModule({
   async start({ settings, need, metrics, app }) {
     const engine = need('engine');
     const readModel = need('readModel');
+    // No sold-out answer at the edge from reservations a stalled journal may never make durable.
+    const journalStall = new JournalStallWatch(engine.host.control);
     const service = new CheckoutService({
       commands: engine.commands,
       model: readModel.model,
@@ -48,7 +51,9 @@ export const checkoutModule = defineModule({
       buyerLimiter: settings.buyerLimiter,
       ipLimiter: settings.ipLimiter,
       busyRetryAfterMs: settings.busyRetryAfterMs,
-      catchUp: () => readModel.feed.drain(),
+      catchUp: () => readModel.feed.caughtUp(),
+      catchUpNow: () => readModel.feed.catchUpNow(),
+      journalKeepsUp: (nowMs) => journalStall.keepsUp(nowMs),
     });
     readModel.listen(service);
     const socket = new CheckoutSocket(service, metrics, {

@@ -39,7 +39,7 @@ export const demoCatalogModule = defineModule({
       });
     }
     await commands.submit({ type: 'configureSale', skuId: 1, limitPerBuyer: 1, startsAtMs: 0, endsAtMs: 0 });
-    feed.drain();
+    await feed.caughtUp();
     log.info(
       `demo catalog: ${demoProducts.map((p) => `sku ${p.skuId} ${p.name} (${p.stock} units)`).join(', ')}`,
     );

@@ -10,7 +10,7 @@ import { defineModule } from '../module.ts';
 export const httpApiModule = defineModule({
   name: 'http-api',
   summary: 'the HTTP API: reads, admin commands, /health, /ready, /metrics, /openapi.json',
-  settings: ['verifyToken', 'httpStatusOf', 'httpBodyBytesMax', 'pageSizeMax'],
+  settings: ['verifyToken', 'httpStatusOf', 'httpBodyBytesMax', 'pageSizeMax', 'busyRetryAfterMs'],
   needs: ['engine', 'readModel', 'dashboard'],
   uses: ['redisReads'],
   gives: [],
@@ -28,7 +28,7 @@ export const httpApiModule = defineModule({
     };
     registerHttpApi(app, {
       model,
-      catchUp: () => feed.drain(),
+      catchUp: () => feed.caughtUp(),
       redisReads: optional('redisReads') ?? null,
       availability: host.availability,
       skusMax: engine.limits.skusMax,
@@ -44,6 +44,7 @@ export const httpApiModule = defineModule({
             ? { ready: false, reason: 'journal failed' }
             : { ready: true, reason: 'engine and journal running' },
       bodyBytesMax: settings.httpBodyBytesMax,
+      busyRetryAfterMs: settings.busyRetryAfterMs,
       pageSizeMax: settings.pageSizeMax,
     });
     return { gives: {} };

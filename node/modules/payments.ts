@@ -15,6 +15,7 @@ import { defineModule } from '../module.ts';
 /** For commands whose answer nobody waits for (payment results). */
 const answerIgnored = new (class extends EngineAnswerSink {
   engineAnswered(): void {}
+  engineUnavailable(): void {}
 })();
 
 export const paymentsModule = defineModule({
@@ -29,12 +30,13 @@ export const paymentsModule = defineModule({
   async start({ settings, log, need, app }) {
     const { commands } = need('engine');
     const refused = boundedWarn(log, nodeLimits.repeatedWarningIntervalMs);
-    const payments = new SandboxPayments(settings.payments, (orderId, outcome, amountMinor) => {
+    const payments = new SandboxPayments(settings.payments, (orderId, outcome, amountMinor, reference) => {
       const input = {
         type: 'paymentResult',
         orderId,
         outcome: outcome === 'succeeded' ? 1 : 2,
         amountMinor,
+        reference,
       } as const;
       // One a second at most: a busy engine may refuse many in a row.
       if (!commands.submitTo(input, Date.now(), answerIgnored, 0))
@@ -43,7 +45,6 @@ export const paymentsModule = defineModule({
     registerPaymentsWebhook(app, commands, {
       secret: settings.webhookSecret,
       bodyBytesMax: settings.httpBodyBytesMax,
-      eventIdsMax: nodeLimits.webhookEventIdsMax,
       busyRetryAfterMs: settings.busyRetryAfterMs,
       httpStatusOf: settings.httpStatusOf,
     });

@@ -8,6 +8,7 @@
 import { DurableEventFeed } from '../../gateways/durable-event-feed.ts';
 import { EmbeddedReadModel } from '../../projections/embedded-read-model.ts';
 import { nodeLimits } from '../limits.ts';
+import { textLog } from '../log.ts';
 import { defineModule, type OrderListener, type ReadModelParts } from '../module.ts';
 
 export const readModelModule = defineModule({
@@ -23,19 +24,22 @@ export const readModelModule = defineModule({
     const { host } = need('engine');
     const model = new EmbeddedReadModel(settings.readModelOrdersMax);
     const listeners: OrderListener[] = [];
-    const feed = new DurableEventFeed(
-      host.notify!,
-      host.control,
+    const journal = need('journal');
+    const feed = new DurableEventFeed({
+      notify: host.notify!,
+      control: host.control,
       model,
-      (change) => {
+      // Read at start-up, and again whenever the notify ring dropped events (a gap filled from the journal).
+      openReader: () => journal.openReader(),
+      onChange: (change) => {
         for (const listener of listeners) listener.onOrderChange(change);
       },
-      (orderId) => {
+      onForgotten: (orderId) => {
         for (const listener of listeners) listener.onOrderForgotten(orderId);
       },
-    );
-    const reader = need('journal').openReader();
-    const caughtUpCount = await feed.catchUp(reader).finally(() => reader.close());
+      log: textLog(log),
+    });
+    const caughtUpCount = await feed.catchUp();
     feed.start();
     log.info({ caughtUpCount }, `read model caught up with ${caughtUpCount} events`);
     const readModel: ReadModelParts = {

@@ -14,7 +14,8 @@ export const tickerModule = defineModule({
   async start({ need }) {
     const { commands, limits } = need('engine');
     const ticker = setInterval(() => {
-      commands.submit({ type: 'tick' });
+      // A tick refused for a failed journal is moot: the node is stopping to restart.
+      commands.submit({ type: 'tick' })?.catch(() => {});
     }, limits.timerSlotMs);
     return { gives: {}, stop: async () => clearInterval(ticker) };
   },

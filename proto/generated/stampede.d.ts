@@ -2612,6 +2612,12 @@ export namespace stampede {
 
             /** The amount actually paid; it must equal the order's total. */
             amountMinor?: (number|null);
+
+            /**
+             * The provider's id of this delivery (1..96 printable ASCII characters), if any:
+             * a redelivery with the same reference gets the first answer and changes nothing.
+             */
+            reference?: (string|null);
         }
 
         /** The payment provider's answer for an order awaiting payment. */
@@ -2631,6 +2637,12 @@ export namespace stampede {
 
             /** The amount actually paid; it must equal the order's total. */
             public amountMinor?: (number|null);
+
+            /**
+             * The provider's id of this delivery (1..96 printable ASCII characters), if any:
+             * a redelivery with the same reference gets the first answer and changes nothing.
+             */
+            public reference?: (string|null);
 
             /**
              * Creates a new PaymentResult instance using the specified properties.
@@ -2924,6 +2936,9 @@ export namespace stampede {
 
             /** Event orderForgotten */
             orderForgotten?: (stampede.v1.IOrderForgotten|null);
+
+            /** Event paymentReceived */
+            paymentReceived?: (stampede.v1.IPaymentReceived|null);
         }
 
         /** A fact the engine decided, in journal order. */
@@ -2968,8 +2983,11 @@ export namespace stampede {
             /** Event orderForgotten. */
             public orderForgotten?: (stampede.v1.IOrderForgotten|null);
 
+            /** Event paymentReceived. */
+            public paymentReceived?: (stampede.v1.IPaymentReceived|null);
+
             /** Event body. */
-            public body?: ("productAdded"|"stockRestocked"|"priceSet"|"saleConfigured"|"buyerBlocked"|"orderRefused"|"orderCreated"|"orderStatusChanged"|"orderForgotten");
+            public body?: ("productAdded"|"stockRestocked"|"priceSet"|"saleConfigured"|"buyerBlocked"|"orderRefused"|"orderCreated"|"orderStatusChanged"|"orderForgotten"|"paymentReceived");
 
             /**
              * Creates a new Event instance using the specified properties.
@@ -3791,6 +3809,9 @@ export namespace stampede {
 
             /** OrderStatusChanged code */
             code?: (stampede.v1.ResultCode|null);
+
+            /** The SKU a FAIL_CHECKOUT is about (per-buyer limit, price changed), or 0. */
+            skuId?: (number|null);
         }
 
         /** An order moved from `previous` to `status`; `code` says why when it failed. */
@@ -3816,6 +3837,9 @@ export namespace stampede {
 
             /** OrderStatusChanged code. */
             public code: stampede.v1.ResultCode;
+
+            /** The SKU a FAIL_CHECKOUT is about (per-buyer limit, price changed), or 0. */
+            public skuId: number;
 
             /**
              * Creates a new OrderStatusChanged instance using the specified properties.
@@ -3973,6 +3997,141 @@ export namespace stampede {
 
             /**
              * Converts this OrderForgotten to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of a PaymentReceived. */
+        interface IPaymentReceived {
+
+            /** PaymentReceived orderId */
+            orderId?: (number|null);
+
+            /** PaymentReceived buyerId */
+            buyerId?: (number|null);
+
+            /** PaymentReceived outcome */
+            outcome?: (stampede.v1.PaymentOutcome|null);
+
+            /** The amount the provider reported (for a decline: attempted, not moved). */
+            amountMinor?: (number|null);
+
+            /** The answer: OK, PAYMENT_DECLINED, AMOUNT_MISMATCH, EXPIRED or INVALID_TRANSITION. */
+            result?: (stampede.v1.ResultCode|null);
+
+            /** PaymentReceived previous */
+            previous?: (stampede.v1.OrderStatus|null);
+
+            /** PaymentReceived status */
+            status?: (stampede.v1.OrderStatus|null);
+
+            /** The provider's reference, or empty. */
+            reference?: (string|null);
+        }
+
+        /**
+         * A payment delivery for a known order: the money as the provider reported it and what it did
+         * (the status changes it made are their own events, just before it).
+         */
+        class PaymentReceived implements IPaymentReceived {
+
+            /**
+             * Constructs a new PaymentReceived.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: stampede.v1.IPaymentReceived);
+
+            /** PaymentReceived orderId. */
+            public orderId: number;
+
+            /** PaymentReceived buyerId. */
+            public buyerId: number;
+
+            /** PaymentReceived outcome. */
+            public outcome: stampede.v1.PaymentOutcome;
+
+            /** The amount the provider reported (for a decline: attempted, not moved). */
+            public amountMinor: number;
+
+            /** The answer: OK, PAYMENT_DECLINED, AMOUNT_MISMATCH, EXPIRED or INVALID_TRANSITION. */
+            public result: stampede.v1.ResultCode;
+
+            /** PaymentReceived previous. */
+            public previous: stampede.v1.OrderStatus;
+
+            /** PaymentReceived status. */
+            public status: stampede.v1.OrderStatus;
+
+            /** The provider's reference, or empty. */
+            public reference: string;
+
+            /**
+             * Creates a new PaymentReceived instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns PaymentReceived instance
+             */
+            public static create(properties?: stampede.v1.IPaymentReceived): stampede.v1.PaymentReceived;
+
+            /**
+             * Encodes the specified PaymentReceived message. Does not implicitly {@link stampede.v1.PaymentReceived.verify|verify} messages.
+             * @param message PaymentReceived message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: stampede.v1.IPaymentReceived, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified PaymentReceived message, length delimited. Does not implicitly {@link stampede.v1.PaymentReceived.verify|verify} messages.
+             * @param message PaymentReceived message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: stampede.v1.IPaymentReceived, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a PaymentReceived message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns PaymentReceived
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): stampede.v1.PaymentReceived;
+
+            /**
+             * Decodes a PaymentReceived message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns PaymentReceived
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): stampede.v1.PaymentReceived;
+
+            /**
+             * Verifies a PaymentReceived message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            public static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a PaymentReceived message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns PaymentReceived
+             */
+            public static fromObject(object: { [k: string]: any }): stampede.v1.PaymentReceived;
+
+            /**
+             * Creates a plain object from a PaymentReceived message. Also converts values to other types if specified.
+             * @param message PaymentReceived
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: stampede.v1.PaymentReceived, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this PaymentReceived to JSON.
              * @returns JSON object
              */
             public toJSON(): { [k: string]: any };

@@ -8559,6 +8559,8 @@ export const stampede = $root.stampede = (() => {
              * @property {number|null} [orderId] PaymentResult orderId
              * @property {stampede.v1.PaymentOutcome|null} [outcome] PaymentResult outcome
              * @property {number|null} [amountMinor] The amount actually paid; it must equal the order's total.
+             * @property {string|null} [reference] The provider's id of this delivery (1..96 printable ASCII characters), if any:
+             * a redelivery with the same reference gets the first answer and changes nothing.
              */
 
             /**
@@ -8600,6 +8602,15 @@ export const stampede = $root.stampede = (() => {
              */
             PaymentResult.prototype.amountMinor = null;
 
+            /**
+             * The provider's id of this delivery (1..96 printable ASCII characters), if any:
+             * a redelivery with the same reference gets the first answer and changes nothing.
+             * @member {string|null|undefined} reference
+             * @memberof stampede.v1.PaymentResult
+             * @instance
+             */
+            PaymentResult.prototype.reference = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
@@ -8618,6 +8629,12 @@ export const stampede = $root.stampede = (() => {
             // Virtual OneOf for proto3 optional field
             Object.defineProperty(PaymentResult.prototype, "_amountMinor", {
                 get: $util.oneOfGetter($oneOfFields = ["amountMinor"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            // Virtual OneOf for proto3 optional field
+            Object.defineProperty(PaymentResult.prototype, "_reference", {
+                get: $util.oneOfGetter($oneOfFields = ["reference"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -8655,6 +8672,8 @@ export const stampede = $root.stampede = (() => {
                     writer.uint32(/* id 2, wireType 0 =*/16).int32(message.outcome);
                 if (message.amountMinor != null && Object.hasOwnProperty.call(message, "amountMinor"))
                     writer.uint32(/* id 3, wireType 0 =*/24).int64(message.amountMinor);
+                if (message.reference != null && Object.hasOwnProperty.call(message, "reference"))
+                    writer.uint32(/* id 4, wireType 2 =*/34).string(message.reference);
                 return writer;
             };
 
@@ -8715,6 +8734,10 @@ export const stampede = $root.stampede = (() => {
                         }
                     case 3: {
                             message.amountMinor = reader.int64();
+                            break;
+                        }
+                    case 4: {
+                            message.reference = reader.string();
                             break;
                         }
                     default:
@@ -8783,6 +8806,11 @@ export const stampede = $root.stampede = (() => {
                     if (!$util.isInteger(message.amountMinor) && !(message.amountMinor && $util.isInteger(message.amountMinor.low) && $util.isInteger(message.amountMinor.high)))
                         return "amountMinor: integer|Long expected";
                 }
+                if (message.reference != null && Object.hasOwnProperty.call(message, "reference")) {
+                    properties._reference = 1;
+                    if (!$util.isString(message.reference))
+                        return "reference: string expected";
+                }
                 return null;
             };
 
@@ -8842,6 +8870,8 @@ export const stampede = $root.stampede = (() => {
                         message.amountMinor = object.amountMinor;
                     else if (typeof object.amountMinor === "object")
                         message.amountMinor = new $util.LongBits(object.amountMinor.low >>> 0, object.amountMinor.high >>> 0).toNumber();
+                if (object.reference != null)
+                    message.reference = String(object.reference);
                 return message;
             };
 
@@ -8886,6 +8916,11 @@ export const stampede = $root.stampede = (() => {
                         object.amountMinor = options.longs === String ? $util.Long.prototype.toString.call(message.amountMinor) : options.longs === Number ? new $util.LongBits(message.amountMinor.low >>> 0, message.amountMinor.high >>> 0).toNumber() : message.amountMinor;
                     if (options.oneofs)
                         object._amountMinor = "amountMinor";
+                }
+                if (message.reference != null && Object.hasOwnProperty.call(message, "reference")) {
+                    object.reference = message.reference;
+                    if (options.oneofs)
+                        object._reference = "reference";
                 }
                 return object;
             };
@@ -9440,6 +9475,7 @@ export const stampede = $root.stampede = (() => {
              * @property {stampede.v1.IOrderCreated|null} [orderCreated] Event orderCreated
              * @property {stampede.v1.IOrderStatusChanged|null} [orderStatusChanged] Event orderStatusChanged
              * @property {stampede.v1.IOrderForgotten|null} [orderForgotten] Event orderForgotten
+             * @property {stampede.v1.IPaymentReceived|null} [paymentReceived] Event paymentReceived
              */
 
             /**
@@ -9545,17 +9581,25 @@ export const stampede = $root.stampede = (() => {
              */
             Event.prototype.orderForgotten = null;
 
+            /**
+             * Event paymentReceived.
+             * @member {stampede.v1.IPaymentReceived|null|undefined} paymentReceived
+             * @memberof stampede.v1.Event
+             * @instance
+             */
+            Event.prototype.paymentReceived = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * Event body.
-             * @member {"productAdded"|"stockRestocked"|"priceSet"|"saleConfigured"|"buyerBlocked"|"orderRefused"|"orderCreated"|"orderStatusChanged"|"orderForgotten"|undefined} body
+             * @member {"productAdded"|"stockRestocked"|"priceSet"|"saleConfigured"|"buyerBlocked"|"orderRefused"|"orderCreated"|"orderStatusChanged"|"orderForgotten"|"paymentReceived"|undefined} body
              * @memberof stampede.v1.Event
              * @instance
              */
             Object.defineProperty(Event.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["productAdded", "stockRestocked", "priceSet", "saleConfigured", "buyerBlocked", "orderRefused", "orderCreated", "orderStatusChanged", "orderForgotten"]),
+                get: $util.oneOfGetter($oneOfFields = ["productAdded", "stockRestocked", "priceSet", "saleConfigured", "buyerBlocked", "orderRefused", "orderCreated", "orderStatusChanged", "orderForgotten", "paymentReceived"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -9609,6 +9653,8 @@ export const stampede = $root.stampede = (() => {
                     $root.stampede.v1.OrderStatusChanged.encode(message.orderStatusChanged, writer.uint32(/* id 18, wireType 2 =*/146).fork(), q + 1).ldelim();
                 if (message.orderForgotten != null && Object.hasOwnProperty.call(message, "orderForgotten"))
                     $root.stampede.v1.OrderForgotten.encode(message.orderForgotten, writer.uint32(/* id 19, wireType 2 =*/154).fork(), q + 1).ldelim();
+                if (message.paymentReceived != null && Object.hasOwnProperty.call(message, "paymentReceived"))
+                    $root.stampede.v1.PaymentReceived.encode(message.paymentReceived, writer.uint32(/* id 20, wireType 2 =*/162).fork(), q + 1).ldelim();
                 return writer;
             };
 
@@ -9701,6 +9747,10 @@ export const stampede = $root.stampede = (() => {
                         }
                     case 19: {
                             message.orderForgotten = $root.stampede.v1.OrderForgotten.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 20: {
+                            message.paymentReceived = $root.stampede.v1.PaymentReceived.decode(reader, reader.uint32(), undefined, long + 1);
                             break;
                         }
                     default:
@@ -9842,6 +9892,16 @@ export const stampede = $root.stampede = (() => {
                             return "orderForgotten." + error;
                     }
                 }
+                if (message.paymentReceived != null && Object.hasOwnProperty.call(message, "paymentReceived")) {
+                    if (properties.body === 1)
+                        return "body: multiple values";
+                    properties.body = 1;
+                    {
+                        let error = $root.stampede.v1.PaymentReceived.verify(message.paymentReceived, long + 1);
+                        if (error)
+                            return "paymentReceived." + error;
+                    }
+                }
                 return null;
             };
 
@@ -9918,6 +9978,11 @@ export const stampede = $root.stampede = (() => {
                     if (!$util.isObject(object.orderForgotten))
                         throw TypeError(".stampede.v1.Event.orderForgotten: object expected");
                     message.orderForgotten = $root.stampede.v1.OrderForgotten.fromObject(object.orderForgotten, long + 1);
+                }
+                if (object.paymentReceived != null) {
+                    if (!$util.isObject(object.paymentReceived))
+                        throw TypeError(".stampede.v1.Event.paymentReceived: object expected");
+                    message.paymentReceived = $root.stampede.v1.PaymentReceived.fromObject(object.paymentReceived, long + 1);
                 }
                 return message;
             };
@@ -10000,6 +10065,11 @@ export const stampede = $root.stampede = (() => {
                     object.orderForgotten = $root.stampede.v1.OrderForgotten.toObject(message.orderForgotten, options, q + 1);
                     if (options.oneofs)
                         object.body = "orderForgotten";
+                }
+                if (message.paymentReceived != null && Object.hasOwnProperty.call(message, "paymentReceived")) {
+                    object.paymentReceived = $root.stampede.v1.PaymentReceived.toObject(message.paymentReceived, options, q + 1);
+                    if (options.oneofs)
+                        object.body = "paymentReceived";
                 }
                 return object;
             };
@@ -12278,6 +12348,7 @@ export const stampede = $root.stampede = (() => {
              * @property {stampede.v1.OrderStatus|null} [status] OrderStatusChanged status
              * @property {stampede.v1.OrderStatus|null} [previous] OrderStatusChanged previous
              * @property {stampede.v1.ResultCode|null} [code] OrderStatusChanged code
+             * @property {number|null} [skuId] The SKU a FAIL_CHECKOUT is about (per-buyer limit, price changed), or 0.
              */
 
             /**
@@ -12336,6 +12407,14 @@ export const stampede = $root.stampede = (() => {
             OrderStatusChanged.prototype.code = 0;
 
             /**
+             * The SKU a FAIL_CHECKOUT is about (per-buyer limit, price changed), or 0.
+             * @member {number} skuId
+             * @memberof stampede.v1.OrderStatusChanged
+             * @instance
+             */
+            OrderStatusChanged.prototype.skuId = 0;
+
+            /**
              * Creates a new OrderStatusChanged instance using the specified properties.
              * @function create
              * @memberof stampede.v1.OrderStatusChanged
@@ -12373,6 +12452,8 @@ export const stampede = $root.stampede = (() => {
                     writer.uint32(/* id 4, wireType 0 =*/32).int32(message.previous);
                 if (message.code != null && Object.hasOwnProperty.call(message, "code"))
                     writer.uint32(/* id 5, wireType 0 =*/40).int32(message.code);
+                if (message.skuId != null && Object.hasOwnProperty.call(message, "skuId"))
+                    writer.uint32(/* id 6, wireType 0 =*/48).uint32(message.skuId);
                 return writer;
             };
 
@@ -12441,6 +12522,10 @@ export const stampede = $root.stampede = (() => {
                         }
                     case 5: {
                             message.code = reader.int32();
+                            break;
+                        }
+                    case 6: {
+                            message.skuId = reader.uint32();
                             break;
                         }
                     default:
@@ -12560,6 +12645,9 @@ export const stampede = $root.stampede = (() => {
                     case 26:
                         break;
                     }
+                if (message.skuId != null && Object.hasOwnProperty.call(message, "skuId"))
+                    if (!$util.isInteger(message.skuId))
+                        return "skuId: integer expected";
                 return null;
             };
 
@@ -12812,6 +12900,8 @@ export const stampede = $root.stampede = (() => {
                     message.code = 26;
                     break;
                 }
+                if (object.skuId != null)
+                    message.skuId = object.skuId >>> 0;
                 return message;
             };
 
@@ -12842,6 +12932,7 @@ export const stampede = $root.stampede = (() => {
                     object.status = options.enums === String ? "ORDER_STATUS_NONE" : 0;
                     object.previous = options.enums === String ? "ORDER_STATUS_NONE" : 0;
                     object.code = options.enums === String ? "RESULT_CODE_OK" : 0;
+                    object.skuId = 0;
                 }
                 if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
                     if (typeof BigInt !== "undefined" && options.longs === BigInt)
@@ -12858,6 +12949,8 @@ export const stampede = $root.stampede = (() => {
                     object.previous = options.enums === String ? $root.stampede.v1.OrderStatus[message.previous] === undefined ? message.previous : $root.stampede.v1.OrderStatus[message.previous] : message.previous;
                 if (message.code != null && Object.hasOwnProperty.call(message, "code"))
                     object.code = options.enums === String ? $root.stampede.v1.ResultCode[message.code] === undefined ? message.code : $root.stampede.v1.ResultCode[message.code] : message.code;
+                if (message.skuId != null && Object.hasOwnProperty.call(message, "skuId"))
+                    object.skuId = message.skuId;
                 return object;
             };
 
@@ -13116,6 +13209,724 @@ export const stampede = $root.stampede = (() => {
             };
 
             return OrderForgotten;
+        })();
+
+        v1.PaymentReceived = (function() {
+
+            /**
+             * Properties of a PaymentReceived.
+             * @memberof stampede.v1
+             * @interface IPaymentReceived
+             * @property {number|null} [orderId] PaymentReceived orderId
+             * @property {number|null} [buyerId] PaymentReceived buyerId
+             * @property {stampede.v1.PaymentOutcome|null} [outcome] PaymentReceived outcome
+             * @property {number|null} [amountMinor] The amount the provider reported (for a decline: attempted, not moved).
+             * @property {stampede.v1.ResultCode|null} [result] The answer: OK, PAYMENT_DECLINED, AMOUNT_MISMATCH, EXPIRED or INVALID_TRANSITION.
+             * @property {stampede.v1.OrderStatus|null} [previous] PaymentReceived previous
+             * @property {stampede.v1.OrderStatus|null} [status] PaymentReceived status
+             * @property {string|null} [reference] The provider's reference, or empty.
+             */
+
+            /**
+             * Constructs a new PaymentReceived.
+             * @memberof stampede.v1
+             * @classdesc A payment delivery for a known order: the money as the provider reported it and what it did
+             * (the status changes it made are their own events, just before it).
+             * @implements IPaymentReceived
+             * @constructor
+             * @param {stampede.v1.IPaymentReceived=} [properties] Properties to set
+             */
+            function PaymentReceived(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * PaymentReceived orderId.
+             * @member {number} orderId
+             * @memberof stampede.v1.PaymentReceived
+             * @instance
+             */
+            PaymentReceived.prototype.orderId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * PaymentReceived buyerId.
+             * @member {number} buyerId
+             * @memberof stampede.v1.PaymentReceived
+             * @instance
+             */
+            PaymentReceived.prototype.buyerId = 0;
+
+            /**
+             * PaymentReceived outcome.
+             * @member {stampede.v1.PaymentOutcome} outcome
+             * @memberof stampede.v1.PaymentReceived
+             * @instance
+             */
+            PaymentReceived.prototype.outcome = 0;
+
+            /**
+             * The amount the provider reported (for a decline: attempted, not moved).
+             * @member {number} amountMinor
+             * @memberof stampede.v1.PaymentReceived
+             * @instance
+             */
+            PaymentReceived.prototype.amountMinor = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * The answer: OK, PAYMENT_DECLINED, AMOUNT_MISMATCH, EXPIRED or INVALID_TRANSITION.
+             * @member {stampede.v1.ResultCode} result
+             * @memberof stampede.v1.PaymentReceived
+             * @instance
+             */
+            PaymentReceived.prototype.result = 0;
+
+            /**
+             * PaymentReceived previous.
+             * @member {stampede.v1.OrderStatus} previous
+             * @memberof stampede.v1.PaymentReceived
+             * @instance
+             */
+            PaymentReceived.prototype.previous = 0;
+
+            /**
+             * PaymentReceived status.
+             * @member {stampede.v1.OrderStatus} status
+             * @memberof stampede.v1.PaymentReceived
+             * @instance
+             */
+            PaymentReceived.prototype.status = 0;
+
+            /**
+             * The provider's reference, or empty.
+             * @member {string} reference
+             * @memberof stampede.v1.PaymentReceived
+             * @instance
+             */
+            PaymentReceived.prototype.reference = "";
+
+            /**
+             * Creates a new PaymentReceived instance using the specified properties.
+             * @function create
+             * @memberof stampede.v1.PaymentReceived
+             * @static
+             * @param {stampede.v1.IPaymentReceived=} [properties] Properties to set
+             * @returns {stampede.v1.PaymentReceived} PaymentReceived instance
+             */
+            PaymentReceived.create = function create(properties) {
+                return new PaymentReceived(properties);
+            };
+
+            /**
+             * Encodes the specified PaymentReceived message. Does not implicitly {@link stampede.v1.PaymentReceived.verify|verify} messages.
+             * @function encode
+             * @memberof stampede.v1.PaymentReceived
+             * @static
+             * @param {stampede.v1.IPaymentReceived} message PaymentReceived message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PaymentReceived.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.orderId);
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.buyerId);
+                if (message.outcome != null && Object.hasOwnProperty.call(message, "outcome"))
+                    writer.uint32(/* id 3, wireType 0 =*/24).int32(message.outcome);
+                if (message.amountMinor != null && Object.hasOwnProperty.call(message, "amountMinor"))
+                    writer.uint32(/* id 4, wireType 0 =*/32).int64(message.amountMinor);
+                if (message.result != null && Object.hasOwnProperty.call(message, "result"))
+                    writer.uint32(/* id 5, wireType 0 =*/40).int32(message.result);
+                if (message.previous != null && Object.hasOwnProperty.call(message, "previous"))
+                    writer.uint32(/* id 6, wireType 0 =*/48).int32(message.previous);
+                if (message.status != null && Object.hasOwnProperty.call(message, "status"))
+                    writer.uint32(/* id 7, wireType 0 =*/56).int32(message.status);
+                if (message.reference != null && Object.hasOwnProperty.call(message, "reference"))
+                    writer.uint32(/* id 8, wireType 2 =*/66).string(message.reference);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified PaymentReceived message, length delimited. Does not implicitly {@link stampede.v1.PaymentReceived.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof stampede.v1.PaymentReceived
+             * @static
+             * @param {stampede.v1.IPaymentReceived} message PaymentReceived message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PaymentReceived.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a PaymentReceived message from the specified reader or buffer.
+             * @function decode
+             * @memberof stampede.v1.PaymentReceived
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {stampede.v1.PaymentReceived} PaymentReceived
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PaymentReceived.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.stampede.v1.PaymentReceived();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.orderId = reader.uint64();
+                            break;
+                        }
+                    case 2: {
+                            message.buyerId = reader.uint32();
+                            break;
+                        }
+                    case 3: {
+                            message.outcome = reader.int32();
+                            break;
+                        }
+                    case 4: {
+                            message.amountMinor = reader.int64();
+                            break;
+                        }
+                    case 5: {
+                            message.result = reader.int32();
+                            break;
+                        }
+                    case 6: {
+                            message.previous = reader.int32();
+                            break;
+                        }
+                    case 7: {
+                            message.status = reader.int32();
+                            break;
+                        }
+                    case 8: {
+                            message.reference = reader.string();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a PaymentReceived message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof stampede.v1.PaymentReceived
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {stampede.v1.PaymentReceived} PaymentReceived
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PaymentReceived.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Verifies a PaymentReceived message.
+             * @function verify
+             * @memberof stampede.v1.PaymentReceived
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            PaymentReceived.verify = function verify(message, long) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    return "maximum nesting depth exceeded";
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    if (!$util.isInteger(message.orderId) && !(message.orderId && $util.isInteger(message.orderId.low) && $util.isInteger(message.orderId.high)))
+                        return "orderId: integer|Long expected";
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    if (!$util.isInteger(message.buyerId))
+                        return "buyerId: integer expected";
+                if (message.outcome != null && Object.hasOwnProperty.call(message, "outcome"))
+                    switch (message.outcome) {
+                    default:
+                        return "outcome: enum value expected";
+                    case 0:
+                    case 1:
+                    case 2:
+                        break;
+                    }
+                if (message.amountMinor != null && Object.hasOwnProperty.call(message, "amountMinor"))
+                    if (!$util.isInteger(message.amountMinor) && !(message.amountMinor && $util.isInteger(message.amountMinor.low) && $util.isInteger(message.amountMinor.high)))
+                        return "amountMinor: integer|Long expected";
+                if (message.result != null && Object.hasOwnProperty.call(message, "result"))
+                    switch (message.result) {
+                    default:
+                        return "result: enum value expected";
+                    case 0:
+                    case 1:
+                    case 2:
+                    case 3:
+                    case 4:
+                    case 5:
+                    case 6:
+                    case 7:
+                    case 8:
+                    case 9:
+                    case 10:
+                    case 11:
+                    case 12:
+                    case 13:
+                    case 14:
+                    case 15:
+                    case 16:
+                    case 17:
+                    case 18:
+                    case 19:
+                    case 20:
+                    case 21:
+                    case 22:
+                    case 23:
+                    case 24:
+                    case 25:
+                    case 26:
+                        break;
+                    }
+                if (message.previous != null && Object.hasOwnProperty.call(message, "previous"))
+                    switch (message.previous) {
+                    default:
+                        return "previous: enum value expected";
+                    case 0:
+                    case 1:
+                    case 2:
+                    case 3:
+                    case 4:
+                    case 5:
+                    case 6:
+                    case 7:
+                    case 8:
+                    case 9:
+                    case 10:
+                        break;
+                    }
+                if (message.status != null && Object.hasOwnProperty.call(message, "status"))
+                    switch (message.status) {
+                    default:
+                        return "status: enum value expected";
+                    case 0:
+                    case 1:
+                    case 2:
+                    case 3:
+                    case 4:
+                    case 5:
+                    case 6:
+                    case 7:
+                    case 8:
+                    case 9:
+                    case 10:
+                        break;
+                    }
+                if (message.reference != null && Object.hasOwnProperty.call(message, "reference"))
+                    if (!$util.isString(message.reference))
+                        return "reference: string expected";
+                return null;
+            };
+
+            /**
+             * Creates a PaymentReceived message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof stampede.v1.PaymentReceived
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {stampede.v1.PaymentReceived} PaymentReceived
+             */
+            PaymentReceived.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.stampede.v1.PaymentReceived)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".stampede.v1.PaymentReceived: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.stampede.v1.PaymentReceived();
+                if (object.orderId != null)
+                    if ($util.Long)
+                        message.orderId = $util.Long.fromValue(object.orderId, true);
+                    else if (typeof object.orderId === "string")
+                        message.orderId = parseInt(object.orderId, 10);
+                    else if (typeof object.orderId === "number")
+                        message.orderId = object.orderId;
+                    else if (typeof object.orderId === "object")
+                        message.orderId = new $util.LongBits(object.orderId.low >>> 0, object.orderId.high >>> 0).toNumber(true);
+                if (object.buyerId != null)
+                    message.buyerId = object.buyerId >>> 0;
+                switch (object.outcome) {
+                default:
+                    if (typeof object.outcome === "number") {
+                        message.outcome = object.outcome;
+                        break;
+                    }
+                    break;
+                case "PAYMENT_OUTCOME_UNSPECIFIED":
+                case 0:
+                    message.outcome = 0;
+                    break;
+                case "PAYMENT_OUTCOME_SUCCEEDED":
+                case 1:
+                    message.outcome = 1;
+                    break;
+                case "PAYMENT_OUTCOME_DECLINED":
+                case 2:
+                    message.outcome = 2;
+                    break;
+                }
+                if (object.amountMinor != null)
+                    if ($util.Long)
+                        message.amountMinor = $util.Long.fromValue(object.amountMinor, false);
+                    else if (typeof object.amountMinor === "string")
+                        message.amountMinor = parseInt(object.amountMinor, 10);
+                    else if (typeof object.amountMinor === "number")
+                        message.amountMinor = object.amountMinor;
+                    else if (typeof object.amountMinor === "object")
+                        message.amountMinor = new $util.LongBits(object.amountMinor.low >>> 0, object.amountMinor.high >>> 0).toNumber();
+                switch (object.result) {
+                default:
+                    if (typeof object.result === "number") {
+                        message.result = object.result;
+                        break;
+                    }
+                    break;
+                case "RESULT_CODE_OK":
+                case 0:
+                    message.result = 0;
+                    break;
+                case "RESULT_CODE_SOLD_OUT":
+                case 1:
+                    message.result = 1;
+                    break;
+                case "RESULT_CODE_INSUFFICIENT_STOCK":
+                case 2:
+                    message.result = 2;
+                    break;
+                case "RESULT_CODE_LIMIT_PER_BUYER_EXCEEDED":
+                case 3:
+                    message.result = 3;
+                    break;
+                case "RESULT_CODE_PRICE_CHANGED":
+                case 4:
+                    message.result = 4;
+                    break;
+                case "RESULT_CODE_TOTAL_MISMATCH":
+                case 5:
+                    message.result = 5;
+                    break;
+                case "RESULT_CODE_BUYER_BLOCKED":
+                case 6:
+                    message.result = 6;
+                    break;
+                case "RESULT_CODE_UNKNOWN_SKU":
+                case 7:
+                    message.result = 7;
+                    break;
+                case "RESULT_CODE_SALE_NOT_OPEN":
+                case 8:
+                    message.result = 8;
+                    break;
+                case "RESULT_CODE_VELOCITY_EXCEEDED":
+                case 9:
+                    message.result = 9;
+                    break;
+                case "RESULT_CODE_QUANTITY_INVALID":
+                case 10:
+                    message.result = 10;
+                    break;
+                case "RESULT_CODE_LINES_INVALID":
+                case 11:
+                    message.result = 11;
+                    break;
+                case "RESULT_CODE_ORDERS_FULL":
+                case 12:
+                    message.result = 12;
+                    break;
+                case "RESULT_CODE_BUYERS_FULL":
+                case 13:
+                    message.result = 13;
+                    break;
+                case "RESULT_CODE_UNKNOWN_ORDER":
+                case 14:
+                    message.result = 14;
+                    break;
+                case "RESULT_CODE_NOT_ORDER_OWNER":
+                case 15:
+                    message.result = 15;
+                    break;
+                case "RESULT_CODE_INVALID_TRANSITION":
+                case 16:
+                    message.result = 16;
+                    break;
+                case "RESULT_CODE_PRODUCT_EXISTS":
+                case 17:
+                    message.result = 17;
+                    break;
+                case "RESULT_CODE_SKU_OUT_OF_RANGE":
+                case 18:
+                    message.result = 18;
+                    break;
+                case "RESULT_CODE_PRICE_INVALID":
+                case 19:
+                    message.result = 19;
+                    break;
+                case "RESULT_CODE_CURRENCY_MISMATCH":
+                case 20:
+                    message.result = 20;
+                    break;
+                case "RESULT_CODE_AMOUNT_MISMATCH":
+                case 21:
+                    message.result = 21;
+                    break;
+                case "RESULT_CODE_PAYMENT_DECLINED":
+                case 22:
+                    message.result = 22;
+                    break;
+                case "RESULT_CODE_EXPIRED":
+                case 23:
+                    message.result = 23;
+                    break;
+                case "RESULT_CODE_BUYER_SKU_PAIRS_FULL":
+                case 24:
+                    message.result = 24;
+                    break;
+                case "RESULT_CODE_STOCK_INVALID":
+                case 25:
+                    message.result = 25;
+                    break;
+                case "RESULT_CODE_SALE_WINDOW_INVALID":
+                case 26:
+                    message.result = 26;
+                    break;
+                }
+                switch (object.previous) {
+                default:
+                    if (typeof object.previous === "number") {
+                        message.previous = object.previous;
+                        break;
+                    }
+                    break;
+                case "ORDER_STATUS_NONE":
+                case 0:
+                    message.previous = 0;
+                    break;
+                case "ORDER_STATUS_CREATED":
+                case 1:
+                    message.previous = 1;
+                    break;
+                case "ORDER_STATUS_CHECKED_INVENTORY":
+                case 2:
+                    message.previous = 2;
+                    break;
+                case "ORDER_STATUS_PENDING_CHECKOUT":
+                case 3:
+                    message.previous = 3;
+                    break;
+                case "ORDER_STATUS_READY_FOR_CHECKOUT":
+                case 4:
+                    message.previous = 4;
+                    break;
+                case "ORDER_STATUS_CHECKOUT_SUCCESS":
+                case 5:
+                    message.previous = 5;
+                    break;
+                case "ORDER_STATUS_ERROR_CHECKOUT":
+                case 6:
+                    message.previous = 6;
+                    break;
+                case "ORDER_STATUS_TIMEOUT":
+                case 7:
+                    message.previous = 7;
+                    break;
+                case "ORDER_STATUS_EXCEPTION_CHECKOUT":
+                case 8:
+                    message.previous = 8;
+                    break;
+                case "ORDER_STATUS_FAIL_CHECKOUT":
+                case 9:
+                    message.previous = 9;
+                    break;
+                case "ORDER_STATUS_CANCELED":
+                case 10:
+                    message.previous = 10;
+                    break;
+                }
+                switch (object.status) {
+                default:
+                    if (typeof object.status === "number") {
+                        message.status = object.status;
+                        break;
+                    }
+                    break;
+                case "ORDER_STATUS_NONE":
+                case 0:
+                    message.status = 0;
+                    break;
+                case "ORDER_STATUS_CREATED":
+                case 1:
+                    message.status = 1;
+                    break;
+                case "ORDER_STATUS_CHECKED_INVENTORY":
+                case 2:
+                    message.status = 2;
+                    break;
+                case "ORDER_STATUS_PENDING_CHECKOUT":
+                case 3:
+                    message.status = 3;
+                    break;
+                case "ORDER_STATUS_READY_FOR_CHECKOUT":
+                case 4:
+                    message.status = 4;
+                    break;
+                case "ORDER_STATUS_CHECKOUT_SUCCESS":
+                case 5:
+                    message.status = 5;
+                    break;
+                case "ORDER_STATUS_ERROR_CHECKOUT":
+                case 6:
+                    message.status = 6;
+                    break;
+                case "ORDER_STATUS_TIMEOUT":
+                case 7:
+                    message.status = 7;
+                    break;
+                case "ORDER_STATUS_EXCEPTION_CHECKOUT":
+                case 8:
+                    message.status = 8;
+                    break;
+                case "ORDER_STATUS_FAIL_CHECKOUT":
+                case 9:
+                    message.status = 9;
+                    break;
+                case "ORDER_STATUS_CANCELED":
+                case 10:
+                    message.status = 10;
+                    break;
+                }
+                if (object.reference != null)
+                    message.reference = String(object.reference);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a PaymentReceived message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof stampede.v1.PaymentReceived
+             * @static
+             * @param {stampede.v1.PaymentReceived} message PaymentReceived
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            PaymentReceived.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.orderId = options.longs === String ? long.toString() : options.longs === Number ? long.toNumber() : typeof BigInt !== "undefined" && options.longs === BigInt ? long.toBigInt() : long;
+                    } else
+                        object.orderId = options.longs === String ? "0" : typeof BigInt !== "undefined" && options.longs === BigInt ? BigInt("0") : 0;
+                    object.buyerId = 0;
+                    object.outcome = options.enums === String ? "PAYMENT_OUTCOME_UNSPECIFIED" : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.amountMinor = options.longs === String ? long.toString() : options.longs === Number ? long.toNumber() : typeof BigInt !== "undefined" && options.longs === BigInt ? long.toBigInt() : long;
+                    } else
+                        object.amountMinor = options.longs === String ? "0" : typeof BigInt !== "undefined" && options.longs === BigInt ? BigInt("0") : 0;
+                    object.result = options.enums === String ? "RESULT_CODE_OK" : 0;
+                    object.previous = options.enums === String ? "ORDER_STATUS_NONE" : 0;
+                    object.status = options.enums === String ? "ORDER_STATUS_NONE" : 0;
+                    object.reference = "";
+                }
+                if (message.orderId != null && Object.hasOwnProperty.call(message, "orderId"))
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.orderId = typeof message.orderId === "number" ? BigInt(message.orderId) : $util.Long.fromBits(message.orderId.low >>> 0, message.orderId.high >>> 0, true).toBigInt();
+                    else if (typeof message.orderId === "number")
+                        object.orderId = options.longs === String ? String(message.orderId) : message.orderId;
+                    else
+                        object.orderId = options.longs === String ? $util.Long.prototype.toString.call(message.orderId) : options.longs === Number ? new $util.LongBits(message.orderId.low >>> 0, message.orderId.high >>> 0).toNumber(true) : message.orderId;
+                if (message.buyerId != null && Object.hasOwnProperty.call(message, "buyerId"))
+                    object.buyerId = message.buyerId;
+                if (message.outcome != null && Object.hasOwnProperty.call(message, "outcome"))
+                    object.outcome = options.enums === String ? $root.stampede.v1.PaymentOutcome[message.outcome] === undefined ? message.outcome : $root.stampede.v1.PaymentOutcome[message.outcome] : message.outcome;
+                if (message.amountMinor != null && Object.hasOwnProperty.call(message, "amountMinor"))
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.amountMinor = typeof message.amountMinor === "number" ? BigInt(message.amountMinor) : $util.Long.fromBits(message.amountMinor.low >>> 0, message.amountMinor.high >>> 0, false).toBigInt();
+                    else if (typeof message.amountMinor === "number")
+                        object.amountMinor = options.longs === String ? String(message.amountMinor) : message.amountMinor;
+                    else
+                        object.amountMinor = options.longs === String ? $util.Long.prototype.toString.call(message.amountMinor) : options.longs === Number ? new $util.LongBits(message.amountMinor.low >>> 0, message.amountMinor.high >>> 0).toNumber() : message.amountMinor;
+                if (message.result != null && Object.hasOwnProperty.call(message, "result"))
+                    object.result = options.enums === String ? $root.stampede.v1.ResultCode[message.result] === undefined ? message.result : $root.stampede.v1.ResultCode[message.result] : message.result;
+                if (message.previous != null && Object.hasOwnProperty.call(message, "previous"))
+                    object.previous = options.enums === String ? $root.stampede.v1.OrderStatus[message.previous] === undefined ? message.previous : $root.stampede.v1.OrderStatus[message.previous] : message.previous;
+                if (message.status != null && Object.hasOwnProperty.call(message, "status"))
+                    object.status = options.enums === String ? $root.stampede.v1.OrderStatus[message.status] === undefined ? message.status : $root.stampede.v1.OrderStatus[message.status] : message.status;
+                if (message.reference != null && Object.hasOwnProperty.call(message, "reference"))
+                    object.reference = message.reference;
+                return object;
+            };
+
+            /**
+             * Converts this PaymentReceived to JSON.
+             * @function toJSON
+             * @memberof stampede.v1.PaymentReceived
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            PaymentReceived.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return PaymentReceived;
         })();
 
         return v1;
