@@ -270,7 +270,7 @@ async function trial(t: Test, seed: number): Promise<void> {
     0,
     'the restarted node stops cleanly',
   );
-  const stopped = /stopped at seq (\d+), state (\S+)/.exec(second.stderr());
+  const stopped = /stopped at seq (\d+), state ([0-9a-f]+)/.exec(second.stderr());
   t.ok(stopped, 'the node reports where it stopped');
   const { stdout } = await promisify(execFile)(
     process.execPath,
