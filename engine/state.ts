@@ -195,19 +195,48 @@ export const timerUnscheduled = 0x7fffffff;
 export const availabilityBufferBytes = (limits: EngineLimits): number => (limits.skusMax + 1) * 4;
 
 /**
- * Every array of the state in a fixed order, each with whether it belongs in
- * the state hash. Snapshots copy all of them; the hash skips the ones that
- * only record how the engine got there (the wheel cursor) or that mirror others.
+ * What a fresh state holds in an array, compared as the Int32 words of its
+ * bytes: snapshots and the state hash visit only the words that differ from
+ * it, so both scale with the state in use, not the capacities.
+ *  - a number: every word is that value (the constructor's fill; 0 for arrays
+ *    left as allocated, the only choice for arrays whose byteLength is not a
+ *    multiple of 4);
+ *  - 'descending': word i is length - 1 - i (the free-slot stack);
+ *  - 'whole': no baseline, always taken whole (small arrays).
+ * A test encodes a fresh state and asserts it holds no words but the 'whole'
+ * arrays, so a baseline that disagrees with the constructor fails there.
  */
-export function stateArrays(state: EngineState): { name: string; array: ArrayBufferView; hashed: boolean }[] {
-  const list: { name: string; array: ArrayBufferView; hashed: boolean }[] = [];
-  const add = (name: string, array: ArrayBufferView, hashed = true): void => {
-    list.push({ name, array, hashed });
+export type Baseline = number | 'descending' | 'whole';
+
+export interface StateArray {
+  name: string;
+  array: ArrayBufferView;
+  /** Part of the state hash (the rest only records how the engine got there, or mirrors other arrays). */
+  hashed: boolean;
+  baseline: Baseline;
+}
+
+/**
+ * Every array of the state in a fixed order. Snapshots copy all of them; the
+ * hash skips the ones that only record how the engine got there (the wheel
+ * cursor) or that mirror others. A new array is one `add` line here (with its
+ * baseline if the constructor fills it with anything but zeros); its place in
+ * the list is its place in the snapshot, so add it at the end.
+ */
+export function stateArrays(state: EngineState): StateArray[] {
+  const list: StateArray[] = [];
+  const add = (
+    name: string,
+    array: ArrayBufferView,
+    options: { hashed?: boolean; baseline?: Baseline } = {},
+  ): void => {
+    list.push({ name, array, hashed: options.hashed ?? true, baseline: options.baseline ?? 0 });
   };
   const addIndex = (name: string, index: IntHashIndex): void => {
+    // Buckets are zero when empty; the size cell is one word.
     for (const [i, array] of index.arrays().entries()) add(`${name}${i}`, array);
   };
-  add('scalars', state.scalars, false);
+  add('scalars', state.scalars, { hashed: false, baseline: 'whole' });
   add('skuExists', state.skuExists);
   add('skuPriceMinor', state.skuPriceMinor);
   add('skuCurrency', state.skuCurrency);
@@ -219,7 +248,8 @@ export function stateArrays(state: EngineState): { name: string; array: ArrayBuf
   add('skuLimitPerBuyer', state.skuLimitPerBuyer);
   add('skuSaleStartsAtMs', state.skuSaleStartsAtMs);
   add('skuSaleEndsAtMs', state.skuSaleEndsAtMs);
-  add('availability', state.availability, false);
+  // Whole: it may be a buffer gateways already hold, so decoding must overwrite every entry, zeros too.
+  add('availability', state.availability, { hashed: false, baseline: 'whole' });
   addIndex('orderIndex', state.orderIndex);
   add('orderId', state.orderId);
   add('orderBuyerId', state.orderBuyerId);
@@ -230,10 +260,10 @@ export function stateArrays(state: EngineState): { name: string; array: ArrayBuf
   add('orderTotalMinor', state.orderTotalMinor);
   add('orderExpiresAtMs', state.orderExpiresAtMs);
   add('orderTimerAtMs', state.orderTimerAtMs);
-  add('orderTimerNext', state.orderTimerNext);
-  add('orderTimerPrev', state.orderTimerPrev);
-  add('orderFreeSlots', state.orderFreeSlots);
-  add('timerHead', state.timerHead);
+  add('orderTimerNext', state.orderTimerNext, { baseline: -1 });
+  add('orderTimerPrev', state.orderTimerPrev, { baseline: timerUnscheduled });
+  add('orderFreeSlots', state.orderFreeSlots, { baseline: 'descending' });
+  add('timerHead', state.timerHead, { baseline: -1 });
   addIndex('buyerIndex', state.buyerIndex);
   add('buyerBlocked', state.buyerBlocked);
   add('buyerVelocityWindowStartMs', state.buyerVelocityWindowStartMs);
