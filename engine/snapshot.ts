@@ -107,9 +107,13 @@ export function snapshotLastSeq(bytes: Uint8Array): number {
 
 /**
  * Rebuilds the state. `availabilityBuffer` lets the engine keep publishing
- * into the SharedArrayBuffer gateways already hold.
+ * into the SharedArrayBuffer gateways already hold; `prefault` as for EngineState.
  */
-export function decodeSnapshot(bytes: Uint8Array, availabilityBuffer?: SharedArrayBuffer): EngineState {
+export function decodeSnapshot(
+  bytes: Uint8Array,
+  availabilityBuffer?: SharedArrayBuffer,
+  options: { prefault?: boolean } = {},
+): EngineState {
   const { header, version, dataStart } = readHeader(bytes);
   let limits: EngineLimits;
   try {
@@ -117,7 +121,7 @@ export function decodeSnapshot(bytes: Uint8Array, availabilityBuffer?: SharedArr
   } catch (error) {
     throw new SnapshotFormatError(`snapshot limits are invalid: ${(error as Error).message}`);
   }
-  const state = new EngineState(limits, availabilityBuffer);
+  const state = new EngineState(limits, availabilityBuffer, options);
   const arrays = stateArrays(state);
   if (arrays.length !== header.arrays.length) {
     throw new SnapshotFormatError(
