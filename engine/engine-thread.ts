@@ -28,10 +28,8 @@ import { stateHash } from './state-hash.ts';
 export interface EngineThreadConfig {
   dataDir: string;
   limits: EngineLimits;
-  /** The journal to recover from (default: the file journal in dataDir), read up to journalDurableSeq. */
+  /** The journal to recover from (default: the file journal in dataDir), read up to where its writer stands. */
   journal?: JournalSelection;
-  /** Where the journal thread's writer stands: recovery must end exactly there. */
-  journalDurableSeq: number;
   /** One inbound ring per producing thread, each with its reply ring at the same index. */
   inboundRings: SharedArrayBuffer[];
   replyRings: SharedArrayBuffer[];
@@ -46,6 +44,12 @@ export interface EngineThreadConfig {
   spinCountMax: number;
   parkTimeoutMs: number;
 }
+
+/**
+ * The host's one message to the thread: where the journal thread's writer stands once it has opened the
+ * journal (the thread starts alongside it). Recovery must end exactly there.
+ */
+export type EngineThreadCommand = { type: 'journalReady'; durableSeq: number };
 
 export type EngineThreadMessage =
   | { type: 'ready'; lastSeq: number; stateHash: string; snapshotSeq: number; eventsReplayed: number }
@@ -88,12 +92,15 @@ const prefaultPagesPerStep = 256;
 
 /** Snapshot + journal, through the selected journal's reader (the only await on this thread). */
 async function recover(config: EngineThreadConfig): Promise<Recovered> {
+  const journalDurableSeq = await new Promise<number>((resolve) => {
+    parentPort?.once('message', (command: EngineThreadCommand) => resolve(command.durableSeq));
+  });
   const backend = await journalBackendFor(config.journal ?? fileJournalSelection, config.dataDir);
   const reader = backend.openReader();
   try {
     return await recoverFromJournal(reader, config.dataDir, config.limits, {
       availability: config.availability,
-      toSeq: config.journalDurableSeq,
+      toSeq: journalDurableSeq,
     });
   } finally {
     await reader.close();
