@@ -10,6 +10,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { FileJournal } from '../journal/file-journal.ts';
+import { journalDir, recoverState } from '../journal/recovery.ts';
 import { readNewestSnapshot, snapshotsDir, writeSnapshot } from '../journal/snapshot-store.ts';
 import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
 import { ResultCode } from './codes.ts';
@@ -223,4 +225,18 @@ t.test('the snapshot store still refuses a snapshot whose checksum fails', async
     'not used',
   );
   t.match(logged.join('\n'), /checksum mismatch/, 'and said why');
+});
+
+t.test('recovery refuses a snapshot it cannot read, naming the file and the way on', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'stampede-snapshot-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const bytes = encodeSnapshot(new EngineState(simulationLimits));
+  new DataView(bytes.buffer).setUint32(4, 9, true); // a version from the future, checksummed as written
+  writeSnapshot(dataDir, 0, bytes);
+  FileJournal.open(journalDir(dataDir)).close();
+  t.throws(() => recoverState(dataDir, simulationLimits), {
+    code: 'SNAPSHOT_INVALID',
+    message:
+      /^SNAPSHOT_INVALID: snapshot snapshot-0{16}\.snap cannot be read \(snapshot version 9 .*move it out of/,
+  });
 });

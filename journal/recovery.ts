@@ -12,12 +12,12 @@
 import { join } from 'node:path';
 import { EventApplier } from '../engine/event-applier.ts';
 import type { EngineLimits } from '../engine/limits.ts';
-import { decodeSnapshot } from '../engine/snapshot.ts';
+import { decodeSnapshot, SnapshotFormatError } from '../engine/snapshot.ts';
 import { EngineState, Scalar } from '../engine/state.ts';
 import { JournalError, JournalErrorCode } from './errors.ts';
 import { describeJournal, type OnRecord, scanJournal } from './file-journal.ts';
 import type { JournalReader } from './journal-backend.ts';
-import { readNewestSnapshot } from './snapshot-store.ts';
+import { readNewestSnapshot, snapshotsDir } from './snapshot-store.ts';
 
 export const journalDir = (dataDir: string): string => join(dataDir, 'journal');
 
@@ -56,7 +56,15 @@ function beginRecovery(
   const snapshot = options.fromScratch ? null : readNewestSnapshot(dataDir, log, journalLastSeq);
   let state: EngineState;
   if (snapshot !== null) {
-    state = decodeSnapshot(snapshot.bytes, options.availability, unfaulted);
+    try {
+      state = decodeSnapshot(snapshot.bytes, options.availability, unfaulted);
+    } catch (error) {
+      // Its checksum held, so the file is as written: a format this engine does not read. Say which and how on.
+      if (error instanceof SnapshotFormatError) {
+        error.message = `SNAPSHOT_INVALID: snapshot ${snapshot.file} cannot be read (${error.message}); move it out of ${snapshotsDir(dataDir)} and the node recovers from an older snapshot or from the journal's start`;
+      }
+      throw error;
+    }
     if (JSON.stringify(state.limits) !== JSON.stringify(limits)) {
       log(
         `snapshot ${snapshot.file} was taken with other engine limits; those stay in force until the next snapshot`,
