@@ -9,36 +9,48 @@
  *   pipeline.durable   commands/s through ring -> engine thread -> fsync'd
  *                      journal -> durable cursor -> reply released
  *   replay             events/s from the file journal back into a state
+ *                      (wall and CPU time: the machine may be shared)
+ *   recovery           what a restart costs before the engine serves: snapshot
+ *                      + the journal after it + the state hash, at the default
+ *                      limits, for a small store and for ~1 M events after the
+ *                      snapshot
  *   memory             bytes per live order and per SKU at capacity; heap
  *                      growth during a steady sale
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { OrderStatus, ResultCode } from '../engine/codes.ts';
 import { CommandClient } from '../engine/command-client.ts';
 import { EngineHost } from '../engine/engine-host.ts';
+import { EventApplier } from '../engine/event-applier.ts';
 import { checkInvariants } from '../engine/invariants.ts';
 import { CommandSlot, EventSlot, ReplySlot } from '../engine/layout.ts';
-import { engineLimits } from '../engine/limits.ts';
+import { type EngineLimits, engineLimits } from '../engine/limits.ts';
 import { Processor } from '../engine/processor.ts';
 import { SlotBuffer } from '../engine/slot-buffer.ts';
+import { encodeSnapshot } from '../engine/snapshot.ts';
 import { EngineState, stateArrays } from '../engine/state.ts';
-import { recoverState } from '../journal/recovery.ts';
+import { stateHash } from '../engine/state-hash.ts';
+import { scanJournal } from '../journal/file-journal.ts';
+import { fileJournalIdentity } from '../journal/journal-backend.ts';
+import { journalDir, recoverState } from '../journal/recovery.ts';
+import { listSnapshots, snapshotsDir, writeSnapshot } from '../journal/snapshot-store.ts';
 import { FlashSaleStream, hotSkuId, writeCatalog, writePay, writePlace } from './flash-sale-commands.ts';
 import { writeFlashSaleJournal } from './flash-sale-journal.ts';
 
 type Figures = Record<string, number | string>;
-const caseNames = ['engine.apply', 'ring.spsc', 'pipeline.durable', 'replay', 'memory'] as const;
+const caseNames = ['engine.apply', 'ring.spsc', 'pipeline.durable', 'replay', 'recovery', 'memory'] as const;
 type CaseName = (typeof caseNames)[number];
 
 const targets: Record<string, string> = {
   'engine.apply': '>= 6,000,000 commands/s',
   'pipeline.durable': '>= 1,000,000 commands/s',
   replay: '>= 2,000,000 events/s',
+  recovery: '<= 0.5 s small store; <= 1 s per million events after the snapshot',
   memory: '<= 256 bytes per live order; no heap growth',
 };
 
@@ -185,7 +197,6 @@ async function pipelineDurable(buyers: number, stock: number): Promise<Figures> 
       fail(`${okPlaces} orders got stock, expected ${Math.min(stock, buyers)}`);
     const stopped = await host.stop();
     // Nothing acknowledged is lost: a full replay reaches the state the engine stopped with.
-    const { stateHash } = await import('../engine/state-hash.ts');
     const replayed = recoverState(dataDir, limits, { fromScratch: true }).state;
     if (stateHash(replayed) !== stopped.stateHash) fail('replayed state differs from the live one');
     if (replayed.skuSold[hotSkuId] !== Math.min(stock, buyers))
@@ -195,6 +206,21 @@ async function pipelineDurable(buyers: number, stock: number): Promise<Figures> 
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
+
+/** Wall and CPU seconds of one call (CPU: this process, all threads). */
+function timed<T>(run: () => T): { value: T; seconds: number; cpuSeconds: number } {
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  const value = run();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  return { value, seconds, cpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
+};
 
 function replay(buyers: number, stock: number): Figures {
   const dataDir = mkdtempSync(join(tmpdir(), 'stampede-bench-'));
@@ -209,19 +235,110 @@ function replay(buyers: number, stock: number): Figures {
       startMs: 1_700_000_000_000,
     });
     recoverState(dataDir, limits, { fromScratch: true }); // warm-up (and page cache)
-    const seconds: number[] = [];
-    let last: EngineState | null = null;
-    for (let i = 0; i < 3; i++) {
-      const started = process.hrtime.bigint();
-      last = recoverState(dataDir, limits, { fromScratch: true }).state;
-      seconds.push(Number(process.hrtime.bigint() - started) / 1e9);
-    }
-    const median = seconds.sort((a, b) => a - b)[1]!;
-    if (last!.skuSold[hotSkuId] !== Math.min(stock, buyers)) fail('replay lost sales');
-    return { opsPerSec: Math.round(eventCount / median), events: eventCount, buyers, stock, medianOfRuns: 3 };
+    const runs = [0, 1, 2].map(() => timed(() => recoverState(dataDir, limits, { fromScratch: true }).state));
+    if (runs[0]!.value.skuSold[hotSkuId] !== Math.min(stock, buyers)) fail('replay lost sales');
+    const seconds = median(runs.map((r) => r.seconds));
+    const cpuSeconds = median(runs.map((r) => r.cpuSeconds));
+    return {
+      opsPerSec: Math.round(eventCount / seconds),
+      cpuOpsPerSec: Math.round(eventCount / cpuSeconds),
+      events: eventCount,
+      buyers,
+      stock,
+      medianOfRuns: 3,
+    };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A data directory at the default limits holding a sale's journal and a
+ * snapshot taken after its first `snapshotSeq` events (all of them: -1).
+ */
+function saleWithSnapshot(
+  dataDir: string,
+  limits: EngineLimits,
+  shape: { buyers: number; stock: number },
+  snapshotSeq: number,
+): { eventCount: number; snapshotSeq: number } {
+  const { eventCount } = writeFlashSaleJournal(dataDir, limits, { ...shape, startMs: 1_700_000_000_000 });
+  const toSeq = snapshotSeq < 0 ? eventCount : snapshotSeq;
+  const applier = new EventApplier(new EngineState(limits));
+  scanJournal(journalDir(dataDir), 1, (...record) => applier.apply(...record), { toSeq });
+  writeSnapshot(dataDir, toSeq, encodeSnapshot(applier.state), fileJournalIdentity(journalDir(dataDir))!);
+  return { eventCount, snapshotSeq: toSeq };
+}
+
+/**
+ * Recovery as a node's engine thread does it before it serves (snapshot, the
+ * journal after it, the state hash it reports), at the default limits: a
+ * small store (a few hundred orders, all in the snapshot) and a sale with
+ * ~1 M events after its snapshot. Checks the recovered state against a full
+ * replay from the first record.
+ */
+function recovery(quick: boolean): Figures {
+  const limits = engineLimits();
+  const measure = (shape: { buyers: number; stock: number }, snapshotSeq: number, runCount: number) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'stampede-bench-'));
+    try {
+      const written = saleWithSnapshot(dataDir, limits, shape, snapshotSeq);
+      const snapshots = listSnapshots(dataDir);
+      if (snapshots.length !== 1) fail(`${snapshots.length} snapshots written, expected 1`);
+      const snapshotBytes = statSync(join(snapshotsDir(dataDir), snapshots[0]!.file)).size;
+      const recover = (): { hash: string; replayed: number; snapshotSeq: number } => {
+        const recovered = recoverState(dataDir, limits);
+        return {
+          hash: stateHash(recovered.state),
+          replayed: recovered.eventsReplayed,
+          snapshotSeq: recovered.snapshotSeq,
+        };
+      };
+      recover(); // warm-up (JIT, page cache)
+      const runs = Array.from({ length: runCount }, () => timed(recover));
+      const full = stateHash(recoverState(dataDir, limits, { fromScratch: true }).state);
+      for (const run of runs) {
+        if (run.value.snapshotSeq !== written.snapshotSeq)
+          fail(`recovery used snapshot ${run.value.snapshotSeq}`);
+        if (run.value.replayed !== written.eventCount - written.snapshotSeq)
+          fail(`recovery replayed ${run.value.replayed} events`);
+        if (run.value.hash !== full) fail('snapshot + journal differs from a full replay');
+      }
+      const seconds = runs.map((r) => r.seconds).sort((a, b) => a - b);
+      return {
+        eventsAfterSnapshot: written.eventCount - written.snapshotSeq,
+        seconds: median(seconds),
+        p90Seconds: seconds[Math.min(seconds.length - 1, Math.floor(seconds.length * 0.9))]!,
+        cpuSeconds: median(runs.map((r) => r.cpuSeconds)),
+        runs: runCount,
+        snapshotBytes,
+      };
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
+  const small = measure({ buyers: 300, stock: 200 }, -1, 7);
+  const large = measure(
+    quick ? { buyers: 50_000, stock: 1_000 } : { buyers: 1_000_000, stock: 10_000 },
+    1_000,
+    3,
+  );
+  // Per million events: the large recovery's whole time (its fixed part, the small store's, included).
+  const perMillion = (seconds: number): number => (seconds * 1e6) / large.eventsAfterSnapshot;
+  return {
+    summary: `small ${Math.round(small.seconds * 1000)} ms; ${perMillion(large.seconds).toFixed(2)} s per M events`,
+    largeSeconds: Number(large.seconds.toFixed(3)),
+    smallStoreMs: Math.round(small.seconds * 1000),
+    smallStoreP90Ms: Math.round(small.p90Seconds * 1000),
+    smallStoreCpuMs: Math.round(small.cpuSeconds * 1000),
+    smallStoreRuns: small.runs,
+    smallStoreSnapshotBytes: small.snapshotBytes,
+    eventsAfterSnapshot: large.eventsAfterSnapshot,
+    secondsPerMillionEvents: Number(perMillion(large.seconds).toFixed(3)),
+    cpuSecondsPerMillionEvents: Number(perMillion(large.cpuSeconds).toFixed(3)),
+    largeRuns: large.runs,
+    limits: 'defaults (engineLimits())',
+  };
 }
 
 function memory(): Figures {
@@ -300,6 +417,8 @@ async function runCase(name: CaseName, quick: boolean): Promise<Figures> {
       return pipelineDurable(buyers, stock);
     case 'replay':
       return replay(buyers, stock);
+    case 'recovery':
+      return recovery(quick);
     case 'memory':
       return memory();
     default: {
@@ -318,7 +437,8 @@ export async function runEngineBench(
     if (!caseNames.includes(name))
       throw new Error(`unknown bench case '${name}' (have ${caseNames.join(', ')})`);
   const self = fileURLToPath(import.meta.url);
-  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`;
+  // The load average says how shared the machine was: wall-clock figures are only comparable on an idle one.
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load ${loadavg()[0]!.toFixed(1)}`;
   const results: Figures[] = [];
   for (const name of selected) {
     const args = [
@@ -345,7 +465,7 @@ export async function runEngineBench(
       const main =
         r.opsPerSec !== undefined
           ? `${Number(r.opsPerSec).toLocaleString('en-US')} /s`
-          : `${r.bytesPerLiveOrder} B/order`;
+          : String(r.summary ?? `${r.bytesPerLiveOrder} B/order`);
       console.log(
         `${String(r.bench).padEnd(18)} ${main.padStart(18)}   target ${targets[String(r.bench)] ?? '-'}`,
       );

@@ -32,7 +32,7 @@ import { adoptDataDirLimits } from '../lib/data-dir-config.ts';
 import { lockDataDir } from '../lib/data-dir-lock.ts';
 import { startWorker } from '../lib/start-worker.ts';
 import { ControlBlock } from './control-block.ts';
-import type { EngineThreadConfig, EngineThreadMessage } from './engine-thread.ts';
+import type { EngineThreadCommand, EngineThreadConfig, EngineThreadMessage } from './engine-thread.ts';
 import { CommandSlot, EventSlot, ReplySlot } from './layout.ts';
 import { type EngineLimits, engineLimits } from './limits.ts';
 import { createDoorbell, createRing, Doorbell, RingConsumer, RingProducer } from './ring.ts';
@@ -180,13 +180,11 @@ export class EngineHost {
       const journal = startWorker(import.meta.url, '../journal/journal-thread', {
         workerData: journalConfig,
       });
-      const journalReady = await firstMessage<JournalThreadMessage, 'ready'>(journal, 'ready', log);
 
       const engineConfig: EngineThreadConfig = {
         dataDir: options.dataDir,
         limits,
         journal: journalSelection,
-        journalDurableSeq: journalReady.durableSeq,
         inboundRings: producers.map((p) => p.inboundRing),
         replyRings: producers.map((p) => p.replyRing),
         replyDoorbells: producers.map(() => null),
@@ -199,10 +197,26 @@ export class EngineHost {
         spinCountMax: o.spinCountMax,
         parkTimeoutMs: o.parkTimeoutMs,
       };
+      // The engine thread loads its modules while the journal opens (each took a few hundred ms of a
+      // restart, one after the other); it recovers once told where the writer stands.
       const engine = startWorker(import.meta.url, './engine-thread', { workerData: engineConfig });
+      // Listened for from the start: the thread may fail while the journal is still opening.
+      const engineReady = firstMessage<EngineThreadMessage, 'ready'>(engine, 'ready', log);
+      engineReady.catch(() => {}); // awaited below; a failure before then is not unhandled
+      let journalReady: Extract<JournalThreadMessage, { type: 'ready' }>;
+      try {
+        journalReady = await firstMessage<JournalThreadMessage, 'ready'>(journal, 'ready', log);
+      } catch (error) {
+        await engine.terminate();
+        throw error;
+      }
+      engine.postMessage({
+        type: 'journalReady',
+        durableSeq: journalReady.durableSeq,
+      } satisfies EngineThreadCommand);
       let ready: Extract<EngineThreadMessage, { type: 'ready' }>;
       try {
-        ready = await firstMessage<EngineThreadMessage, 'ready'>(engine, 'ready', log);
+        ready = await engineReady;
       } catch (error) {
         control.requestJournalStop();
         new Doorbell(journalDoorbell).ring();

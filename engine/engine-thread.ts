@@ -24,16 +24,14 @@ import type { EngineLimits } from './limits.ts';
 import { Processor, type SlotSink } from './processor.ts';
 import { Doorbell, IdleStrategy, RingConsumer, RingProducer } from './ring.ts';
 import { encodeSnapshot } from './snapshot.ts';
-import { Scalar } from './state.ts';
+import { Scalar, StatePrefault } from './state.ts';
 import { stateHash } from './state-hash.ts';
 
 export interface EngineThreadConfig {
   dataDir: string;
   limits: EngineLimits;
-  /** The journal to recover from (default: the file journal in dataDir), read up to journalDurableSeq. */
+  /** The journal to recover from (default: the file journal in dataDir), read up to where its writer stands. */
   journal?: JournalSelection;
-  /** Where the journal thread's writer stands: recovery must end exactly there. */
-  journalDurableSeq: number;
   /** One inbound ring per producing thread, each with its reply ring at the same index. */
   inboundRings: SharedArrayBuffer[];
   replyRings: SharedArrayBuffer[];
@@ -48,6 +46,12 @@ export interface EngineThreadConfig {
   spinCountMax: number;
   parkTimeoutMs: number;
 }
+
+/**
+ * The host's one message to the thread: where the journal thread's writer stands once it has opened the
+ * journal (the thread starts alongside it). Recovery must end exactly there.
+ */
+export type EngineThreadCommand = { type: 'journalReady'; durableSeq: number };
 
 export type EngineThreadMessage =
   | {
@@ -95,14 +99,20 @@ class WaitingRingSink implements SlotSink {
   }
 }
 
+/** Pages the idle loop prefaults per step: 1 MiB, well under a millisecond. */
+const prefaultPagesPerStep = 256;
+
 /** Snapshot + journal, through the selected journal's reader (the only await on this thread). */
 async function recover(config: EngineThreadConfig): Promise<Recovered> {
+  const journalDurableSeq = await new Promise<number>((resolve) => {
+    parentPort?.once('message', (command: EngineThreadCommand) => resolve(command.durableSeq));
+  });
   const backend = await journalBackendFor(config.journal ?? fileJournalSelection, config.dataDir);
   const reader = backend.openReader();
   try {
     return await recoverFromJournal(reader, config.dataDir, config.limits, {
       availability: config.availability,
-      toSeq: config.journalDurableSeq,
+      toSeq: journalDurableSeq,
       // A snapshot skipped as damaged is worth a line in the node's log, not silence.
       log: (message) => parentPort?.postMessage({ type: 'log', message } satisfies EngineThreadMessage),
     });
@@ -142,6 +152,7 @@ function run(config: EngineThreadConfig, recovered: Recovered): void {
     hasWork,
   );
 
+  const prefault = new StatePrefault(state);
   control.setEngineRunning(true);
   port.postMessage({
     type: 'ready',
@@ -192,6 +203,8 @@ function run(config: EngineThreadConfig, recovered: Recovered): void {
       );
     }
     if (applied === 0 && control.stopRequested) break;
+    // Idle time pays the first-touch page faults recovery left (a slice at a time: a command waits one at most).
+    if (applied === 0 && prefault.step(prefaultPagesPerStep)) continue;
     idle.idle(applied);
   }
   control.setEngineRunning(false);

@@ -1,12 +1,16 @@
 /**
  * A 64-bit fingerprint (16 hex digits) of the logical engine state: the
  * defining check of recovery is that snapshot + journal replay reaches the
- * same hash as the live engine. Walks every hashed array of stateArrays()
- * word by word (two independent Math.imul lanes); scalars are hashed by name,
+ * same hash as the live engine. Mixes, for every hashed array of
+ * stateArrays(), its position and the runs of words that differ from its
+ * baseline (engine/state-runs.ts), with two independent Math.imul lanes: the
+ * same information as every word, at the cost of the words in use (an empty
+ * default state took 0.3 s word by word). Scalars are hashed by name,
  * leaving out the clock and the wheel cursor, which only say how far a
  * Tick got, not what the state is.
  */
 import { type EngineState, Scalar, stateArrays } from './state.ts';
+import { forEachChangedRun, wordAt } from './state-runs.ts';
 
 const hashedScalars = [
   Scalar.lastSeq,
@@ -31,14 +35,18 @@ export function stateHash(state: EngineState): string {
     mix(value | 0);
     mix(Math.floor(value / 4294967296) | 0);
   }
-  for (const { array, hashed } of stateArrays(state)) {
-    if (!hashed) continue;
-    const bytes = array.byteLength;
-    const words = new Int32Array(array.buffer, array.byteOffset, bytes >> 2);
-    for (let i = 0; i < words.length; i++) mix(words[i]!);
-    // Byte arrays need not be a multiple of four long.
-    const tail = new Uint8Array(array.buffer, array.byteOffset + (words.length << 2), bytes & 3);
-    for (let i = 0; i < tail.length; i++) mix(tail[i]!);
-  }
+  stateArrays(state).forEach((entry, position) => {
+    if (!entry.hashed) return;
+    mix(position);
+    const array = entry.array;
+    const whole = array.byteLength >> 2;
+    const words = new Int32Array(array.buffer, array.byteOffset, whole);
+    forEachChangedRun(entry, (start, end) => {
+      mix(start);
+      mix(end);
+      for (let i = start; i < Math.min(end, whole); i++) mix(words[i]!);
+      if (end > whole) mix(wordAt(array, whole));
+    });
+  });
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }

@@ -124,7 +124,12 @@ export class EngineState {
   readonly paymentResult: Uint8Array;
   readonly paymentStatus: Uint8Array;
 
-  constructor(limits: EngineLimits, availabilityBuffer?: SharedArrayBuffer) {
+  /** `prefault: false` leaves the pages untouched (recovery): see StatePrefault. */
+  constructor(
+    limits: EngineLimits,
+    availabilityBuffer?: SharedArrayBuffer,
+    options: { prefault?: boolean } = {},
+  ) {
     this.limits = limits;
     const skuSlots = limits.skusMax + 1;
     this.skuExists = new Uint8Array(skuSlots);
@@ -190,21 +195,46 @@ export class EngineState {
 
     this.scalars[Scalar.orderFreeCount] = orders;
     this.scalars[Scalar.wheelTick] = -1;
-    prefault(this);
+    if (options.prefault ?? true) new StatePrefault(this).step(Number.POSITIVE_INFINITY);
     this.scalars[Scalar.orderSerialNext] = 1;
   }
 }
 
 /**
- * Writes every page of every array once at start-up. Typed arrays come from
- * the OS as untouched zero pages; without this the first writes of a sale pay
- * a page fault each (measured: a third of engine.apply's time on a fresh state).
+ * Writes every page of every array once. Typed arrays come from the OS as
+ * untouched zero pages; without this the first writes of a sale pay a page
+ * fault each (measured: a third of engine.apply's time on a fresh state). At
+ * the default limits that is 366 MiB of page faults, 0.2-0.3 s of kernel
+ * time: recovery leaves it out (it faults in only the pages replay writes)
+ * and the engine thread pays the rest a slice at a time while it is idle.
  */
-function prefault(state: EngineState): void {
-  const pageBytes = 4096;
-  for (const { array } of stateArrays(state)) {
-    const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-    for (let i = 0; i < bytes.length; i += pageBytes) bytes[i] = bytes[i]!;
+export class StatePrefault {
+  private readonly arrays: Uint8Array[];
+  private array = 0;
+  private at = 0;
+
+  constructor(state: EngineState) {
+    this.arrays = stateArrays(state).map(
+      ({ array }) => new Uint8Array(array.buffer, array.byteOffset, array.byteLength),
+    );
+  }
+
+  /** Touches up to `pagesMax` more pages; false once every page has been. */
+  step(pagesMax: number): boolean {
+    const pageBytes = 4096;
+    let pages = 0;
+    while (this.array < this.arrays.length) {
+      const bytes = this.arrays[this.array]!;
+      while (this.at < bytes.length) {
+        if (pages === pagesMax) return true;
+        bytes[this.at] = bytes[this.at]!;
+        this.at += pageBytes;
+        pages++;
+      }
+      this.array++;
+      this.at = 0;
+    }
+    return false;
   }
 }
 
@@ -230,19 +260,48 @@ export const timerUnscheduled = 0x7fffffff;
 export const availabilityBufferBytes = (limits: EngineLimits): number => (limits.skusMax + 1) * 4;
 
 /**
- * Every array of the state in a fixed order, each with whether it belongs in
- * the state hash. Snapshots copy all of them; the hash skips the ones that
- * only record how the engine got there (the wheel cursor) or that mirror others.
+ * What a fresh state holds in an array, compared as the Int32 words of its
+ * bytes: snapshots and the state hash visit only the words that differ from
+ * it, so both scale with the state in use, not the capacities.
+ *  - a number: every word is that value (the constructor's fill; 0 for arrays
+ *    left as allocated, the only choice for arrays whose byteLength is not a
+ *    multiple of 4);
+ *  - 'descending': word i is length - 1 - i (the free-slot stack);
+ *  - 'whole': no baseline, always taken whole (small arrays).
+ * A test encodes a fresh state and asserts it holds no words but the 'whole'
+ * arrays, so a baseline that disagrees with the constructor fails there.
  */
-export function stateArrays(state: EngineState): { name: string; array: ArrayBufferView; hashed: boolean }[] {
-  const list: { name: string; array: ArrayBufferView; hashed: boolean }[] = [];
-  const add = (name: string, array: ArrayBufferView, hashed = true): void => {
-    list.push({ name, array, hashed });
+export type Baseline = number | 'descending' | 'whole';
+
+export interface StateArray {
+  name: string;
+  array: ArrayBufferView;
+  /** Part of the state hash (the rest only records how the engine got there, or mirrors other arrays). */
+  hashed: boolean;
+  baseline: Baseline;
+}
+
+/**
+ * Every array of the state in a fixed order. Snapshots copy all of them; the
+ * hash skips the ones that only record how the engine got there (the wheel
+ * cursor) or that mirror others. A new array is one `add` line here (with its
+ * baseline if the constructor fills it with anything but zeros); its place in
+ * the list is its place in the snapshot, so add it at the end.
+ */
+export function stateArrays(state: EngineState): StateArray[] {
+  const list: StateArray[] = [];
+  const add = (
+    name: string,
+    array: ArrayBufferView,
+    options: { hashed?: boolean; baseline?: Baseline } = {},
+  ): void => {
+    list.push({ name, array, hashed: options.hashed ?? true, baseline: options.baseline ?? 0 });
   };
   const addIndex = (name: string, index: IntHashIndex): void => {
+    // Buckets are zero when empty; the size cell is one word.
     for (const [i, array] of index.arrays().entries()) add(`${name}${i}`, array);
   };
-  add('scalars', state.scalars, false);
+  add('scalars', state.scalars, { hashed: false, baseline: 'whole' });
   add('skuExists', state.skuExists);
   add('skuPriceMinor', state.skuPriceMinor);
   add('skuCurrency', state.skuCurrency);
@@ -254,7 +313,8 @@ export function stateArrays(state: EngineState): { name: string; array: ArrayBuf
   add('skuLimitPerBuyer', state.skuLimitPerBuyer);
   add('skuSaleStartsAtMs', state.skuSaleStartsAtMs);
   add('skuSaleEndsAtMs', state.skuSaleEndsAtMs);
-  add('availability', state.availability, false);
+  // Whole: it may be a buffer gateways already hold, so decoding must overwrite every entry, zeros too.
+  add('availability', state.availability, { hashed: false, baseline: 'whole' });
   addIndex('orderIndex', state.orderIndex);
   add('orderId', state.orderId);
   add('orderBuyerId', state.orderBuyerId);
@@ -265,10 +325,10 @@ export function stateArrays(state: EngineState): { name: string; array: ArrayBuf
   add('orderTotalMinor', state.orderTotalMinor);
   add('orderExpiresAtMs', state.orderExpiresAtMs);
   add('orderTimerAtMs', state.orderTimerAtMs);
-  add('orderTimerNext', state.orderTimerNext);
-  add('orderTimerPrev', state.orderTimerPrev);
-  add('orderFreeSlots', state.orderFreeSlots);
-  add('timerHead', state.timerHead);
+  add('orderTimerNext', state.orderTimerNext, { baseline: -1 });
+  add('orderTimerPrev', state.orderTimerPrev, { baseline: timerUnscheduled });
+  add('orderFreeSlots', state.orderFreeSlots, { baseline: 'descending' });
+  add('timerHead', state.timerHead, { baseline: -1 });
   addIndex('buyerIndex', state.buyerIndex);
   add('buyerBlocked', state.buyerBlocked);
   add('buyerVelocityWindowStartMs', state.buyerVelocityWindowStartMs);
