@@ -95,6 +95,12 @@ export class EngineHost {
   private readonly dataDir: string;
   private readonly log: (message: string) => void;
   private readonly unlock: () => void;
+  /**
+   * Resolves once the engine thread has touched every page of its state in idle time (StatePrefault): until
+   * then a write may pay a first-touch page fault. Benchmarks await it to time a warm state.
+   */
+  readonly prefaulted: Promise<void>;
+  private markPrefaulted: () => void = () => {};
   private failure: Error | null = null;
   private readonly failureListeners: ((error: Error) => void)[] = [];
   private snapshotWaiters: ((result: { lastSeq: number; path: string }) => void)[] = [];
@@ -127,6 +133,9 @@ export class EngineHost {
     this.dataDir = parts.dataDir;
     this.log = parts.log;
     this.unlock = parts.unlock;
+    this.prefaulted = new Promise((resolve) => {
+      this.markPrefaulted = resolve;
+    });
     this.engine.on('message', (message: EngineThreadMessage) => this.onEngineMessage(message));
     this.journal.on('message', (message: JournalThreadMessage) => this.onJournalMessage(message));
     for (const worker of [this.engine, this.journal]) {
@@ -342,6 +351,9 @@ export class EngineHost {
         return;
       case 'log':
         this.log(`engine: ${message.message}`);
+        return;
+      case 'prefaulted':
+        this.markPrefaulted();
         return;
       case 'ready':
       case 'stopped':

@@ -66,6 +66,8 @@ export type EngineThreadMessage =
   | { type: 'snapshot'; lastSeq: number; bytes: Uint8Array }
   | { type: 'stopped'; lastSeq: number; stateHash: string; snapshot: Uint8Array }
   | { type: 'log'; message: string }
+  /** Every page of the state has been touched once (StatePrefault): from here on no write pays a first-touch fault. */
+  | { type: 'prefaulted' }
   /** `code` for a coded refusal (JOURNAL_MISMATCH, JOURNAL_GAP...): its message says all, without a stack. */
   | { type: 'failed'; message: string; code?: string };
 
@@ -153,6 +155,7 @@ function run(config: EngineThreadConfig, recovered: Recovered): void {
   );
 
   const prefault = new StatePrefault(state);
+  let prefaulted = false;
   control.setEngineRunning(true);
   port.postMessage({
     type: 'ready',
@@ -204,7 +207,11 @@ function run(config: EngineThreadConfig, recovered: Recovered): void {
     }
     if (applied === 0 && control.stopRequested) break;
     // Idle time pays the first-touch page faults recovery left (a slice at a time: a command waits one at most).
-    if (applied === 0 && prefault.step(prefaultPagesPerStep)) continue;
+    if (applied === 0 && !prefaulted) {
+      prefaulted = !prefault.step(prefaultPagesPerStep);
+      if (prefaulted) port.postMessage({ type: 'prefaulted' } satisfies EngineThreadMessage);
+      else continue;
+    }
     idle.idle(applied);
   }
   control.setEngineRunning(false);
