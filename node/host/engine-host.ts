@@ -23,7 +23,7 @@ import type { Worker } from 'node:worker_threads';
 import type { ProducerPort } from '../../engine/command-client.ts';
 import { ControlBlock } from '../../engine/control-block.ts';
 import { CommandSlot, EventSlot, ReplySlot } from '../../engine/layout.ts';
-import { type EngineLimits, engineLimits } from '../../engine/limits.ts';
+import { type EngineLimits, engineLimits, engineLimitsRecorded } from '../../engine/limits.ts';
 import { createDoorbell, createRing, Doorbell, RingConsumer, RingProducer } from '../../engine/ring.ts';
 import { availabilityBufferBytes } from '../../engine/state.ts';
 import { recordDataDirJournal } from '../../journal/journal-identity.ts';
@@ -134,7 +134,7 @@ export class EngineHost {
     const o = { ...engineHostDefaults, ...stripUndefined(options) };
     const unlock = lockDataDir(options.dataDir);
     try {
-      adoptDataDirLimits(options.dataDir, limits);
+      adoptDataDirLimits(options.dataDir, limits, engineLimitsRecorded);
       const control = new ControlBlock();
       const availabilityBuffer = new SharedArrayBuffer(availabilityBufferBytes(limits));
       const engineDoorbell = createDoorbell();

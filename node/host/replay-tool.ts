@@ -10,7 +10,7 @@
 import { EventType, eventName, OrderStatus, statusName } from '../../engine/codes.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import { OrderStatusChanged } from '../../engine/layout.ts';
-import { type EngineLimits, engineLimits } from '../../engine/limits.ts';
+import { type EngineLimits, engineLimits, engineLimitsRecorded } from '../../engine/limits.ts';
 import { Scalar } from '../../engine/state.ts';
 import { stateHash } from '../../engine/state-hash.ts';
 import type { JournalReader, OnRecord } from '../../journal/journal-backend.ts';
@@ -44,7 +44,7 @@ export async function replayDataDir(
   const recovered = await recoverFromJournal(
     reader,
     dataDir,
-    options.limits ?? readDataDirLimits(dataDir) ?? engineLimits(),
+    options.limits ?? readDataDirLimits(dataDir, engineLimitsRecorded) ?? engineLimits(),
     {
       toSeq: lastSeq,
       fromScratch: options.fromScratch ?? false,
