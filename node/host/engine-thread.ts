@@ -1,6 +1,6 @@
 /**
  * The engine thread (a worker): recovers its state (snapshot + the selected
- * journal, journal/recovery.ts), then loops forever draining the inbound
+ * journal, recovery.ts), then loops forever draining the inbound
  * command rings in batches through the processor. For each batch it
  * publishes the events to the journal's ring once, and the replies to each
  * producer's reply ring once. It never does I/O after recovery, never
