@@ -147,7 +147,9 @@ async function main(argv: string[]): Promise<number> {
       const selection = journalSelectionOf(config, { createTopic: false });
       const reader = (await journalBackendFor(selection, dataDir)).openReader();
       try {
-        const { formatReplaySummary, printEvents, replayDataDir } = await import('./journal/replay-tool.ts');
+        const { formatReplaySummary, printEvents, replayDataDir } = await import(
+          './node/host/replay-tool.ts'
+        );
         if (values.events) {
           await printEvents(reader, fromSeq, (line) => process.stdout.write(`${line}\n`));
           return 0;

@@ -10,7 +10,7 @@ import { Processor } from '../engine/processor.ts';
 import { SlotBuffer } from '../engine/slot-buffer.ts';
 import { EngineState } from '../engine/state.ts';
 import { FileJournal } from '../journal/file-journal.ts';
-import { journalDir } from '../journal/recovery.ts';
+import { journalDir } from '../journal/journal-backend.ts';
 import { FlashSaleStream } from './flash-sale-commands.ts';
 
 /** Writes the sale into DATA_DIR/journal; returns how many events it holds. */

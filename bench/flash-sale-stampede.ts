@@ -26,6 +26,7 @@ import type { Worker } from 'node:worker_threads';
 import { OrderStatus, statusName } from '../engine/codes.ts';
 import { eventPayloadWordsMax } from '../engine/layout.ts';
 import { journalSelectionOf, loadConfig } from '../gateways/config.ts';
+import { issueToken } from '../gateways/tokens.ts';
 import type { JournalReader } from '../journal/journal-backend.ts';
 import {
   describeJournalSelection,
@@ -33,9 +34,8 @@ import {
   type JournalSelection,
   journalBackendFor,
 } from '../journal/journal-selection.ts';
-import { replayDataDir } from '../journal/replay-tool.ts';
 import { startWorker } from '../lib/start-worker.ts';
-import { issueToken } from '../lib/tokens.ts';
+import { replayDataDir } from '../node/host/replay-tool.ts';
 import { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
 import type { SaleOutcome, SkuStock } from './flash-sale-audit.ts';
 import { BuyerPlan, type BuyerShares, buyerUnit, warmupStock } from './flash-sale-buyers.ts';

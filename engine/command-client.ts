@@ -23,8 +23,8 @@
  * journal (the effect was never durable, but the node cannot prove it).
  */
 import type { ControlBlock } from './control-block.ts';
-import type { ProducerPort } from './engine-host.ts';
 import { CommandSlot, ReplySlot } from './layout.ts';
+import type { RingConsumer, RingProducer } from './ring.ts';
 
 /** Gets each reply of the commands submitted with it; the slot is valid only during the call. */
 export interface ReplyReceiver {
@@ -33,6 +33,16 @@ export interface ReplyReceiver {
   onUnavailable(token: number): void;
 }
 export type CommandWriter = (words: Int32Array, f64: Float64Array, at: number, correlationId: number) => void;
+
+/** One producer's pair of rings into the engine (EngineHost makes them; a CommandClient writes through one). */
+export interface ProducerPort {
+  /** Write commands here (CommandSlot layout); publish() rings the engine. */
+  inbound: RingProducer;
+  /** Replies in command order (ReplySlot layout); release each once durableSeq reaches it. */
+  replies: RingConsumer;
+  inboundRing: SharedArrayBuffer;
+  replyRing: SharedArrayBuffer;
+}
 
 export class CommandClient {
   private readonly port: ProducerPort;

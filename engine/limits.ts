@@ -68,6 +68,11 @@ export const engineLimitsDefault: Readonly<EngineLimits> = Object.freeze({
 
 const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
+/** The limits a data directory recorded (lib/data-dir-config.ts); a limit added since it was created (paymentReferencesMax) takes its default. */
+export function engineLimitsRecorded(recorded: object): EngineLimits {
+  return validateEngineLimits({ ...engineLimitsDefault, ...(recorded as Partial<EngineLimits>) });
+}
+
 export function validateEngineLimits(limits: EngineLimits): EngineLimits {
   const positiveInts: (keyof EngineLimits)[] = [
     'skusMax',

@@ -4,7 +4,7 @@
  * invariants checked after every command. Along the way the engine "crashes"
  * at random points and is recovered from its last snapshot plus the events
  * after it; the recovered state must hash the same, and the run continues on
- * it. (journal/crash-simulation.test.ts does the same over the real file
+ * it. (node/host/crash-simulation.test.ts does the same over the real file
  * journal, losing what was not yet fsynced.)
  *
  * Several seeds run by default; SEED=n replays one; SIM_COMMANDS=n lengthens runs.

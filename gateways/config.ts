@@ -38,11 +38,16 @@ import {
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { linesPerOrderMaxLayout } from '../engine/layout.ts';
-import { type EngineLimits, engineLimitsDefault, validateEngineLimits } from '../engine/limits.ts';
+import {
+  type EngineLimits,
+  engineLimitsDefault,
+  engineLimitsRecorded,
+  validateEngineLimits,
+} from '../engine/limits.ts';
 import { fileJournalSelection, type JournalSelection } from '../journal/journal-selection.ts';
 import { checkDataDirLimits, readDataDirLimits } from '../lib/data-dir-config.ts';
-import { tokenLimits } from '../lib/tokens.ts';
 import { protoLimits } from '../proto/limits.ts';
+import { tokenLimits } from './tokens.ts';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -890,7 +895,7 @@ function relationshipProblems(config: GatewayConfig, failed: ReadonlySet<string>
  * limits together cannot work.
  */
 export function engineLimitsOf(config: GatewayConfig): EngineLimits {
-  const recorded = readDataDirLimits(config.dataDir);
+  const recorded = readDataDirLimits(config.dataDir, engineLimitsRecorded);
   const given: Partial<Record<keyof EngineLimits, number | undefined>> = {
     ...config.engine,
     orderTtlMs: config.orderTtlMs,

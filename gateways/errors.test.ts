@@ -9,7 +9,6 @@ import { STATUS_CODES } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { ResultCode } from '../engine/codes.ts';
-import { TokenErrorCode } from '../lib/tokens.ts';
 import {
   closeCodeOf,
   type ErrorSpec,
@@ -21,6 +20,7 @@ import {
   isRetriable,
   WsCloseCode,
 } from './errors.ts';
+import { TokenErrorCode } from './tokens.ts';
 
 const docsPath = fileURLToPath(new URL('../docs/errors.md', import.meta.url));
 const gatewaysDir = fileURLToPath(new URL('.', import.meta.url));

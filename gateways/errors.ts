@@ -26,7 +26,7 @@
  * Pure data and lookups; safe on any thread.
  */
 import { ResultCode, resultName } from '../engine/codes.ts';
-import type { TokenErrorCode } from '../lib/tokens.ts';
+import type { TokenErrorCode } from './tokens.ts';
 
 /** Every close code the gateways use, in the application range 4000-4999. */
 export const WsCloseCode = {

@@ -20,8 +20,8 @@ import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { isFinalStatus, isReservingStatus, OrderStatus } from '../engine/codes.ts';
 import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
-import { issueToken, type TokenSubject } from '../lib/tokens.ts';
 import { http } from './testing/test-server.ts';
+import { issueToken, type TokenSubject } from './tokens.ts';
 
 const cli = join(import.meta.dirname, '..', 'cli.ts');
 const secret = 'kill-restart-secret-kill-restart-secret-01';

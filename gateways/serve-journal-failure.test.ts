@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { tempDataDir } from '../lib/temp-data-dir.ts';
-import { issueToken } from '../lib/tokens.ts';
 import { http, type Json, TestClient } from './testing/test-server.ts';
+import { issueToken } from './tokens.ts';
 
 const cli = join(import.meta.dirname, '..', 'cli.ts');
 const stallingFs = join(import.meta.dirname, '..', 'journal', 'testing', 'stalling-fs.ts');

@@ -9,8 +9,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { issueToken } from '../lib/tokens.ts';
 import { http, TestClient } from './testing/test-server.ts';
+import { issueToken } from './tokens.ts';
 
 const cli = join(import.meta.dirname, '..', 'cli.ts');
 const secret = 'serve-test-secret-serve-test-secret-0123';

@@ -12,7 +12,6 @@
 import { relative } from 'node:path';
 import type { Logger } from 'pino';
 import { fileJournalSelectionFromEnv } from '../journal/journal-selection.ts';
-import { verifyToken } from '../lib/tokens.ts';
 import { nodeLimits } from '../node/limits.ts';
 import { createNodeLogger } from '../node/log.ts';
 import { StampedeNode } from '../node/node.ts';
@@ -27,6 +26,7 @@ import {
 } from './config.ts';
 import { closeCodeOf, httpStatusOf } from './errors.ts';
 import { integerKeySlots, TokenBucketLimiter } from './token-bucket.ts';
+import { verifyToken } from './tokens.ts';
 
 /** Turns a verified token into what the checkout service needs. */
 export function tokenVerifier(secret: string): (token: string, nowMs: number) => TokenCheck {

@@ -7,9 +7,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { verifyToken } from '../lib/tokens.ts';
 import { loadOrCreateSecret } from './config.ts';
 import { parseTtlMs, runTokenCommand } from './token-command.ts';
+import { verifyToken } from './tokens.ts';
 
 const nowMs = 1_700_000_000_000;
 const envSecret = 's'.repeat(40);

@@ -10,8 +10,8 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { issueToken, isTokenBuyerId, isTokenName, type TokenSubject, tokenLimits } from '../lib/tokens.ts';
 import { ConfigError, loadConfig, secretFileName, tokenSecretOf } from './config.ts';
+import { issueToken, isTokenBuyerId, isTokenName, type TokenSubject, tokenLimits } from './tokens.ts';
 
 export const tokenCommandUsage = `Usage:
   stampede token --buyer ID     [--ttl 24h] [--data DIR] [--config FILE]

@@ -8,7 +8,7 @@
  * Threads: a writer belongs to one thread (the journal thread); readers may run anywhere, alongside it.
  *
  * Why async here when FileJournal is synchronous: Kafka acknowledges over the network. The file adapter
- * wraps the synchronous calls, so the file journal's own hot path (journal-thread.ts) stays as it is.
+ * wraps the synchronous calls, so the file journal's own hot path (node/host/journal-thread.ts) stays as it is.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +22,9 @@ import {
 import { type JournalIdentity, readFileJournalId } from './journal-identity.ts';
 
 export type { OnRecord } from './file-journal.ts';
+
+/** Where a data directory keeps its file journal (its snapshots: snapshot-store.ts). */
+export const journalDir = (dataDir: string): string => join(dataDir, 'journal');
 
 export interface JournalWriter {
   /** The seq the next append must carry. */

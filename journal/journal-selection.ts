@@ -7,9 +7,8 @@
  * kafkajs is imported only when Kafka is selected: the file journal's threads never load it.
  */
 import type { FileJournalOptions } from './file-journal.ts';
-import { fileJournalBackend, type JournalBackend } from './journal-backend.ts';
+import { fileJournalBackend, type JournalBackend, journalDir } from './journal-backend.ts';
 import type { KafkaJournalConfig } from './kafka-journal.ts';
-import { journalDir } from './recovery.ts';
 
 export interface FileJournalSelection {
   kind: 'file';

@@ -5,9 +5,8 @@
  */
 import { lockDataDir } from '../lib/data-dir-lock.ts';
 import { describeJournal, FileJournal } from './file-journal.ts';
-import { fileJournalIdentity } from './journal-backend.ts';
+import { fileJournalIdentity, journalDir } from './journal-backend.ts';
 import { checkJournalHistory } from './journal-identity.ts';
-import { journalDir } from './recovery.ts';
 import { readNewestSnapshot } from './snapshot-store.ts';
 
 export function pruneDataDir(

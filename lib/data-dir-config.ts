@@ -4,10 +4,15 @@
  * directory keeps the limits it was created with: a node started with other
  * limits refuses with DATA_DIR_LIMITS_MISMATCH instead of replaying into a
  * differently shaped state, and `stampede replay` reads them from here.
+ *
+ * The limits' shape is the engine's (engine/limits.ts): callers pass its
+ * `engineLimitsRecorded`, so lib/ imports nothing above it.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type EngineLimits, engineLimitsDefault, validateEngineLimits } from '../engine/limits.ts';
+
+/** The limits from what a directory recorded; throws when they are not valid limits. */
+export type LimitsFromRecord<Limits> = (recorded: object) => Limits;
 
 export class DataDirConfigError extends Error {
   readonly code: 'DATA_DIR_LIMITS_MISMATCH' | 'DATA_DIR_CONFIG_INVALID';
@@ -22,7 +27,10 @@ export class DataDirConfigError extends Error {
 const configPath = (dataDir: string): string => join(dataDir, 'engine.json');
 
 /** The limits recorded in the directory, or null for a new directory. */
-export function readDataDirLimits(dataDir: string): EngineLimits | null {
+export function readDataDirLimits<Limits>(
+  dataDir: string,
+  fromRecord: LimitsFromRecord<Limits>,
+): Limits | null {
   const path = configPath(dataDir);
   if (!existsSync(path)) return null;
   let parsed: unknown;
@@ -39,16 +47,19 @@ export function readDataDirLimits(dataDir: string): EngineLimits | null {
     throw new DataDirConfigError('DATA_DIR_CONFIG_INVALID', `${path} has no "limits" object`);
   }
   try {
-    // A limit added since the directory was created (paymentReferencesMax) takes its default.
-    return validateEngineLimits({ ...engineLimitsDefault, ...(limits as Partial<EngineLimits>) });
+    return fromRecord(limits);
   } catch (error) {
     throw new DataDirConfigError('DATA_DIR_CONFIG_INVALID', `${path}: ${(error as Error).message}`);
   }
 }
 
 /** Records the limits in a new directory, or checks they match the recorded ones. */
-export function adoptDataDirLimits(dataDir: string, limits: EngineLimits): void {
-  const recorded = readDataDirLimits(dataDir);
+export function adoptDataDirLimits<Limits extends object>(
+  dataDir: string,
+  limits: Limits,
+  fromRecord: LimitsFromRecord<Limits>,
+): void {
+  const recorded = readDataDirLimits(dataDir, fromRecord);
   if (recorded === null) {
     writeFileSync(configPath(dataDir), `${JSON.stringify({ limits }, null, 2)}\n`);
     return;
@@ -57,12 +68,12 @@ export function adoptDataDirLimits(dataDir: string, limits: EngineLimits): void 
 }
 
 /** Throws DATA_DIR_LIMITS_MISMATCH naming every limit `asked` gives otherwise than `recorded`. */
-export function checkDataDirLimits(
+export function checkDataDirLimits<Limits extends object>(
   dataDir: string,
-  recorded: Readonly<EngineLimits>,
-  asked: Readonly<Partial<Record<keyof EngineLimits, number | undefined>>>,
+  recorded: Readonly<Limits>,
+  asked: Readonly<Partial<Record<keyof Limits, unknown>>>,
 ): void {
-  const differing = (Object.keys(asked) as (keyof EngineLimits)[]).filter(
+  const differing = (Object.keys(asked) as (keyof Limits & string)[]).filter(
     (key) => asked[key] !== undefined && recorded[key] !== asked[key],
   );
   if (differing.length > 0) {

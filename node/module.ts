@@ -19,7 +19,6 @@
 import type uWS from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import type { CommandClient } from '../engine/command-client.ts';
-import type { EngineHost } from '../engine/engine-host.ts';
 import type { EngineLimits } from '../engine/limits.ts';
 import type { CheckoutService } from '../gateways/checkout-service.ts';
 import type { CheckoutSocket } from '../gateways/checkout-socket.ts';
@@ -32,6 +31,7 @@ import type { JournalBackend } from '../journal/journal-backend.ts';
 import type { EmbeddedReadModel, OrderChange } from '../projections/embedded-read-model.ts';
 import type { Projector } from '../projections/projector.ts';
 import type { RedisReadModel } from '../projections/redis-read-model.ts';
+import type { EngineHost } from './host/engine-host.ts';
 import type { NodeOptions } from './node-options.ts';
 
 /** The engine and journal threads and the one command path into them. */

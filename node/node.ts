@@ -23,13 +23,13 @@
 
 import uWS from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import type { EngineHost } from '../engine/engine-host.ts';
 import { listenExclusive } from '../gateways/http-listen.ts';
 import { GatewayMetrics } from '../gateways/metrics.ts';
 import type { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
 import type { Projector } from '../projections/projector.ts';
 import { prometheusText } from '../projections/start-projectors.ts';
 import { type Assembly, chooseModules, startModules, stopModules } from './assemble.ts';
+import type { EngineHost } from './host/engine-host.ts';
 import type { EngineParts, ListedModule } from './module.ts';
 import { nodeModules } from './modules.ts';
 import type { NodeOptions } from './node-options.ts';

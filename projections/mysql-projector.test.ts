@@ -7,8 +7,7 @@
  */
 import type { RowDataPacket } from 'mysql2/promise';
 import t, { type Test } from 'tap';
-import { FileJournalReader } from '../journal/journal-backend.ts';
-import { journalDir } from '../journal/recovery.ts';
+import { FileJournalReader, journalDir } from '../journal/journal-backend.ts';
 import { seedFromEnv } from '../lib/seeded-random.ts';
 import { tempDataDir } from '../lib/temp-data-dir.ts';
 import { runProjectCommand, runReconcileCommand } from './cli.ts';

@@ -16,8 +16,7 @@
 import { Redis } from 'ioredis';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { isFinalStatus } from '../engine/codes.ts';
-import { FileJournalReader, type JournalReader } from '../journal/journal-backend.ts';
-import { journalDir } from '../journal/recovery.ts';
+import { FileJournalReader, type JournalReader, journalDir } from '../journal/journal-backend.ts';
 import { storeError } from './errors.ts';
 import { decodeEvent, orderStatusSeedName } from './events.ts';
 import { JournalModel } from './journal-model.ts';

@@ -8,8 +8,7 @@
 import t from 'tap';
 import { isFinalStatus, OrderStatus, PaymentOutcome, ResultCode } from '../engine/codes.ts';
 import { packCurrency } from '../engine/layout.ts';
-import { FileJournalReader } from '../journal/journal-backend.ts';
-import { journalDir } from '../journal/recovery.ts';
+import { FileJournalReader, journalDir } from '../journal/journal-backend.ts';
 import { seedFromEnv } from '../lib/seeded-random.ts';
 import { tempDataDir } from '../lib/temp-data-dir.ts';
 import { runReconcileCommand } from './cli.ts';

@@ -7,8 +7,7 @@
  * from the engine host when the node runs the engine; the node puts their metrics on /metrics.
  */
 import type { JournalReader } from '../journal/journal-backend.ts';
-import { FileJournalReader } from '../journal/journal-backend.ts';
-import { journalDir } from '../journal/recovery.ts';
+import { FileJournalReader, journalDir } from '../journal/journal-backend.ts';
 import type { ProjectionLimits } from './limits.ts';
 import { MysqlProjectionStore } from './mysql-store.ts';
 import { Projector, type ProjectorMetrics } from './projector.ts';

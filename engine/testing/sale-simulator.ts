@@ -1,7 +1,7 @@
 /**
  * The simulator's moving parts, shared by the in-memory simulation
  * (engine/simulation.test.ts) and the crash simulation over the real file
- * journal (journal/crash-simulation.test.ts): the small catalog, a seeded
+ * journal (node/host/crash-simulation.test.ts): the small catalog, a seeded
  * generator of random commands (many buyers, hot SKUs, payments, timeouts,
  * cancels, restocks, price changes, blocks, retries and bad commands), and a
  * step that applies one command to the engine and the reference model and

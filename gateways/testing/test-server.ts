@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { engineLimits } from '../../engine/limits.ts';
-import { issueToken, type TokenSubject } from '../../lib/tokens.ts';
 import { silentLogger } from '../../node/log.ts';
 import type { NodeStartOptions } from '../../node/node.ts';
 import { serverMessageJson } from '../../proto/client-codec.ts';
@@ -17,6 +16,7 @@ import { closeCodeOf, httpStatusOf } from '../errors.ts';
 import { tokenVerifier } from '../serve.ts';
 import { type ServerOptions, StampedeServer } from '../server.ts';
 import { integerKeySlots, TokenBucketLimiter } from '../token-bucket.ts';
+import { issueToken, type TokenSubject } from '../tokens.ts';
 
 export const testWebhookSecret = 'webhook-secret-webhook-secret-webhook-secret';
 export const testSecret = 'test-secret-test-secret-test-secret-0123456789';

@@ -9,10 +9,10 @@
  * and writes the final snapshot.
  */
 import { CommandClient } from '../../engine/command-client.ts';
-import { EngineHost } from '../../engine/engine-host.ts';
 import { engineLimits } from '../../engine/limits.ts';
 import { EngineCommands } from '../../gateways/engine-commands.ts';
 import { fileJournalSelection } from '../../journal/journal-selection.ts';
+import { EngineHost } from '../host/engine-host.ts';
 import { nodeLimits } from '../limits.ts';
 import { textLog } from '../log.ts';
 import { defineModule, type EngineParts } from '../module.ts';

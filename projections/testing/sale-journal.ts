@@ -14,7 +14,7 @@ import {
   stepBoth,
 } from '../../engine/testing/sale-simulator.ts';
 import { FileJournal, scanJournal } from '../../journal/file-journal.ts';
-import { journalDir } from '../../journal/recovery.ts';
+import { journalDir } from '../../journal/journal-backend.ts';
 import { SeededRandom } from '../../lib/seeded-random.ts';
 import { decodeEvent } from '../events.ts';
 import { JournalModel } from '../journal-model.ts';

@@ -1,6 +1,6 @@
 /**
  * The engine thread (a worker): recovers its state (snapshot + the selected
- * journal, journal/recovery.ts), then loops forever draining the inbound
+ * journal, recovery.ts), then loops forever draining the inbound
  * command rings in batches through the processor. For each batch it
  * publishes the events to the journal's ring once, and the replies to each
  * producer's reply ring once. It never does I/O after recovery, never
@@ -11,21 +11,21 @@
  * (every producer rings it after publishing).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { isJournalError } from '../journal/errors.ts';
-import type { JournalIdentity } from '../journal/journal-identity.ts';
+import { ControlBlock } from '../../engine/control-block.ts';
+import type { EngineLimits } from '../../engine/limits.ts';
+import { Processor, type SlotSink } from '../../engine/processor.ts';
+import { Doorbell, IdleStrategy, RingConsumer, RingProducer } from '../../engine/ring.ts';
+import { encodeSnapshot } from '../../engine/snapshot.ts';
+import { Scalar, StatePrefault } from '../../engine/state.ts';
+import { stateHash } from '../../engine/state-hash.ts';
+import { isJournalError } from '../../journal/errors.ts';
+import type { JournalIdentity } from '../../journal/journal-identity.ts';
 import {
   fileJournalSelection,
   type JournalSelection,
   journalBackendFor,
-} from '../journal/journal-selection.ts';
-import { type Recovered, recoverFromJournal } from '../journal/recovery.ts';
-import { ControlBlock } from './control-block.ts';
-import type { EngineLimits } from './limits.ts';
-import { Processor, type SlotSink } from './processor.ts';
-import { Doorbell, IdleStrategy, RingConsumer, RingProducer } from './ring.ts';
-import { encodeSnapshot } from './snapshot.ts';
-import { Scalar, StatePrefault } from './state.ts';
-import { stateHash } from './state-hash.ts';
+} from '../../journal/journal-selection.ts';
+import { type Recovered, recoverFromJournal } from './recovery.ts';
 
 export interface EngineThreadConfig {
   dataDir: string;

@@ -18,18 +18,18 @@
  * restart from snapshot + journal.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ControlBlock } from '../engine/control-block.ts';
-import { EventSlot } from '../engine/layout.ts';
-import { Doorbell, IdleStrategy, RingConsumer, RingProducer } from '../engine/ring.ts';
-import { FileJournal, type JournalFs } from './file-journal.ts';
-import type { JournalWriter } from './journal-backend.ts';
+import { ControlBlock } from '../../engine/control-block.ts';
+import { EventSlot } from '../../engine/layout.ts';
+import { Doorbell, IdleStrategy, RingConsumer, RingProducer } from '../../engine/ring.ts';
+import { FileJournal, type JournalFs } from '../../journal/file-journal.ts';
+import type { JournalWriter } from '../../journal/journal-backend.ts';
+import { journalDir } from '../../journal/journal-backend.ts';
 import {
   fileJournalSelection,
   type JournalBackendOptions,
   type JournalSelection,
   journalBackendFor,
-} from './journal-selection.ts';
-import { journalDir } from './recovery.ts';
+} from '../../journal/journal-selection.ts';
 
 export interface JournalThreadConfig {
   dataDir: string;

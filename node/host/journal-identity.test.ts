@@ -16,23 +16,28 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { CommandClient } from '../engine/command-client.ts';
-import type { CommandInput } from '../engine/commands.ts';
-import { EngineHost } from '../engine/engine-host.ts';
-import { packCurrency } from '../engine/layout.ts';
-import { engineLimits } from '../engine/limits.ts';
-import { encodeSnapshot } from '../engine/snapshot.ts';
-import { EngineState } from '../engine/state.ts';
-import { EngineCommands } from '../gateways/engine-commands.ts';
-import { tempDataDir } from '../lib/temp-data-dir.ts';
-import { crc32c } from './crc32c.ts';
-import { isJournalError } from './errors.ts';
-import { fileJournalBackend, fileJournalIdentity } from './journal-backend.ts';
-import { readDataDirJournal } from './journal-identity.ts';
-import { kafkaJournalBackendOver, MemoryPartitionLog } from './kafka-journal.ts';
-import { journalDir, recoverFromJournal } from './recovery.ts';
+import { CommandClient } from '../../engine/command-client.ts';
+import type { CommandInput } from '../../engine/commands.ts';
+import { packCurrency } from '../../engine/layout.ts';
+import { engineLimits } from '../../engine/limits.ts';
+import { encodeSnapshot } from '../../engine/snapshot.ts';
+import { EngineState } from '../../engine/state.ts';
+import { EngineCommands } from '../../gateways/engine-commands.ts';
+import { crc32c } from '../../journal/crc32c.ts';
+import { isJournalError } from '../../journal/errors.ts';
+import { fileJournalBackend, fileJournalIdentity, journalDir } from '../../journal/journal-backend.ts';
+import { readDataDirJournal } from '../../journal/journal-identity.ts';
+import { kafkaJournalBackendOver, MemoryPartitionLog } from '../../journal/kafka-journal.ts';
+import {
+  listSnapshots,
+  readNewestSnapshot,
+  snapshotsDir,
+  writeSnapshot,
+} from '../../journal/snapshot-store.ts';
+import { tempDataDir } from '../../lib/temp-data-dir.ts';
+import { EngineHost } from './engine-host.ts';
+import { recoverFromJournal } from './recovery.ts';
 import { replayDataDir } from './replay-tool.ts';
-import { listSnapshots, readNewestSnapshot, snapshotsDir, writeSnapshot } from './snapshot-store.ts';
 
 const limits = engineLimits({ skusMax: 16, ordersMax: 4096, buyersMax: 4096, requestIdsMax: 8192 });
 /** Small segments, so a sale spans several. */

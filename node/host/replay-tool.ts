@@ -7,14 +7,14 @@
  * when an invariant fails. The journal is read through a JournalReader: the
  * data directory's file journal by default, or Kafka's.
  */
-import { EventType, eventName, OrderStatus, statusName } from '../engine/codes.ts';
-import { checkInvariants } from '../engine/invariants.ts';
-import { OrderStatusChanged } from '../engine/layout.ts';
-import { type EngineLimits, engineLimits } from '../engine/limits.ts';
-import { Scalar } from '../engine/state.ts';
-import { stateHash } from '../engine/state-hash.ts';
-import { readDataDirLimits } from '../lib/data-dir-config.ts';
-import type { JournalReader, OnRecord } from './journal-backend.ts';
+import { EventType, eventName, OrderStatus, statusName } from '../../engine/codes.ts';
+import { checkInvariants } from '../../engine/invariants.ts';
+import { OrderStatusChanged } from '../../engine/layout.ts';
+import { type EngineLimits, engineLimits, engineLimitsRecorded } from '../../engine/limits.ts';
+import { Scalar } from '../../engine/state.ts';
+import { stateHash } from '../../engine/state-hash.ts';
+import type { JournalReader, OnRecord } from '../../journal/journal-backend.ts';
+import { readDataDirLimits } from '../../lib/data-dir-config.ts';
 import { recoverFromJournal } from './recovery.ts';
 
 export interface ReplaySummary {
@@ -44,7 +44,7 @@ export async function replayDataDir(
   const recovered = await recoverFromJournal(
     reader,
     dataDir,
-    options.limits ?? readDataDirLimits(dataDir) ?? engineLimits(),
+    options.limits ?? readDataDirLimits(dataDir, engineLimitsRecorded) ?? engineLimits(),
     {
       toSeq: lastSeq,
       fromScratch: options.fromScratch ?? false,
@@ -129,7 +129,7 @@ export async function printEvents(
   fromSeq: number,
   print: (line: string) => void,
 ): Promise<void> {
-  const { eventToJson } = await import('../proto/event-codec.ts');
+  const { eventToJson } = await import('../../proto/event-codec.ts');
   await reader.scan(fromSeq, (seq, type, atMs, bytes, offset, length) => {
     print(JSON.stringify(eventToJson(seq, type, atMs, bytes, offset, length)));
   });

@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import t from 'tap';
-import { SeededRandom, seedFromEnv } from './seeded-random.ts';
+import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
 import { issueToken, type TokenSubject, tokenLimits, verifyToken } from './tokens.ts';
 
 const secret = 'a-test-secret-that-is-at-least-32-bytes-long';

@@ -9,19 +9,20 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { type EngineAnswer, EngineCommands } from '../gateways/engine-commands.ts';
-import { journalDir, recoverState } from '../journal/recovery.ts';
-import { snapshotsDir } from '../journal/snapshot-store.ts';
-import { tempDataDir } from '../lib/temp-data-dir.ts';
-import { OrderStatus, ResultCode } from './codes.ts';
-import { CommandClient } from './command-client.ts';
-import type { CommandInput } from './commands.ts';
+import { OrderStatus, ResultCode } from '../../engine/codes.ts';
+import { CommandClient } from '../../engine/command-client.ts';
+import type { CommandInput } from '../../engine/commands.ts';
+import { orderSlotOf } from '../../engine/evolve.ts';
+import { checkInvariants } from '../../engine/invariants.ts';
+import { packCurrency } from '../../engine/layout.ts';
+import { engineLimits } from '../../engine/limits.ts';
+import { stateHash } from '../../engine/state-hash.ts';
+import { type EngineAnswer, EngineCommands } from '../../gateways/engine-commands.ts';
+import { journalDir } from '../../journal/journal-backend.ts';
+import { snapshotsDir } from '../../journal/snapshot-store.ts';
+import { tempDataDir } from '../../lib/temp-data-dir.ts';
 import { EngineHost } from './engine-host.ts';
-import { orderSlotOf } from './evolve.ts';
-import { checkInvariants } from './invariants.ts';
-import { packCurrency } from './layout.ts';
-import { engineLimits } from './limits.ts';
-import { stateHash } from './state-hash.ts';
+import { recoverState } from './recovery.ts';
 
 const limits = engineLimits({ skusMax: 100, ordersMax: 10_000, buyersMax: 10_000, requestIdsMax: 20_000 });
 
@@ -210,7 +211,7 @@ t.test('stampede replay and prune on a data directory', async (t) => {
     amountMinor: 500,
   });
   const stopped = await host.stop();
-  const cli = join(import.meta.dirname, '..', 'cli.ts');
+  const cli = join(import.meta.dirname, '..', '..', 'cli.ts');
   const run = (...args: string[]): string =>
     execFileSync(process.execPath, ['--import=tsx', cli, ...args], {
       encoding: 'utf8',

@@ -10,27 +10,27 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { FileJournal } from '../journal/file-journal.ts';
-import { fileJournalIdentity } from '../journal/journal-backend.ts';
-import type { JournalIdentity } from '../journal/journal-identity.ts';
-import { journalDir, recoverState } from '../journal/recovery.ts';
-import { readNewestSnapshot, snapshotsDir, writeSnapshot } from '../journal/snapshot-store.ts';
-import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
-import { ResultCode } from './codes.ts';
-import { packCurrency } from './layout.ts';
-import { type EngineLimits, engineLimits } from './limits.ts';
-import { decodeSnapshot, encodeSnapshot, SnapshotFormatError, snapshotMagic } from './snapshot.ts';
-import { EngineState, Scalar, stateArrays } from './state.ts';
-import { stateHash } from './state-hash.ts';
-import { EngineHarness } from './testing/harness.ts';
-import { ReferenceModel } from './testing/reference-model.ts';
+import { ResultCode } from '../../engine/codes.ts';
+import { packCurrency } from '../../engine/layout.ts';
+import { type EngineLimits, engineLimits } from '../../engine/limits.ts';
+import { decodeSnapshot, encodeSnapshot, SnapshotFormatError, snapshotMagic } from '../../engine/snapshot.ts';
+import { EngineState, Scalar, stateArrays } from '../../engine/state.ts';
+import { stateHash } from '../../engine/state-hash.ts';
+import { EngineHarness } from '../../engine/testing/harness.ts';
+import { ReferenceModel } from '../../engine/testing/reference-model.ts';
 import {
   RandomCommands,
   simulationCatalog,
   simulationLimits,
   simulationStartMs,
   stepBoth,
-} from './testing/sale-simulator.ts';
+} from '../../engine/testing/sale-simulator.ts';
+import { FileJournal } from '../../journal/file-journal.ts';
+import { fileJournalIdentity, journalDir } from '../../journal/journal-backend.ts';
+import type { JournalIdentity } from '../../journal/journal-identity.ts';
+import { readNewestSnapshot, snapshotsDir, writeSnapshot } from '../../journal/snapshot-store.ts';
+import { SeededRandom, seedFromEnv } from '../../lib/seeded-random.ts';
+import { recoverState } from './recovery.ts';
 
 const align8 = (n: number): number => (n + 7) & ~7;
 

@@ -15,24 +15,24 @@ import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { checkInvariants } from '../engine/invariants.ts';
-import { encodeSnapshot } from '../engine/snapshot.ts';
-import { Scalar } from '../engine/state.ts';
-import { stateHash } from '../engine/state-hash.ts';
-import { EngineHarness } from '../engine/testing/harness.ts';
-import { ReferenceModel } from '../engine/testing/reference-model.ts';
+import { checkInvariants } from '../../engine/invariants.ts';
+import { encodeSnapshot } from '../../engine/snapshot.ts';
+import { Scalar } from '../../engine/state.ts';
+import { stateHash } from '../../engine/state-hash.ts';
+import { EngineHarness } from '../../engine/testing/harness.ts';
+import { ReferenceModel } from '../../engine/testing/reference-model.ts';
 import {
   simulationLimits as limits,
   RandomCommands,
   simulationCatalog,
   simulationStartMs,
   stepBoth,
-} from '../engine/testing/sale-simulator.ts';
-import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
-import { FileJournal } from './file-journal.ts';
-import { fileJournalIdentity } from './journal-backend.ts';
-import { journalDir, recoverState } from './recovery.ts';
-import { writeSnapshot } from './snapshot-store.ts';
+} from '../../engine/testing/sale-simulator.ts';
+import { FileJournal } from '../../journal/file-journal.ts';
+import { fileJournalIdentity, journalDir } from '../../journal/journal-backend.ts';
+import { writeSnapshot } from '../../journal/snapshot-store.ts';
+import { SeededRandom, seedFromEnv } from '../../lib/seeded-random.ts';
+import { recoverState } from './recovery.ts';
 
 const commandsPerSeed = Number(process.env.SIM_COMMANDS ?? 2500);
 const seeds = process.env.SEED ? [seedFromEnv()] : [seedFromEnv(), seedFromEnv(), seedFromEnv()];

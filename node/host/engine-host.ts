@@ -20,23 +20,24 @@
  */
 import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
-import { recordDataDirJournal } from '../journal/journal-identity.ts';
+import type { ProducerPort } from '../../engine/command-client.ts';
+import { ControlBlock } from '../../engine/control-block.ts';
+import { CommandSlot, EventSlot, ReplySlot } from '../../engine/layout.ts';
+import { type EngineLimits, engineLimits, engineLimitsRecorded } from '../../engine/limits.ts';
+import { createDoorbell, createRing, Doorbell, RingConsumer, RingProducer } from '../../engine/ring.ts';
+import { availabilityBufferBytes } from '../../engine/state.ts';
+import { recordDataDirJournal } from '../../journal/journal-identity.ts';
 import {
   describeJournalSelection,
   fileJournalSelection,
   type JournalSelection,
-} from '../journal/journal-selection.ts';
-import type { JournalThreadConfig, JournalThreadMessage } from '../journal/journal-thread.ts';
-import { writeSnapshot } from '../journal/snapshot-store.ts';
-import { adoptDataDirLimits } from '../lib/data-dir-config.ts';
-import { lockDataDir } from '../lib/data-dir-lock.ts';
-import { startWorker } from '../lib/start-worker.ts';
-import { ControlBlock } from './control-block.ts';
+} from '../../journal/journal-selection.ts';
+import { writeSnapshot } from '../../journal/snapshot-store.ts';
+import { adoptDataDirLimits } from '../../lib/data-dir-config.ts';
+import { lockDataDir } from '../../lib/data-dir-lock.ts';
+import { startWorker } from '../../lib/start-worker.ts';
 import type { EngineThreadCommand, EngineThreadConfig, EngineThreadMessage } from './engine-thread.ts';
-import { CommandSlot, EventSlot, ReplySlot } from './layout.ts';
-import { type EngineLimits, engineLimits } from './limits.ts';
-import { createDoorbell, createRing, Doorbell, RingConsumer, RingProducer } from './ring.ts';
-import { availabilityBufferBytes } from './state.ts';
+import type { JournalThreadConfig, JournalThreadMessage } from './journal-thread.ts';
 
 export interface EngineHostOptions {
   /** Snapshots, engine.json and the lock; the journal too unless `journal` selects Kafka. */
@@ -71,15 +72,6 @@ export const engineHostDefaults = {
   spinCountMax: 2000,
   parkTimeoutMs: 50,
 } as const;
-
-export interface ProducerPort {
-  /** Write commands here (CommandSlot layout); publish() rings the engine. */
-  inbound: RingProducer;
-  /** Replies in command order (ReplySlot layout); release each once durableSeq reaches it. */
-  replies: RingConsumer;
-  inboundRing: SharedArrayBuffer;
-  replyRing: SharedArrayBuffer;
-}
 
 export class EngineHost {
   readonly control: ControlBlock;
@@ -151,7 +143,7 @@ export class EngineHost {
     const o = { ...engineHostDefaults, ...stripUndefined(options) };
     const unlock = lockDataDir(options.dataDir);
     try {
-      adoptDataDirLimits(options.dataDir, limits);
+      adoptDataDirLimits(options.dataDir, limits, engineLimitsRecorded);
       const control = new ControlBlock();
       const availabilityBuffer = new SharedArrayBuffer(availabilityBufferBytes(limits));
       const engineDoorbell = createDoorbell();
@@ -186,7 +178,7 @@ export class EngineHost {
         ...(options.batchBytesMax === undefined ? {} : { batchBytesMax: options.batchBytesMax }),
         ...(notifyRing === null ? {} : { notifyRing }),
       };
-      const journal = startWorker(import.meta.url, '../journal/journal-thread', {
+      const journal = startWorker(import.meta.url, './journal-thread', {
         workerData: journalConfig,
       });
 

@@ -9,18 +9,15 @@
  * synchronously, for tools and benchmarks that have a data directory and no event loop to spare.
  */
 
-import { join } from 'node:path';
-import { EventApplier } from '../engine/event-applier.ts';
-import type { EngineLimits } from '../engine/limits.ts';
-import { decodeSnapshot, SnapshotFormatError } from '../engine/snapshot.ts';
-import { EngineState, Scalar } from '../engine/state.ts';
-import { JournalError, JournalErrorCode } from './errors.ts';
-import { describeJournal, type OnRecord, scanJournal } from './file-journal.ts';
-import { fileJournalIdentity, type JournalReader } from './journal-backend.ts';
-import { checkJournalHistory, type JournalIdentity } from './journal-identity.ts';
-import { readNewestSnapshot, snapshotsDir } from './snapshot-store.ts';
-
-export const journalDir = (dataDir: string): string => join(dataDir, 'journal');
+import { EventApplier } from '../../engine/event-applier.ts';
+import type { EngineLimits } from '../../engine/limits.ts';
+import { decodeSnapshot, SnapshotFormatError } from '../../engine/snapshot.ts';
+import { EngineState, Scalar } from '../../engine/state.ts';
+import { JournalError, JournalErrorCode } from '../../journal/errors.ts';
+import { describeJournal, type OnRecord, scanJournal } from '../../journal/file-journal.ts';
+import { fileJournalIdentity, type JournalReader, journalDir } from '../../journal/journal-backend.ts';
+import { checkJournalHistory, type JournalIdentity } from '../../journal/journal-identity.ts';
+import { readNewestSnapshot, snapshotsDir } from '../../journal/snapshot-store.ts';
 
 export interface Recovered {
   state: EngineState;
