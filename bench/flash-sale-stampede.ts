@@ -36,7 +36,7 @@ import {
 import { replayDataDir } from '../journal/replay-tool.ts';
 import { startWorker } from '../lib/start-worker.ts';
 import { issueToken } from '../lib/tokens.ts';
-import { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
+import { EmbeddedReadModel } from '../projections/embedded/read-model.ts';
 import type { SaleOutcome, SkuStock } from './flash-sale-audit.ts';
 import { BuyerPlan, type BuyerShares, buyerUnit, warmupStock } from './flash-sale-buyers.ts';
 import {

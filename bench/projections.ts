@@ -25,11 +25,11 @@ import { engineLimits } from '../engine/limits.ts';
 import { loadConfig } from '../gateways/config.ts';
 import { FileJournalReader } from '../journal/journal-backend.ts';
 import { journalDir } from '../journal/recovery.ts';
-import { connectMysql, mysqlUrlDefault, parseMysqlUrl } from '../projections/mysql-schema.ts';
-import { MysqlProjectionStore } from '../projections/mysql-store.ts';
+import { connectMysql, mysqlUrlDefault, parseMysqlUrl } from '../projections/mysql/schema.ts';
+import { MysqlProjectionStore } from '../projections/mysql/store.ts';
 import { Projector } from '../projections/projector.ts';
 import { reconcile } from '../projections/reconcile.ts';
-import { RedisProjectionStore, redisUrlDefault } from '../projections/redis-store.ts';
+import { RedisProjectionStore, redisUrlDefault } from '../projections/redis/store.ts';
 import { writeFlashSaleJournal } from './flash-sale-journal.ts';
 
 const storeNames = ['mysql', 'redis'] as const;

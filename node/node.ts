@@ -26,7 +26,7 @@ import type { Logger } from 'pino';
 import type { EngineHost } from '../engine/engine-host.ts';
 import { listenExclusive } from '../gateways/http-listen.ts';
 import { GatewayMetrics } from '../gateways/metrics.ts';
-import type { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
+import type { EmbeddedReadModel } from '../projections/embedded/read-model.ts';
 import type { Projector } from '../projections/projector.ts';
 import { prometheusText } from '../projections/start-projectors.ts';
 import { type Assembly, chooseModules, startModules, stopModules } from './assemble.ts';

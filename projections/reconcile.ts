@@ -22,14 +22,14 @@ import { storeError } from './errors.ts';
 import { decodeEvent, orderStatusSeedName } from './events.ts';
 import { JournalModel } from './journal-model.ts';
 import { projectionLimits } from './limits.ts';
-import { connectMysql, mysqlLocation, parseMysqlUrl, schemaVersion } from './mysql-schema.ts';
+import { connectMysql, mysqlLocation, parseMysqlUrl, schemaVersion } from './mysql/schema.ts';
 import {
   encodeLines,
   redisClientOptions,
   redisKeys,
   redisLocation,
   redisPrefixDefault,
-} from './redis-store.ts';
+} from './redis/store.ts';
 
 export interface Anomaly {
   store: 'mysql' | 'redis';

@@ -10,9 +10,9 @@ import type { JournalReader } from '../journal/journal-backend.ts';
 import { FileJournalReader } from '../journal/journal-backend.ts';
 import { journalDir } from '../journal/recovery.ts';
 import type { ProjectionLimits } from './limits.ts';
-import { MysqlProjectionStore } from './mysql-store.ts';
+import { MysqlProjectionStore } from './mysql/store.ts';
 import { Projector, type ProjectorMetrics } from './projector.ts';
-import { RedisProjectionStore } from './redis-store.ts';
+import { RedisProjectionStore } from './redis/store.ts';
 
 export interface StartProjectorsOptions {
   dataDir: string;
