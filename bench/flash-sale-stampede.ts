@@ -36,7 +36,7 @@ import {
 } from '../journal/journal-selection.ts';
 import { startWorker } from '../lib/start-worker.ts';
 import { replayDataDir } from '../node/host/replay-tool.ts';
-import { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
+import { EmbeddedReadModel } from '../projections/embedded/read-model.ts';
 import type { SaleOutcome, SkuStock } from './flash-sale-audit.ts';
 import { BuyerPlan, type BuyerShares, buyerUnit, warmupStock } from './flash-sale-buyers.ts';
 import {

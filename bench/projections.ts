@@ -24,11 +24,11 @@ import { Redis } from 'ioredis';
 import { engineLimits } from '../engine/limits.ts';
 import { loadConfig } from '../gateways/config.ts';
 import { FileJournalReader, journalDir } from '../journal/journal-backend.ts';
-import { connectMysql, mysqlUrlDefault, parseMysqlUrl } from '../projections/mysql-schema.ts';
-import { MysqlProjectionStore } from '../projections/mysql-store.ts';
+import { connectMysql, mysqlUrlDefault, parseMysqlUrl } from '../projections/mysql/schema.ts';
+import { MysqlProjectionStore } from '../projections/mysql/store.ts';
 import { Projector } from '../projections/projector.ts';
 import { reconcile } from '../projections/reconcile.ts';
-import { RedisProjectionStore, redisUrlDefault } from '../projections/redis-store.ts';
+import { RedisProjectionStore, redisUrlDefault } from '../projections/redis/store.ts';
 import { writeFlashSaleJournal } from './flash-sale-journal.ts';
 
 const storeNames = ['mysql', 'redis'] as const;

@@ -108,7 +108,7 @@ export class IntHashIndex {
   /**
    * Copies the entries of buckets [from, to) into `into`, except keys `into`
    * already holds (set there since: the newer value). Moves a table to a
-   * larger one a slice at a time (projections/growing-index.ts).
+   * larger one a slice at a time (projections/embedded/growing-index.ts).
    */
   copyBucketsInto(into: IntHashIndex, from: number, to: number): void {
     const b = this.buckets;

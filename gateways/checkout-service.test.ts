@@ -9,7 +9,7 @@
 import t from 'tap';
 import { EventType, OrderStatus, ResultCode } from '../engine/codes.ts';
 import { EventSlot, OrderCreated, ProductAdded, packCurrency } from '../engine/layout.ts';
-import { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
+import { EmbeddedReadModel } from '../projections/embedded/read-model.ts';
 import type { ClientRequest, Session } from './checkout-service.ts';
 import { CheckoutService } from './checkout-service.ts';
 import type { EngineAnswerSink, EngineCommands } from './engine-commands.ts';

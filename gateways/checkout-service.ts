@@ -20,7 +20,7 @@
  */
 import { isSettledStatus, OrderStatus, ResultCode } from '../engine/codes.ts';
 import type { CommandInput } from '../engine/commands.ts';
-import type { EmbeddedReadModel, OrderChange } from '../projections/embedded-read-model.ts';
+import type { EmbeddedReadModel, OrderChange } from '../projections/embedded/read-model.ts';
 import type {
   DecodedBatchableMessage,
   DecodedClientMessage,

@@ -12,7 +12,7 @@
  * durable still shows as reserved for that moment, which is what it is
  * until the journal has it. Never called on the checkout hot path.
  */
-import type { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
+import type { EmbeddedReadModel } from '../projections/embedded/read-model.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { PlaceWindowReading } from './place-window.ts';
 import type { RateHistoryReading } from './rate-history.ts';

@@ -13,7 +13,7 @@ import { createRing, RingConsumer, RingProducer } from '../engine/ring.ts';
 import { FileJournal } from '../journal/file-journal.ts';
 import { fileJournalBackend, type JournalReader } from '../journal/journal-backend.ts';
 import { tempDataDir } from '../lib/temp-data-dir.ts';
-import { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
+import { EmbeddedReadModel } from '../projections/embedded/read-model.ts';
 import { DurableEventFeed } from './durable-event-feed.ts';
 
 const atMs = 1.8e12;

@@ -23,7 +23,7 @@ import type { ControlBlock } from '../engine/control-block.ts';
 import { EventSlot, OrderForgotten } from '../engine/layout.ts';
 import type { RingConsumer } from '../engine/ring.ts';
 import type { JournalReader } from '../journal/journal-backend.ts';
-import type { EmbeddedReadModel, OrderChange } from '../projections/embedded-read-model.ts';
+import type { EmbeddedReadModel, OrderChange } from '../projections/embedded/read-model.ts';
 
 const eventsPerTurnMax = 8192;
 /** How long a reader waits for a gap to be filled before it is answered BUSY (a fill is one journal scan). */

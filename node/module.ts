@@ -28,9 +28,9 @@ import type { EngineCommands } from '../gateways/engine-commands.ts';
 import type { GatewayMetrics } from '../gateways/metrics.ts';
 import type { SandboxPayments } from '../gateways/payments-sandbox.ts';
 import type { JournalBackend } from '../journal/journal-backend.ts';
-import type { EmbeddedReadModel, OrderChange } from '../projections/embedded-read-model.ts';
+import type { EmbeddedReadModel, OrderChange } from '../projections/embedded/read-model.ts';
 import type { Projector } from '../projections/projector.ts';
-import type { RedisReadModel } from '../projections/redis-read-model.ts';
+import type { RedisReadModel } from '../projections/redis/read-model.ts';
 import type { EngineHost } from './host/engine-host.ts';
 import type { NodeOptions } from './node-options.ts';
 

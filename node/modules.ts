@@ -11,7 +11,7 @@ import { engineModule } from './modules/engine.ts';
 import { httpApiModule } from './modules/http-api.ts';
 import { journalModule } from './modules/journal.ts';
 import { paymentsModule } from './modules/payments.ts';
-import { mysqlProjectionModule, redisProjectionModule } from './modules/projections.ts';
+import { projectionModules } from './modules/projections.ts';
 import { readModelModule } from './modules/read-model.ts';
 import { redisReadsModule } from './modules/redis-reads.ts';
 import { tickerModule } from './modules/ticker.ts';
@@ -19,8 +19,7 @@ import { tickerModule } from './modules/ticker.ts';
 export const nodeModules: readonly ListedModule[] = Object.freeze([
   journalModule,
   engineModule,
-  mysqlProjectionModule,
-  redisProjectionModule,
+  ...projectionModules,
   redisReadsModule,
   readModelModule,
   paymentsModule,

@@ -20,7 +20,7 @@ import {
   testWebhookSecret,
   token,
 } from '../gateways/testing/test-server.ts';
-import { RedisReadModel } from '../projections/redis-read-model.ts';
+import { RedisReadModel } from '../projections/redis/read-model.ts';
 import { freshRedisPrefix } from '../projections/testing/stores.ts';
 
 const readsOnly = ['journal', 'engine', 'read-model', 'dashboard', 'http-api'];

@@ -25,7 +25,7 @@ import uWS from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { listenExclusive } from '../gateways/http-listen.ts';
 import { GatewayMetrics } from '../gateways/metrics.ts';
-import type { EmbeddedReadModel } from '../projections/embedded-read-model.ts';
+import type { EmbeddedReadModel } from '../projections/embedded/read-model.ts';
 import type { Projector } from '../projections/projector.ts';
 import { prometheusText } from '../projections/start-projectors.ts';
 import { type Assembly, chooseModules, startModules, stopModules } from './assemble.ts';

@@ -21,11 +21,11 @@ import type { JournalReader } from '../journal/journal-backend.ts';
 import { journalDir } from '../journal/journal-backend.ts';
 import { journalBackendFor } from '../journal/journal-selection.ts';
 import { errorText } from '../lib/error-text.ts';
-import { connectMysql, migrate, mysqlUrlDefault, parseMysqlUrl } from './mysql-schema.ts';
-import { MysqlProjectionStore } from './mysql-store.ts';
+import { connectMysql, migrate, mysqlUrlDefault, parseMysqlUrl } from './mysql/schema.ts';
+import { MysqlProjectionStore } from './mysql/store.ts';
 import { Projector, ProjectorState, projectorStateName } from './projector.ts';
 import { formatReport, reconcile, reconcileExitCodeOf, reconcileExitCodes } from './reconcile.ts';
-import { RedisProjectionStore, redisUrlDefault } from './redis-store.ts';
+import { RedisProjectionStore, redisUrlDefault } from './redis/store.ts';
 
 export interface CommandIo {
   out: (line: string) => void;

@@ -2,7 +2,7 @@
  * The projector framework over an in-memory store: it never reads past the writer's durable seq; states
  * move starting -> catchingUp -> live; lag is measured in events and ms; retriable errors are retried with
  * capped exponential backoff and anything else halts with the error; a journal it cannot read from its
- * checkpoint halts it too. The real stores are tested in mysql-projector.test.ts and redis-projector.test.ts.
+ * checkpoint halts it too. The real stores are tested in mysql/projector.test.ts and redis/projector.test.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -16,10 +16,10 @@ import { seedFromEnv } from '../lib/seeded-random.ts';
 import { runReconcileCommand } from './cli.ts';
 import { decodeEvent } from './events.ts';
 import { JournalModel } from './journal-model.ts';
-import { MysqlProjectionStore } from './mysql-store.ts';
+import { MysqlProjectionStore } from './mysql/store.ts';
 import { Projector } from './projector.ts';
 import { reconcile } from './reconcile.ts';
-import { RedisProjectionStore } from './redis-store.ts';
+import { RedisProjectionStore } from './redis/store.ts';
 import { writeSaleJournal } from './testing/sale-journal.ts';
 import { freshMysqlDatabase, freshRedisPrefix, mysqlConnection } from './testing/stores.ts';
 

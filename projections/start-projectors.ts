@@ -1,6 +1,6 @@
 /**
- * The projectors `stampede serve` runs next to the engine: one per configured store (MySQL when mysqlUrl
- * is given, Redis when redisUrl is), each reading the node's journal in the same process. They only read:
+ * The projectors `stampede serve` runs next to the engine: one per configured store (stores.ts: MySQL when
+ * mysqlUrl is given, Redis when redisUrl is), each reading the node's journal in the same process. They only read:
  * a store that is down, slow or wrong never reaches the engine, whose answers wait for the journal alone.
  *
  * The node's projection modules (node/modules/projections.ts) start them, one store each, with durableSeq
@@ -9,16 +9,15 @@
 import type { JournalReader } from '../journal/journal-backend.ts';
 import { FileJournalReader, journalDir } from '../journal/journal-backend.ts';
 import type { ProjectionLimits } from './limits.ts';
-import { MysqlProjectionStore } from './mysql-store.ts';
-import { Projector, type ProjectorMetrics } from './projector.ts';
-import { RedisProjectionStore } from './redis-store.ts';
+import { type ProjectionStore, Projector, type ProjectorMetrics } from './projector.ts';
+import type { ProjectionStoreKind, ProjectionStoreSettings } from './store-kind.ts';
+import { projectionStores } from './stores.ts';
 
-export interface StartProjectorsOptions {
+/** The settings name the stores to project into (each store in `stores` that they configure). */
+export interface StartProjectorsOptions extends ProjectionStoreSettings {
   dataDir: string;
-  mysqlUrl?: string | undefined;
-  redisUrl?: string | undefined;
-  /** Key prefix in Redis (default 'stampede:'). */
-  redisPrefix?: string | undefined;
+  /** The stores to run a projector for when configured (default: every store, stores.ts). */
+  stores?: readonly ProjectionStoreKind[] | undefined;
   /** Checkpoint name in each store (default 'stampede'). */
   projector?: string | undefined;
   log: (message: string) => void;
@@ -35,7 +34,7 @@ export interface StartProjectorsOptions {
 export interface RunningProjectors {
   /** Finishes each projector's batch in flight and closes its store. */
   stop(): Promise<void>;
-  /** Per store ('mysql', 'redis'): numbers only (projector.ts ProjectorMetrics). */
+  /** Per store name ('mysql', 'redis'): numbers only (projector.ts ProjectorMetrics). */
   metrics(): Record<string, ProjectorMetrics>;
   /** The same numbers in Prometheus text exposition, one gauge family per metric, labelled by store. */
   prometheusText(): string;
@@ -52,7 +51,7 @@ export function startProjectors(options: StartProjectorsOptions): RunningProject
   };
   const projectors: Projector[] = [];
   const readers: JournalReader[] = [];
-  const add = (name: string, store: MysqlProjectionStore | RedisProjectionStore): void => {
+  const add = (name: string, store: ProjectionStore): void => {
     const reader = openReader();
     readers.push(reader);
     const projector = new Projector({
@@ -67,17 +66,9 @@ export function startProjectors(options: StartProjectorsOptions): RunningProject
     projector.start();
     projectors.push(projector);
   };
-  if (options.mysqlUrl !== undefined)
-    add('mysql', new MysqlProjectionStore({ url: options.mysqlUrl, ...common }));
-  if (options.redisUrl !== undefined) {
-    add(
-      'redis',
-      new RedisProjectionStore({
-        url: options.redisUrl,
-        ...common,
-        ...(options.redisPrefix === undefined ? {} : { prefix: options.redisPrefix }),
-      }),
-    );
+  for (const kind of options.stores ?? projectionStores) {
+    const configured = kind.configure(options);
+    if (typeof configured !== 'string') add(kind.name, configured.openStore(common));
   }
   return {
     projectors,

@@ -1,6 +1,6 @@
 /**
- * One module per projection store: a projector reading the node's journal
- * into MySQL or into Redis. They only read: a store that is down, slow or
+ * One module per projection store (projections/stores.ts): a projector
+ * reading the node's journal into that store. They only read: a store that is down, slow or
  * wrong never reaches the engine.
  *
  * With the engine in the node they read up to its durable cursor. Without
@@ -10,21 +10,18 @@
  * the file journal a record may be read before its fsync returns
  * (projections/README.md "Reading the journal").
  */
-import { type StartProjectorsOptions, startProjectors } from '../../projections/start-projectors.ts';
+import { startProjectors } from '../../projections/start-projectors.ts';
+import type { ProjectionStoreKind } from '../../projections/store-kind.ts';
+import { projectionStores } from '../../projections/stores.ts';
 import { nodeLimits } from '../limits.ts';
 import { textLog } from '../log.ts';
 import { defineModule } from '../module.ts';
-import type { ProjectionOptions } from '../node-options.ts';
 
-/** The module of one store: what it is called, and the options of startProjectors that name that store alone. */
-function projectionModule(
-  store: 'mysql' | 'redis',
-  summary: string,
-  storeOptions: (projections: ProjectionOptions | undefined) => Partial<StartProjectorsOptions> | string,
-) {
+/** The module of one store (projections/stores.ts): `projection-<name>`, on when the settings configure it. */
+function projectionModule(kind: ProjectionStoreKind) {
   return defineModule({
-    name: `projection-${store}`,
-    summary,
+    name: `projection-${kind.name}`,
+    summary: kind.summary,
     settings: ['dataDir', 'projections'],
     needs: ['journal'],
     uses: ['engine'],
@@ -32,16 +29,17 @@ function projectionModule(
     messageKinds: [],
     stopMsMax: nodeLimits.quickStopMsMax,
     unconfigured: ({ projections }) => {
-      const options = storeOptions(projections);
-      return typeof options === 'string' ? options : null;
+      const configured = kind.configure(projections ?? {});
+      return typeof configured === 'string' ? configured : null;
     },
     async start({ settings, log, need, optional }) {
-      const options = storeOptions(settings.projections);
-      if (typeof options === 'string') throw new Error(`projection-${store}: ${options}`);
+      const configured = kind.configure(settings.projections ?? {});
+      if (typeof configured === 'string') throw new Error(`projection-${kind.name}: ${configured}`);
       const host = optional('engine')?.host;
       const journal = need('journal');
       const running = startProjectors({
-        ...options,
+        ...settings.projections,
+        stores: [kind],
         dataDir: settings.dataDir,
         log: textLog(log),
         durableSeq: host === undefined ? undefined : () => host.control.durableSeq,
@@ -52,20 +50,5 @@ function projectionModule(
   });
 }
 
-export const mysqlProjectionModule = projectionModule(
-  'mysql',
-  'projects the journal into MySQL (orders, ledger, stock)',
-  (projections) =>
-    projections?.mysqlUrl === undefined
-      ? 'mysqlUrl is unset (STAMPEDE_MYSQL_URL)'
-      : { mysqlUrl: projections.mysqlUrl },
-);
-
-export const redisProjectionModule = projectionModule(
-  'redis',
-  'projects the journal into Redis (stock, order status, the out-of-stock set)',
-  (projections) =>
-    projections?.redisUrl === undefined
-      ? 'redisUrl is unset (STAMPEDE_REDIS_URL)'
-      : { redisUrl: projections.redisUrl, redisPrefix: projections.redisPrefix },
-);
+/** One module per projection store, in the list's order. */
+export const projectionModules = projectionStores.map(projectionModule);

@@ -6,7 +6,7 @@
  * modules add (the checkout socket's pushes).
  */
 import { DurableEventFeed } from '../../gateways/durable-event-feed.ts';
-import { EmbeddedReadModel } from '../../projections/embedded-read-model.ts';
+import { EmbeddedReadModel } from '../../projections/embedded/read-model.ts';
 import { nodeLimits } from '../limits.ts';
 import { textLog } from '../log.ts';
 import { defineModule, type OrderListener, type ReadModelParts } from '../module.ts';

@@ -3,7 +3,7 @@
  * 'redis'): the HTTP API asks Redis first and falls back to the embedded
  * model (projections/README.md).
  */
-import { RedisReadModel } from '../../projections/redis-read-model.ts';
+import { RedisReadModel } from '../../projections/redis/read-model.ts';
 import { nodeLimits } from '../limits.ts';
 import { defineModule } from '../module.ts';
 

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import type { Test } from 'tap';
-import { mysqlUrlDefault, parseMysqlUrl } from '../mysql-schema.ts';
-import { redisUrlDefault } from '../redis-store.ts';
+import { mysqlUrlDefault, parseMysqlUrl } from '../mysql/schema.ts';
+import { redisUrlDefault } from '../redis/store.ts';
 
 export const mysqlBaseUrl = (): string => process.env.MYSQL_URL ?? mysqlUrlDefault;
 export const redisBaseUrl = (): string => process.env.REDIS_URL ?? redisUrlDefault;

@@ -12,7 +12,7 @@
  * feed failed to deliver cannot pass unnoticed; gateways/durable-event-feed.ts
  * fills gaps from the journal before it hands on what follows.
  */
-import { EventType, OrderStatus } from '../engine/codes.ts';
+import { EventType, OrderStatus } from '../../engine/codes.ts';
 import {
   BuyerBlocked,
   OrderCreated,
@@ -23,7 +23,7 @@ import {
   SaleConfigured,
   StockRestocked,
   unpackCurrency,
-} from '../engine/layout.ts';
+} from '../../engine/layout.ts';
 import { type OrderCreatedFields, OrderTable } from './order-table.ts';
 import { RefusedRequests } from './refused-requests.ts';
 

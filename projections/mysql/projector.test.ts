@@ -7,22 +7,22 @@
  */
 import type { RowDataPacket } from 'mysql2/promise';
 import t, { type Test } from 'tap';
-import { FileJournalReader, journalDir } from '../journal/journal-backend.ts';
-import { seedFromEnv } from '../lib/seeded-random.ts';
-import { tempDataDir } from '../lib/temp-data-dir.ts';
-import { runProjectCommand, runReconcileCommand } from './cli.ts';
-import { ProjectionErrorCode } from './errors.ts';
-import { MovementKind } from './events.ts';
-import { MysqlProjectionStore, type MysqlStoreOptions } from './mysql-store.ts';
-import { Projector, ProjectorState } from './projector.ts';
+import { FileJournalReader, journalDir } from '../../journal/journal-backend.ts';
+import { seedFromEnv } from '../../lib/seeded-random.ts';
+import { tempDataDir } from '../../lib/temp-data-dir.ts';
+import { runProjectCommand, runReconcileCommand } from '../cli.ts';
+import { ProjectionErrorCode } from '../errors.ts';
+import { MovementKind } from '../events.ts';
+import { Projector, ProjectorState } from '../projector.ts';
 import {
   journalModelOf,
   SaleJournalWriter,
   smallBatchLimits,
   writeSaleJournal,
-} from './testing/sale-journal.ts';
-import { eventually, freshMysqlDatabase, mysqlConnection, withAddress } from './testing/stores.ts';
-import { TcpProxy } from './testing/tcp-proxy.ts';
+} from '../testing/sale-journal.ts';
+import { eventually, freshMysqlDatabase, mysqlConnection, withAddress } from '../testing/stores.ts';
+import { TcpProxy } from '../testing/tcp-proxy.ts';
+import { MysqlProjectionStore, type MysqlStoreOptions } from './store.ts';
 
 const seed = seedFromEnv();
 t.comment(`SEED=${seed}`);

@@ -1,7 +1,7 @@
 /**
  * The MySQL projection (mysql2, promise API): products with their stock counters, sales, orders and their
  * lines, every status transition, payment transactions, and a stock ledger with one row per movement
- * carrying its journal position (tables in mysql-schema.ts).
+ * carrying its journal position (tables in schema.ts).
  *
  * One transaction per batch of events, and the checkpoint row moves inside it:
  *
@@ -21,8 +21,8 @@
  * Runs on the projector's thread; one connection, used by one batch at a time.
  */
 import type { Connection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { OrderStatus } from '../engine/codes.ts';
-import { ProjectionError, ProjectionErrorCode, storeError } from './errors.ts';
+import { OrderStatus } from '../../engine/codes.ts';
+import { ProjectionError, ProjectionErrorCode, storeError } from '../errors.ts';
 import {
   MovementKind,
   movementDeltas,
@@ -32,10 +32,10 @@ import {
   type ProjectedEvent,
   type ProjectedOrder,
   paymentRowOf,
-} from './events.ts';
-import { type ProjectionLimits, projectionLimits } from './limits.ts';
-import { connectMysql, type MysqlTarget, migrate, mysqlLocation, parseMysqlUrl } from './mysql-schema.ts';
-import type { ProjectionStore } from './projector.ts';
+} from '../events.ts';
+import { type ProjectionLimits, projectionLimits } from '../limits.ts';
+import type { ProjectionStore } from '../projector.ts';
+import { connectMysql, type MysqlTarget, migrate, mysqlLocation, parseMysqlUrl } from './schema.ts';
 
 export interface MysqlStoreOptions {
   /** mysql://user:password@host:port/database */

@@ -12,9 +12,9 @@
  * the names in order_statuses; every row written from an event carries that event's journal seq.
  */
 import mysql, { type Connection } from 'mysql2/promise';
-import { OrderStatus } from '../engine/codes.ts';
-import { ProjectionError, ProjectionErrorCode, storeError } from './errors.ts';
-import { orderStatusSeedName } from './events.ts';
+import { OrderStatus } from '../../engine/codes.ts';
+import { ProjectionError, ProjectionErrorCode, storeError } from '../errors.ts';
+import { orderStatusSeedName } from '../events.ts';
 
 export interface Migration {
   version: number;

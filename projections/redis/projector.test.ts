@@ -6,25 +6,25 @@
  * returns. SEED=n replays a run.
  */
 import t from 'tap';
-import { isFinalStatus, OrderStatus, PaymentOutcome, ResultCode } from '../engine/codes.ts';
-import { packCurrency } from '../engine/layout.ts';
-import { FileJournalReader, journalDir } from '../journal/journal-backend.ts';
-import { seedFromEnv } from '../lib/seeded-random.ts';
-import { tempDataDir } from '../lib/temp-data-dir.ts';
-import { runReconcileCommand } from './cli.ts';
-import { orderStatusSeedName } from './events.ts';
-import { Projector, ProjectorState } from './projector.ts';
-import { RedisReadModel } from './redis-read-model.ts';
-import { RedisProjectionStore, type RedisStoreOptions } from './redis-store.ts';
+import { isFinalStatus, OrderStatus, PaymentOutcome, ResultCode } from '../../engine/codes.ts';
+import { packCurrency } from '../../engine/layout.ts';
+import { FileJournalReader, journalDir } from '../../journal/journal-backend.ts';
+import { seedFromEnv } from '../../lib/seeded-random.ts';
+import { tempDataDir } from '../../lib/temp-data-dir.ts';
+import { runReconcileCommand } from '../cli.ts';
+import { orderStatusSeedName } from '../events.ts';
+import { Projector, ProjectorState } from '../projector.ts';
 import {
   journalModelOf,
   SaleJournalWriter,
   ScriptedJournal,
   smallBatchLimits,
   writeSaleJournal,
-} from './testing/sale-journal.ts';
-import { eventually, freshRedisPrefix } from './testing/stores.ts';
-import { TcpProxy } from './testing/tcp-proxy.ts';
+} from '../testing/sale-journal.ts';
+import { eventually, freshRedisPrefix } from '../testing/stores.ts';
+import { TcpProxy } from '../testing/tcp-proxy.ts';
+import { RedisReadModel } from './read-model.ts';
+import { RedisProjectionStore, type RedisStoreOptions } from './store.ts';
 
 const seed = seedFromEnv();
 t.comment(`SEED=${seed}`);

@@ -4,7 +4,7 @@
  * forgotten first.
  */
 import t from 'tap';
-import { ResultCode } from '../engine/codes.ts';
+import { ResultCode } from '../../engine/codes.ts';
 import { RefusedRequests } from './refused-requests.ts';
 
 t.test('remembers what the engine remembers, per buyer, the oldest forgotten first', async (t) => {

@@ -12,7 +12,7 @@
  * often enough that the move is long over by the first delete (OrderTable:
  * it deletes only once full, and the move ends well before that).
  */
-import { IntHashIndex } from '../engine/int-hash.ts';
+import { IntHashIndex } from '../../engine/int-hash.ts';
 
 export class GrowingIndex {
   #index: IntHashIndex;

@@ -4,7 +4,7 @@
  * sale), into one model that keeps them all (its heap grows as the gateway's
  * does, so the garbage collector's share is in the figure).
  *
- *   npx tsx projections/embedded-read-model.bench.ts
+ *   npx tsx projections/embedded/read-model.bench.ts
  *
  * Prints µs per order for ten passes of 100,000 orders, each into a new model
  * whose indexes start at orderIndexEntriesInitial (65,536) and double once,
@@ -13,9 +13,9 @@
  * of 600,000, through three doublings (65,536 → 524,288): what a buyer whose
  * order lands on a doubling waits for, at most.
  */
-import { EventType, OrderStatus } from '../engine/codes.ts';
-import { EventSlot, OrderCreated, OrderStatusChanged } from '../engine/layout.ts';
-import { EmbeddedReadModel } from './embedded-read-model.ts';
+import { EventType, OrderStatus } from '../../engine/codes.ts';
+import { EventSlot, OrderCreated, OrderStatusChanged } from '../../engine/layout.ts';
+import { EmbeddedReadModel } from './read-model.ts';
 
 const ordersPerPass = 100_000;
 const words = new Int32Array(EventSlot.words);

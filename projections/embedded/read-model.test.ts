@@ -8,15 +8,15 @@
  * forgotten to stay within ordersMax.
  */
 import t from 'tap';
-import { EventType, OrderStatus } from '../engine/codes.ts';
-import { EventSlot, OrderCreated, OrderStatusChanged } from '../engine/layout.ts';
-import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
-import { EmbeddedReadModel } from './embedded-read-model.ts';
+import { EventType, OrderStatus } from '../../engine/codes.ts';
+import { EventSlot, OrderCreated, OrderStatusChanged } from '../../engine/layout.ts';
+import { SeededRandom, seedFromEnv } from '../../lib/seeded-random.ts';
 import { historyFields, type OrderView, orderTransitionsMax } from './order-table.ts';
+import { EmbeddedReadModel } from './read-model.ts';
 
 t.test('orders read back as applied, through growth and forgetting (seeded)', async (t) => {
   const seed = seedFromEnv();
-  t.comment(`SEED=${seed} (replay: SEED=${seed} npx tap projections/embedded-read-model.test.ts)`);
+  t.comment(`SEED=${seed} (replay: SEED=${seed} npx tap projections/embedded/read-model.test.ts)`);
   const random = new SeededRandom(seed);
   const ordersMax = random.int(1, 80);
   // Start with few slots, so the table doubles (and its lines ring too) on the way to ordersMax.

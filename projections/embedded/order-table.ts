@@ -19,7 +19,7 @@
  * double as orders come, moving their entries a few buckets per add
  * (GrowingIndex), so no add waits for a rebuild: see orderIndexEntriesInitial.
  */
-import { highWord, lowWord } from '../engine/int-hash.ts';
+import { highWord, lowWord } from '../../engine/int-hash.ts';
 import { GrowingIndex } from './growing-index.ts';
 
 /**

@@ -6,14 +6,14 @@
  * its old one.
  */
 import t from 'tap';
-import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
+import { SeededRandom, seedFromEnv } from '../../lib/seeded-random.ts';
 import { GrowingIndex } from './growing-index.ts';
 
 const keyOf = (k0: number, k1: number, k2: number): string => `${k0},${k1},${k2}`;
 
 t.test('reads agree with a Map through growths, moves and deletes (seeded)', async (t) => {
   const seed = seedFromEnv();
-  t.comment(`SEED=${seed} (replay: SEED=${seed} npx tap projections/growing-index.test.ts)`);
+  t.comment(`SEED=${seed} (replay: SEED=${seed} npx tap projections/embedded/growing-index.test.ts)`);
   const random = new SeededRandom(seed);
   let entriesMax = 4;
   const index = new GrowingIndex(entriesMax);

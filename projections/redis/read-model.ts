@@ -1,5 +1,5 @@
 /**
- * Reads of the Redis projection for the HTTP gateway when Redis is configured (redis-store.ts describes
+ * Reads of the Redis projection for the HTTP gateway when Redis is configured (store.ts describes
  * the keys): how many units of a SKU are available, whether it is out of stock, and an order's status.
  * Answers are as fresh as the projector (its lag metric says by how much); the engine remains the only
  * judge of a purchase, so a stale "available" can never oversell.
@@ -9,8 +9,8 @@
  * client reconnects in the background.
  */
 import { Redis } from 'ioredis';
-import { projectionLimitsDefault } from './limits.ts';
-import { type RedisKeys, redisKeys, redisPrefixDefault } from './redis-store.ts';
+import { projectionLimitsDefault } from '../limits.ts';
+import { type RedisKeys, redisKeys, redisPrefixDefault } from './store.ts';
 
 export interface OrderStatusRead {
   orderId: number;

@@ -21,8 +21,8 @@
  * and one HSET per order with its final fields.
  */
 import { Redis } from 'ioredis';
-import { isFinalStatus, OrderStatus } from '../engine/codes.ts';
-import { ProjectionError, ProjectionErrorCode, storeError } from './errors.ts';
+import { isFinalStatus, OrderStatus } from '../../engine/codes.ts';
+import { ProjectionError, ProjectionErrorCode, storeError } from '../errors.ts';
 import {
   MovementKind,
   movementDeltas,
@@ -30,9 +30,9 @@ import {
   type OrderLine,
   orderStatusSeedName,
   type ProjectedEvent,
-} from './events.ts';
-import { type ProjectionLimits, projectionLimits } from './limits.ts';
-import type { ProjectionStore } from './projector.ts';
+} from '../events.ts';
+import { type ProjectionLimits, projectionLimits } from '../limits.ts';
+import type { ProjectionStore } from '../projector.ts';
 
 export const redisUrlDefault = 'redis://127.0.0.1:6379';
 export const redisPrefixDefault = 'stampede:';

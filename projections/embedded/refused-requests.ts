@@ -7,8 +7,8 @@
  * older than the window at a sold-out SKU gets SOLD_OUT, `mayReturn`).
  * Gateway thread; allocates only in the constructor.
  */
-import { isStockRefusal } from '../engine/codes.ts';
-import { highWord, IntHashIndex, lowWord } from '../engine/int-hash.ts';
+import { isStockRefusal } from '../../engine/codes.ts';
+import { highWord, IntHashIndex, lowWord } from '../../engine/int-hash.ts';
 
 const buyerHashBits = 16;
 const buyerHash = (buyerId: number): number => Math.imul(buyerId | 0, 0x9e3779b1) >>> (32 - buyerHashBits);
