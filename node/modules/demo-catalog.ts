@@ -1,5 +1,8 @@
 /**
- * A few products for a first look, put into an engine that has none.
+ * A few products for a first look: by default into a fresh data directory
+ * only (a journal with no events yet), so a restarted node never adds them
+ * again and a used directory never gets them; with --demo into any engine
+ * that has no products (node-options.ts DemoCatalogRule).
  * Started before the node listens: a client that connects once the node
  * says it listens finds the catalog, in the engine and in the read model
  * (the feed is drained: the events are durable by then).
@@ -16,7 +19,7 @@ export const demoProducts = [
 
 export const demoCatalogModule = defineModule({
   name: 'demo-catalog',
-  summary: 'a demo catalog of three products in an empty engine (--demo)',
+  summary: 'a demo catalog of three products in a fresh data directory (--no-demo: none)',
   settings: ['demoCatalog'],
   needs: ['engine', 'readModel'],
   uses: [],
@@ -24,10 +27,18 @@ export const demoCatalogModule = defineModule({
   messageKinds: [],
   stopMsMax: nodeLimits.quickStopMsMax,
   unconfigured: ({ demoCatalog }) =>
-    demoCatalog ? null : 'demoCatalog is false (--demo or STAMPEDE_DEMO_CATALOG=true)',
-  async start({ log, need }) {
-    const { commands } = need('engine');
+    demoCatalog === false
+      ? 'demoCatalog is false (--no-demo, STAMPEDE_DEMO_CATALOG=false, or production)'
+      : null,
+  async start({ settings, log, need }) {
+    const { commands, host } = need('engine');
     const { model, feed } = need('readModel');
+    if (settings.demoCatalog === 'fresh' && host.ready.lastSeq > 0) {
+      log.info(
+        `no demo catalog: the journal has events already (seq ${host.ready.lastSeq}); --demo adds it to an engine without products`,
+      );
+      return { gives: {} };
+    }
     if (model.products.size > 0) return { gives: {} };
     for (const p of demoProducts) {
       await commands.submit({
