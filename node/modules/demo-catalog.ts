@@ -16,6 +16,7 @@ export const demoProducts = [
   { skuId: 2, priceMinor: 1_999, stock: 100_000, name: 'phone case' },
   { skuId: 3, priceMinor: 12_999, stock: 500, name: 'limited sneakers' },
 ] as const;
+const demoCurrency = 'USD';
 
 export const demoCatalogModule = defineModule({
   name: 'demo-catalog',
@@ -23,7 +24,7 @@ export const demoCatalogModule = defineModule({
   settings: ['demoCatalog'],
   needs: ['engine', 'readModel'],
   uses: [],
-  gives: [],
+  gives: ['productNames'],
   messageKinds: [],
   stopMsMax: nodeLimits.quickStopMsMax,
   unconfigured: ({ demoCatalog }) =>
@@ -33,27 +34,43 @@ export const demoCatalogModule = defineModule({
   async start({ settings, log, need }) {
     const { commands, host } = need('engine');
     const { model, feed } = need('readModel');
-    if (settings.demoCatalog === 'fresh' && host.ready.lastSeq > 0) {
-      log.info(
-        `no demo catalog: the journal has events already (seq ${host.ready.lastSeq}); --demo adds it to an engine without products`,
-      );
-      return { gives: {} };
-    }
-    if (model.products.size > 0) return { gives: {} };
-    for (const p of demoProducts) {
+    const seed = async (): Promise<void> => {
+      if (settings.demoCatalog === 'fresh' && host.ready.lastSeq > 0) {
+        log.info(
+          `no demo catalog: the journal has events already (seq ${host.ready.lastSeq}); --demo adds it to an engine without products`,
+        );
+        return;
+      }
+      if (model.products.size > 0) return;
+      for (const p of demoProducts) {
+        await commands.submit({
+          type: 'addProduct',
+          skuId: p.skuId,
+          priceMinor: p.priceMinor,
+          currency: packCurrency(demoCurrency),
+          stock: p.stock,
+        });
+      }
       await commands.submit({
-        type: 'addProduct',
-        skuId: p.skuId,
-        priceMinor: p.priceMinor,
-        currency: packCurrency('USD'),
-        stock: p.stock,
+        type: 'configureSale',
+        skuId: 1,
+        limitPerBuyer: 1,
+        startsAtMs: 0,
+        endsAtMs: 0,
       });
-    }
-    await commands.submit({ type: 'configureSale', skuId: 1, limitPerBuyer: 1, startsAtMs: 0, endsAtMs: 0 });
-    await feed.caughtUp();
-    log.info(
-      `demo catalog: ${demoProducts.map((p) => `sku ${p.skuId} ${p.name} (${p.stock} units)`).join(', ')}`,
-    );
-    return { gives: {} };
+      await feed.caughtUp();
+      log.info(
+        `demo catalog: ${demoProducts.map((p) => `sku ${p.skuId} ${p.name} (${p.stock} units)`).join(', ')}`,
+      );
+    };
+    await seed();
+    // The journal holds no names: the demo's are given where the products are the demo's (seeded now or on an
+    // earlier start: same SKU, currency and initial stock, which never change), so an own SKU 1 stays unnamed.
+    const isDemo = demoProducts.every((p) => {
+      const product = model.products.get(p.skuId);
+      return product?.currency === demoCurrency && product.stockInitial === p.stock;
+    });
+    const names = new Map<number, string>(isDemo ? demoProducts.map((p) => [p.skuId, p.name]) : []);
+    return { gives: { productNames: (skuId) => names.get(skuId) } };
   },
 });
