@@ -107,8 +107,6 @@ function ownNodeEnv(secret: string, shares: BuyerShares, orderTtlMs: number): Re
   const payAttempts = shares.pay + shares.decline;
   return {
     STAMPEDE_TOKEN_SECRET: secret,
-    // The bench creates its own SKUs from 1 and audits every unit: a fresh directory's demo catalog would collide.
-    STAMPEDE_DEMO_CATALOG: 'false',
     // Short, so buyers who walk away give their unit back during the run (the engine's timer wheel).
     STAMPEDE_ORDER_TTL_MS: String(orderTtlMs),
     // Every bench client comes from 127.0.0.1: the per-address limit would be the bottleneck measured.
