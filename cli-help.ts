@@ -34,13 +34,14 @@ const usageExit = '0 ok, 2 bad usage or configuration';
 
 const commands: Readonly<Record<string, CommandHelp>> = {
   serve: {
-    usage: ['serve [--data DIR] [--port N] [--host H] [--config FILE] [--demo]'],
+    usage: ['serve [--data DIR] [--port N] [--host H] [--config FILE] [--demo|--no-demo]'],
     what: 'Runs a node: engine, journal, checkout WebSocket (/v1/checkout), HTTP API, payments, projections.\nSIGINT/SIGTERM stop it gracefully (answer what is in flight, fsync, snapshot).',
     flags: [
       dataFlag,
       ['--port N', 'TCP port of the HTTP API and WebSocket (httpPort); 0 takes a free one'],
       ['--host H', 'address to listen on (host)'],
-      ['--demo', 'load the demo catalog into an empty engine (demoCatalog)'],
+      ['--demo', 'load the demo catalog into any engine without products (demoCatalog true)'],
+      ['--no-demo', 'no demo catalog, not even in a fresh data directory (demoCatalog false)'],
       configFlag,
     ],
     settings: 'all',

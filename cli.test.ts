@@ -56,6 +56,10 @@ t.test('--help works for every command and subcommand, with the settings it read
   const serve = await stampede(['serve', '-h']);
   t.match(serve.stdout, /STAMPEDE_ORDER_TTL_MS +orderTtlMs \(milliseconds\), default the data directory's/);
   t.match(serve.stdout, /STAMPEDE_HTTP_PORT +httpPort, default 8080/);
+  t.match(serve.stdout, /STAMPEDE_DEMO_CATALOG +demoCatalog, default "auto"/);
+  const both = await stampede(['serve', '--demo', '--no-demo']);
+  t.equal(both.code, 2, '--demo with --no-demo is bad usage');
+  t.match(both.stderr, /--demo and --no-demo contradict each other/);
   const unknown = await stampede(['nonsense', '--help']);
   t.equal(unknown.code, 2, 'an unknown command is bad usage');
 });

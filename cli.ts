@@ -13,9 +13,10 @@ import { errorText } from './lib/error-text.ts';
 const usage = `stampede — flash-sale commerce engine
 
 Usage:
-  stampede serve  [--data DIR] [--port N] [--host H] [--config FILE] [--demo] [--modules a,b,c]
+  stampede serve  [--data DIR] [--port N] [--host H] [--config FILE] [--demo|--no-demo] [--modules a,b,c]
                                                      run a node: engine, journal, checkout WebSocket
-                                                     (/v1/checkout) and HTTP API; --demo seeds a catalog;
+                                                     (/v1/checkout) and HTTP API; a fresh data directory
+                                                     gets a demo catalog (--no-demo: none);
                                                      --modules runs only those (docs/architecture.md)
   stampede replay [--data DIR] [--journal file|kafka] [--from-scratch] [--json]
                                                      rebuild state from snapshot + journal,
@@ -99,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
           port: { type: 'string' },
           host: { type: 'string' },
           demo: { type: 'boolean' },
+          'no-demo': { type: 'boolean' },
           modules: { type: 'string' },
         },
         strict: true,
@@ -108,13 +110,17 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError(`--port must be an integer from 0 to 65535, got '${values.port}'`);
       }
       const port = values.port === undefined ? undefined : Number(values.port);
+      if (values.demo === true && values['no-demo'] === true) {
+        throw new UsageError('--demo and --no-demo contradict each other: give one');
+      }
+      const demo = values.demo ?? (values['no-demo'] === true ? false : undefined);
       return serve({
         configFile: values.config,
         overrides: {
           ...(values.data === undefined ? {} : { dataDir: values.data }),
           ...(port === undefined ? {} : { httpPort: port }),
           ...(values.host === undefined ? {} : { host: values.host }),
-          ...(values.demo === undefined ? {} : { demoCatalog: values.demo }),
+          ...(demo === undefined ? {} : { demoCatalog: demo }),
         },
         modules: values.modules?.split(',').map((name) => name.trim()),
       });

@@ -39,6 +39,8 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
   const child = spawn(process.execPath, [...process.execArgv, cli, 'serve'], {
     env: {
       ...process.env,
+      // An empty store: the bench creates its SKUs from 1 and audits every unit (a fresh directory's demo catalog would collide).
+      STAMPEDE_DEMO_CATALOG: 'false',
       ...env,
       STAMPEDE_DATA_DIR: dataDir,
       STAMPEDE_HOST: '127.0.0.1',

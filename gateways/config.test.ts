@@ -21,6 +21,7 @@ import {
   loadOrCreateSecret,
   tokenSecretOf,
 } from './config.ts';
+import { demoCatalogOf } from './serve.ts';
 
 const secret32 = 'k'.repeat(32);
 
@@ -84,7 +85,7 @@ t.test('defaults start a local node', async (t) => {
     [20, 40, 200, 400],
   );
   t.equal(config.adminTokenRequired, true);
-  t.equal(config.demoCatalog, false);
+  t.equal(config.demoCatalog, 'auto', 'a fresh data directory gets the demo catalog outside production');
   t.same(config.payments.sandbox, {
     delayMs: 50,
     successRate: 0.95,
@@ -231,7 +232,10 @@ t.test('every kind of bad value, each with what was expected and what was found'
       { STAMPEDE_PAYMENTS_SANDBOX_DECLINE_RATE: '1.5' },
       "STAMPEDE_PAYMENTS_SANDBOX_DECLINE_RATE must be a number from 0 to 1, got '1.5'",
     ],
-    [{ STAMPEDE_DEMO_CATALOG: 'yes' }, "STAMPEDE_DEMO_CATALOG must be true or false (or 1 or 0), got 'yes'"],
+    [
+      { STAMPEDE_DEMO_CATALOG: 'yes' },
+      "STAMPEDE_DEMO_CATALOG must be true, false or auto (or 1 or 0), got 'yes'",
+    ],
     [{ STAMPEDE_HOST: 'my host' }, "STAMPEDE_HOST must be a host name or an IP address, got 'my host'"],
     [{ STAMPEDE_HOST: 'a..b' }, "STAMPEDE_HOST must be a host name or an IP address, got 'a..b'"],
     [
@@ -279,7 +283,7 @@ t.test('bad values in the file and the overrides are reported with their key', a
   });
   t.strictSame(problemsOf({ env: {}, file }), [
     `config file ${file}: httpPort must be an integer from 0 to 65535, got "8080"`,
-    `config file ${file}: demoCatalog must be true or false, got "true"`,
+    `config file ${file}: demoCatalog must be true, false or "auto", got "true"`,
     `config file ${file}: payments.sandbox.successRate must be a number from 0 to 1, got -0.1`,
     `config file ${file}: tokenSecret must be a string of 32 to 1024 bytes, got a number`,
   ]);
@@ -483,13 +487,18 @@ t.test('production needs a given secret, the admin token and no demo catalog', a
     [
       'tokenSecret (STAMPEDE_TOKEN_SECRET) must be set when production is true: a generated secret lives in one data directory, while the nodes of a deployment share one kept in its secret store',
       'adminTokenRequired must be true when production is true: the admin API changes stock and prices',
-      'demoCatalog must be false when production is true: it would put made-up products on sale',
+      'demoCatalog must be false or auto when production is true: it would put made-up products on sale',
     ],
   );
   const config: GatewayConfig = loadConfig({
     env: { STAMPEDE_PRODUCTION: 'true', STAMPEDE_TOKEN_SECRET: secret32 },
   });
   t.equal(tokenSecretOf(config), secret32, 'the given secret is used, nothing is generated');
+  t.equal(config.demoCatalog, 'auto');
+  t.equal(demoCatalogOf(config), false, 'auto in production: no demo catalog, not even in a fresh directory');
+  t.equal(demoCatalogOf(loadConfig({ env: {} })), 'fresh', 'auto elsewhere: a fresh directory gets it');
+  t.equal(demoCatalogOf(loadConfig({ env: { STAMPEDE_DEMO_CATALOG: 'auto' } })), 'fresh', 'auto spelled out');
+  t.equal(demoCatalogOf(loadConfig({ env: { STAMPEDE_DEMO_CATALOG: '0' } })), false);
 });
 
 t.test('loadOrCreateSecret: generated once, mode 0600, then reused', async (t) => {

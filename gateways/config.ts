@@ -160,6 +160,18 @@ function bool(env: string, defaultValue: boolean, doc: string): Setting<boolean>
   });
 }
 
+/** A flag that may also be left to a rule: true, false, or 'auto'. */
+function boolOrAuto(env: string, defaultValue: boolean | 'auto', doc: string): Setting<boolean | 'auto'> {
+  const flag = bool(env, false, doc);
+  return new Setting<boolean | 'auto'>(env, defaultValue, doc, (raw, source) => {
+    if (raw === 'auto') return ok('auto');
+    const parsed = flag.parse(raw, source);
+    return parsed.ok
+      ? parsed
+      : bad(source === 'env' ? 'true, false or auto (or 1 or 0)' : 'true, false or "auto"');
+  });
+}
+
 const hostnamePattern =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
@@ -271,7 +283,7 @@ export const configSettings = {
   production: bool(
     'STAMPEDE_PRODUCTION',
     false,
-    'Production mode: secrets must be given (never generated), the admin token is required, no demo catalog.',
+    'Production mode: secrets must be given (never generated), the admin token is required, no demo catalog (auto means none).',
   ),
   host: host(
     'STAMPEDE_HOST',
@@ -303,10 +315,10 @@ export const configSettings = {
     true,
     'The admin API needs an admin token; false (local runs only) opens it to anyone who reaches the port.',
   ),
-  demoCatalog: bool(
+  demoCatalog: boolOrAuto(
     'STAMPEDE_DEMO_CATALOG',
-    false,
-    'Load a small demo catalog into an empty engine at start.',
+    'auto',
+    'A small demo catalog at start. auto: into a fresh data directory (a journal with no events yet), never in production; true: into any engine without products; false: never.',
   ),
   wsPayloadBytesMax: int(
     'STAMPEDE_WS_PAYLOAD_BYTES_MAX',
@@ -880,8 +892,8 @@ function relationshipProblems(config: GatewayConfig, failed: ReadonlySet<string>
     );
     check(
       ['production', 'demoCatalog'],
-      !config.demoCatalog,
-      'demoCatalog must be false when production is true: it would put made-up products on sale',
+      config.demoCatalog !== true,
+      'demoCatalog must be false or auto when production is true: it would put made-up products on sale',
     );
   }
   return problems;

@@ -81,6 +81,7 @@ function renderSkus(stats) {
     const row = rowFor(tbody, 'sku', sku.skuId);
     keep.add(row);
     cell(row, 'sku', String(sku.skuId));
+    cell(row, 'name', sku.name ?? '');
     cell(row, 'stock', integer.format(sku.stockTotal));
     cell(row, 'available', integer.format(sku.available));
     cell(row, 'reserved', integer.format(sku.reserved));
@@ -214,7 +215,7 @@ const html = `<!doctype html>
 <div class="legend muted"><span class="places">\u25a0 place answers/s</span><span class="orders">\u25a0 orders/s</span><span id="sparkline-peak"></span><span id="sparkline-totals"></span></div>
 <h2>Stock</h2>
 <table id="skus">
-  <thead><tr><th>SKU</th><th>stock</th><th>available</th><th>reserved</th><th>sold</th><th></th></tr></thead>
+  <thead><tr><th>SKU</th><th>name</th><th>stock</th><th>available</th><th>reserved</th><th>sold</th><th></th></tr></thead>
   <tbody></tbody>
 </table>
 <div class="muted" id="sku-note"></div>

@@ -26,10 +26,14 @@ export interface DashboardSources {
   skusMax: number;
   metrics: GatewayMetrics;
   connectionCount: () => number;
+  /** A product's name, when a module of the node knows it (node/module.ts productNames). */
+  productName: (skuId: number) => string | undefined;
 }
 
 export interface DashboardSku {
   skuId: number;
+  /** Its display name, null when no module of the node knows one. */
+  name: string | null;
   /** Initial stock plus restocks (durable). */
   stockTotal: number;
   available: number;
@@ -56,12 +60,13 @@ export interface DashboardStats {
 
 /** `nowMs` is the clock the place window runs on (performance.now()); `atMs` the wall clock. */
 export function dashboardStats(sources: DashboardSources, nowMs: number, atMs: number): DashboardStats {
-  const { model, availability, skusMax, metrics } = sources;
+  const { model, availability, skusMax, metrics, productName } = sources;
   const skus = model.productsPage(0, dashboardSkusMax).map((product): DashboardSku => {
     const stockTotal = product.stockInitial + product.restocked;
     const available = product.skuId <= skusMax ? availability[product.skuId]! : 0;
     return {
       skuId: product.skuId,
+      name: productName(product.skuId) ?? null,
       stockTotal,
       available,
       // A restock the engine applied but the journal has not yet made durable raises available

@@ -267,3 +267,35 @@ t.test('the dashboard page shows what the server reports while a sale runs', asy
   );
   for (const b of [...buyers.slice(0, 5), backend]) b.close();
 });
+
+t.test('the dashboard shows product names where a module of the node knows them', async (t) => {
+  if (!existsSync(chromiumPath)) {
+    t.fail(`${chromiumPath} is missing: install it with \`apt-get install chromium\``);
+    return;
+  }
+  // The demo catalog knows its three products' names; an own product beside them has none.
+  const { server, stop } = await startTestServer({ demoCatalog: true });
+  t.teardown(stop);
+  await addProduct(server.port, 10, 5);
+  const stats = (await http(server.port, 'GET', '/v1/dashboard')).body as unknown as DashboardStats;
+  t.same(
+    stats.skus.map((s) => [s.skuId, s.name]),
+    [
+      [1, 'flash-sale phone'],
+      [2, 'phone case'],
+      [3, 'limited sneakers'],
+      [10, null],
+    ],
+    'GET /v1/dashboard: each SKU with its name, null where none is known',
+  );
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${server.port}/dashboard`);
+  const name = (skuId: number) => page.locator(`#skus tr[data-sku="${skuId}"] [data-field="name"]`);
+  await name(1)
+    .filter({ hasText: /^flash-sale phone$/ })
+    .waitFor({ timeout: pageCatchUpMsMax });
+  t.pass('the page shows the name next to the SKU id');
+  t.equal(await name(10).textContent(), '', 'and nothing for a SKU without one');
+});

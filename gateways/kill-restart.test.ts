@@ -66,7 +66,7 @@ interface Node {
 
 function serve(dataDir: string): Node {
   const child = spawn(process.execPath, ['--import=tsx', cli, 'serve', '--data', dataDir, '--port', '0'], {
-    env: { ...process.env, STAMPEDE_TOKEN_SECRET: secret },
+    env: { ...process.env, STAMPEDE_TOKEN_SECRET: secret, STAMPEDE_DEMO_CATALOG: 'false' }, // its own SKUs from 1
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -78,7 +78,14 @@ const dashboardSchema = {
       description: `at most ${dashboardSkusMax}, in SKU order; reserved = stockTotal - sold - available`,
       items: {
         type: 'object',
-        properties: { skuId: int, stockTotal: int, available: int, reserved: int, sold: int },
+        properties: {
+          skuId: int,
+          name: { type: ['string', 'null'], description: 'null when no module of the node knows its name' },
+          stockTotal: int,
+          available: int,
+          reserved: int,
+          sold: int,
+        },
       },
     },
     skuCount: int,

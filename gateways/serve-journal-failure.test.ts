@@ -22,7 +22,7 @@ const exitWaitMs = 60_000;
 
 function serve(dataDir: string, env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import=tsx', cli, 'serve', '--data', dataDir, '--port', '0'], {
-    env: { ...process.env, STAMPEDE_TOKEN_SECRET: secret, ...env },
+    env: { ...process.env, STAMPEDE_TOKEN_SECRET: secret, STAMPEDE_DEMO_CATALOG: 'false', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -15,10 +15,10 @@ import { issueToken } from './tokens.ts';
 const cli = join(import.meta.dirname, '..', 'cli.ts');
 const secret = 'serve-test-secret-serve-test-secret-0123';
 
-function serve(dataDir: string, env: Record<string, string> = {}) {
+function serve(dataDir: string, env: Record<string, string> = {}, flags: readonly string[] = ['--demo']) {
   const child = spawn(
     process.execPath,
-    ['--import=tsx', cli, 'serve', '--data', dataDir, '--port', '0', '--demo'],
+    ['--import=tsx', cli, 'serve', '--data', dataDir, '--port', '0', ...flags],
     {
       env: { ...process.env, STAMPEDE_TOKEN_SECRET: secret, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -58,6 +58,60 @@ t.test('serve starts, answers, stops cleanly on SIGTERM, and keeps its data', as
   second.child.kill('SIGINT');
   t.equal(await second.exited, 0, 'exit 0 after SIGINT');
 });
+
+const skuIdsAt = async (port: number): Promise<number[]> =>
+  ((await http(port, 'GET', '/v1/products')).body.products as { skuId: number }[]).map((p) => p.skuId);
+
+async function stopped(node: ReturnType<typeof serve>): Promise<number> {
+  node.child.kill('SIGTERM');
+  return node.exited;
+}
+
+t.test(
+  'a fresh data directory starts with the demo catalog, once; --no-demo and false leave it empty',
+  async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'stampede-serve-'));
+    t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+    const first = serve(dataDir, {}, []);
+    t.same(
+      await skuIdsAt(await first.port),
+      [1, 2, 3],
+      'no flag: the demo catalog, so the first look is a store',
+    );
+    t.equal(await stopped(first), 0);
+    const again = serve(dataDir, {}, []);
+    t.same(await skuIdsAt(await again.port), [1, 2, 3], 'restarted: not added twice');
+    t.match(again.stderr(), /no demo catalog: the journal has events already/);
+    t.equal(await stopped(again), 0);
+
+    // A directory that was used without it never gets it later, even one whose products are all its own.
+    const usedDir = mkdtempSync(join(tmpdir(), 'stampede-serve-'));
+    t.teardown(() => rmSync(usedDir, { recursive: true, force: true }));
+    const used = serve(usedDir, {}, ['--no-demo']);
+    const usedPort = await used.port;
+    t.same(await skuIdsAt(usedPort), [], '--no-demo: empty');
+    const admin = issueToken(
+      secret,
+      { role: 'admin', adminName: 'ops' },
+      { nowMs: Date.now(), ttlMs: 60_000 },
+    );
+    const added = await http(usedPort, 'POST', '/v1/admin/products', {
+      token: admin,
+      body: { skuId: 10, priceMinor: 1999, currency: 'USD', stock: 5 },
+    });
+    t.equal(added.status, 200, 'an own product');
+    t.equal(await stopped(used), 0);
+    const usedAgain = serve(usedDir, {}, []);
+    t.same(await skuIdsAt(await usedAgain.port), [10], 'a used directory gets no demo products');
+    t.equal(await stopped(usedAgain), 0);
+
+    const offDir = mkdtempSync(join(tmpdir(), 'stampede-serve-'));
+    t.teardown(() => rmSync(offDir, { recursive: true, force: true }));
+    const off = serve(offDir, { STAMPEDE_DEMO_CATALOG: 'false' }, []);
+    t.same(await skuIdsAt(await off.port), [], 'STAMPEDE_DEMO_CATALOG=false: empty');
+    t.equal(await stopped(off), 0);
+  },
+);
 
 t.test('a bad configuration value is refused before anything starts', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'stampede-serve-'));

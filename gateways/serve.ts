@@ -15,6 +15,7 @@ import { fileJournalSelectionFromEnv } from '../journal/journal-selection.ts';
 import { nodeLimits } from '../node/limits.ts';
 import { createNodeLogger } from '../node/log.ts';
 import { StampedeNode } from '../node/node.ts';
+import type { DemoCatalogRule } from '../node/node-options.ts';
 import type { TokenCheck } from './checkout-service.ts';
 import {
   type ConfigOverrides,
@@ -41,6 +42,16 @@ export function tokenVerifier(secret: string): (token: string, nowMs: number) =>
       expiresAtMs: claims.expiresAtMs,
     };
   };
+}
+
+/**
+ * When the node loads the demo catalog: 'auto' is a fresh data directory's first look at a store outside
+ * production, and nothing in production, where made-up products must never go on sale (an explicit true
+ * there is refused by loadConfig).
+ */
+export function demoCatalogOf(config: GatewayConfig): DemoCatalogRule {
+  if (config.demoCatalog !== 'auto') return config.demoCatalog;
+  return config.production ? false : 'fresh';
 }
 
 /** The node a configuration describes, running `modules` (all when undefined). */
@@ -84,7 +95,7 @@ export async function startFromConfig(
       pageSizeMax: nodeLimits.pageSizeMax,
       readModelOrdersMax: nodeLimits.readModelOrdersMax,
       payments: config.payments.sandbox,
-      demoCatalog: config.demoCatalog,
+      demoCatalog: demoCatalogOf(config),
       webhookSecret: config.webhookSecret,
       projections: { mysqlUrl: config.mysqlUrl, redisUrl: config.redisUrl, readModel: config.readModel },
       logger,

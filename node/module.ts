@@ -74,6 +74,8 @@ export interface Provided {
   payments: SandboxPayments;
   checkout: CheckoutParts;
   dashboard: () => DashboardStats;
+  /** A product's display name by SKU id, from the module that knows names (the demo catalog; the catalog, later). */
+  productNames: (skuId: number) => string | undefined;
 }
 export type Capability = keyof Provided;
 

@@ -57,8 +57,8 @@ export interface NodeOptions {
   readModelOrdersMax: number;
   /** config: payments.sandbox. */
   payments: SandboxOptions;
-  /** config: demoCatalog. */
-  demoCatalog: boolean;
+  /** config: demoCatalog (serve.ts demoCatalogOf). */
+  demoCatalog: DemoCatalogRule;
   /** The node's logger; each module logs through a child of it (node/log.ts). */
   logger: Logger;
   /** config: webhookSecret; HMAC key of the payment provider's webhooks; undefined turns the route off. */
@@ -79,3 +79,9 @@ export interface ProjectionOptions {
   /** config: readModel. 'redis' serves stock and order status from the Redis projection (needs redisUrl). */
   readModel: 'embedded' | 'redis';
 }
+
+/**
+ * When the demo catalog is loaded: 'fresh' into a journal with no events yet (a fresh data directory), so a
+ * directory that has been used never gets it; true into any engine without products (--demo); false never.
+ */
+export type DemoCatalogRule = boolean | 'fresh';

@@ -12,7 +12,7 @@ export const dashboardModule = defineModule({
   summary: "the live dashboard's figures (GET /dashboard, /v1/dashboard)",
   settings: [],
   needs: ['engine', 'readModel'],
-  uses: ['checkout'],
+  uses: ['checkout', 'productNames'],
   gives: ['dashboard'],
   messageKinds: [],
   stopMsMax: nodeLimits.quickStopMsMax,
@@ -20,12 +20,14 @@ export const dashboardModule = defineModule({
     const engine = need('engine');
     const { model } = need('readModel');
     const checkout = optional('checkout');
+    const productName = optional('productNames') ?? (() => undefined);
     const sources = {
       model,
       availability: engine.host.availability,
       skusMax: engine.limits.skusMax,
       metrics,
       connectionCount: () => checkout?.socket.connectionCount ?? 0,
+      productName,
     };
     return { gives: { dashboard: () => dashboardStats(sources, performance.now(), Date.now()) } };
   },
