@@ -11,7 +11,7 @@
  * Seeded: each trial prints its seed; SEED=… replays that one trial.
  * KILL_RESTART_TRIALS=N runs more (3 by default).
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { isFinalStatus, isReservingStatus, OrderStatus } from '../engine/codes.ts';
 import { SeededRandom, seedFromEnv } from '../lib/seeded-random.ts';
+import { type ServeProcess, spawnServe } from './testing/serve-process.ts';
 import { http } from './testing/test-server.ts';
 import { issueToken, type TokenSubject } from './tokens.ts';
 
@@ -57,39 +58,12 @@ function sameOrLater(seen: number, now: number): boolean {
   );
 }
 
-interface Node {
-  child: ChildProcess;
-  port: Promise<number>;
-  exited: Promise<number | null>;
-  stderr: () => string;
-}
-
-function serve(dataDir: string): Node {
-  const child = spawn(process.execPath, ['--import=tsx', cli, 'serve', '--data', dataDir, '--port', '0'], {
-    env: { ...process.env, STAMPEDE_TOKEN_SECRET: secret, STAMPEDE_DEMO_CATALOG: 'false' }, // its own SKUs from 1
-    stdio: ['ignore', 'ignore', 'pipe'],
+function serve(dataDir: string): ServeProcess {
+  // Its own SKUs from 1: no demo catalog.
+  return spawnServe(dataDir, {
+    env: { STAMPEDE_TOKEN_SECRET: secret, STAMPEDE_DEMO_CATALOG: 'false' },
+    startMsMax,
   });
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`serve did not listen within ${startMsMax} ms: ${stderr}`)),
-      startMsMax,
-    );
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on http:\/\/[^:]+:(\d+)/.exec(stderr);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited ${code}: ${stderr}`));
-    });
-  });
-  return { child, port, exited, stderr: () => stderr };
 }
 
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -5,39 +5,24 @@
  * Every command in flight is answered JOURNAL_UNAVAILABLE, none SOLD_OUT for the stock that was never
  * durably reserved; the process exits non-zero by itself; a restart finds the stock all there.
  */
-import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { tempDataDir } from '../lib/temp-data-dir.ts';
+import { spawnServe } from './testing/serve-process.ts';
 import { http, type Json, TestClient } from './testing/test-server.ts';
 import { issueToken } from './tokens.ts';
 
-const cli = join(import.meta.dirname, '..', 'cli.ts');
 const stallingFs = join(import.meta.dirname, '..', 'journal', 'testing', 'stalling-fs.ts');
 const secret = 'journal-failure-test-secret-0123456789ab';
 /** Generous: the node exits within failedExitMs (10 s) of the failure; the machine is loaded. */
 const exitWaitMs = 60_000;
 
 function serve(dataDir: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import=tsx', cli, 'serve', '--data', dataDir, '--port', '0'], {
-    env: { ...process.env, STAMPEDE_TOKEN_SECRET: secret, STAMPEDE_DEMO_CATALOG: 'false', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+  return spawnServe(dataDir, {
+    env: { STAMPEDE_TOKEN_SECRET: secret, STAMPEDE_DEMO_CATALOG: 'false', ...env },
   });
-  let stderr = '';
-  const port = new Promise<number>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on http:\/\/[^:]+:(\d+)/.exec(stderr);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
-  );
-  return { child, port, exited, stderr: () => stderr };
 }
 
 const tokenOf = (subject: Parameters<typeof issueToken>[1]): string =>

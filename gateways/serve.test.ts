@@ -4,37 +4,18 @@
  * code 2), the address it listens on printed, SIGTERM answered with a clean
  * stop (exit 0, snapshot written), and the data there on the next start.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { spawnServe } from './testing/serve-process.ts';
 import { http, TestClient } from './testing/test-server.ts';
 import { issueToken } from './tokens.ts';
 
-const cli = join(import.meta.dirname, '..', 'cli.ts');
 const secret = 'serve-test-secret-serve-test-secret-0123';
 
 function serve(dataDir: string, env: Record<string, string> = {}, flags: readonly string[] = ['--demo']) {
-  const child = spawn(
-    process.execPath,
-    ['--import=tsx', cli, 'serve', '--data', dataDir, '--port', '0', ...flags],
-    {
-      env: { ...process.env, STAMPEDE_TOKEN_SECRET: secret, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stderr = '';
-  const port = new Promise<number>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on http:\/\/[^:]+:(\d+)/.exec(stderr);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
-  const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? -1)));
-  return { child, port, exited, stderr: () => stderr };
+  return spawnServe(dataDir, { env: { STAMPEDE_TOKEN_SECRET: secret, ...env }, flags });
 }
 
 t.test('serve starts, answers, stops cleanly on SIGTERM, and keeps its data', async (t) => {
@@ -62,7 +43,7 @@ t.test('serve starts, answers, stops cleanly on SIGTERM, and keeps its data', as
 const skuIdsAt = async (port: number): Promise<number[]> =>
   ((await http(port, 'GET', '/v1/products')).body.products as { skuId: number }[]).map((p) => p.skuId);
 
-async function stopped(node: ReturnType<typeof serve>): Promise<number> {
+async function stopped(node: ReturnType<typeof serve>): Promise<number | string> {
   node.child.kill('SIGTERM');
   return node.exited;
 }
