@@ -7,8 +7,10 @@
  * Engine-thread safe: plain functions over the caller's Int32Array/Float64Array
  * views (an int field takes `words`, an f64 field takes `f64`, read as
  * f64[(at + field) >> 1] with `at + field` even), no allocation, no checks.
- * Plain functions rather than a view object set to an offset: V8 inlines
- * them, and they hold no state a caller could forget to reset.
+ * Plain functions rather than a view object set to an offset: they hold no
+ * offset a caller could leave stale. On reads alone both cost more than the
+ * direct offsets (docs/architecture.md has the figures); through evolve the
+ * difference is within bench/engine.ts's noise.
  *
  * Ids are returned as stored (int32); a reader that wants the schema's uint32
  * writes `>>> 0`. Checking a payload's length is the caller's job (the codec
