@@ -5,22 +5,49 @@
  * re-applies decisions without re-running the rules that made them.
  *
  * Engine thread only. Must never allocate, do I/O or read the clock: time is
- * the event's atMs. Reads payload words at `at` in `words`/`f64` (see layout.ts).
+ * the event's atMs. Reads payload words at `at` in `words`/`f64` through event-view.ts.
  */
 import { EventType, isFinalStatus, isReservingStatus, isStockRefusal, OrderStatus } from './codes.ts';
-import { highWord, lowWord } from './int-hash.ts';
 import {
-  BuyerBlocked,
-  OrderCreated,
-  OrderForgotten,
-  OrderRefused,
-  OrderStatusChanged,
-  PaymentReceived,
-  PriceSet,
-  ProductAdded,
-  SaleConfigured,
-  StockRestocked,
-} from './layout.ts';
+  buyerBlockedBlocked,
+  buyerBlockedBuyerId,
+  orderCreatedBuyerId,
+  orderCreatedExpiresAtMs,
+  orderCreatedLineCount,
+  orderCreatedLineQuantity,
+  orderCreatedLineSkuId,
+  orderCreatedOrderId,
+  orderCreatedRequestId,
+  orderCreatedTotalMinor,
+  orderForgottenOrderId,
+  orderRefusedBuyerId,
+  orderRefusedCode,
+  orderRefusedRequestId,
+  orderRefusedSkuId,
+  orderStatusChangedCode,
+  orderStatusChangedOrderId,
+  orderStatusChangedSkuId,
+  orderStatusChangedStatus,
+  paymentReceivedOrderId,
+  paymentReceivedReferenceAt,
+  paymentReceivedReferenceChars,
+  paymentReceivedReferenceWords,
+  paymentReceivedResult,
+  paymentReceivedStatus,
+  priceSetPriceMinor,
+  priceSetSkuId,
+  productAddedCurrency,
+  productAddedPriceMinor,
+  productAddedSkuId,
+  productAddedStock,
+  saleConfiguredEndsAtMs,
+  saleConfiguredLimitPerBuyer,
+  saleConfiguredSkuId,
+  saleConfiguredStartsAtMs,
+  stockRestockedQuantity,
+  stockRestockedSkuId,
+} from './event-view.ts';
+import { highWord, lowWord } from './int-hash.ts';
 import {
   type EngineState,
   paymentKeyWords,
@@ -48,50 +75,50 @@ export function evolve(
 
   switch (type) {
     case EventType.productAdded: {
-      const skuId = words[at + ProductAdded.skuId]!;
-      const stock = words[at + ProductAdded.stock]!;
+      const skuId = productAddedSkuId(words, at);
+      const stock = productAddedStock(words, at);
       state.skuExists[skuId] = 1;
-      state.skuPriceMinor[skuId] = words[at + ProductAdded.priceMinor]!;
-      state.skuCurrency[skuId] = words[at + ProductAdded.currency]!;
+      state.skuPriceMinor[skuId] = productAddedPriceMinor(words, at);
+      state.skuCurrency[skuId] = productAddedCurrency(words, at);
       state.skuOnHand[skuId] = stock;
       state.skuStockInitial[skuId] = stock;
       publishAvailability(state, skuId);
       return;
     }
     case EventType.stockRestocked: {
-      const skuId = words[at + StockRestocked.skuId]!;
-      const quantity = words[at + StockRestocked.quantity]!;
+      const skuId = stockRestockedSkuId(words, at);
+      const quantity = stockRestockedQuantity(words, at);
       state.skuOnHand[skuId] = state.skuOnHand[skuId]! + quantity;
       state.skuRestocked[skuId] = state.skuRestocked[skuId]! + quantity;
       publishAvailability(state, skuId);
       return;
     }
     case EventType.priceSet:
-      state.skuPriceMinor[words[at + PriceSet.skuId]!] = words[at + PriceSet.priceMinor]!;
+      state.skuPriceMinor[priceSetSkuId(words, at)] = priceSetPriceMinor(words, at);
       return;
     case EventType.saleConfigured: {
-      const skuId = words[at + SaleConfigured.skuId]!;
-      state.skuLimitPerBuyer[skuId] = words[at + SaleConfigured.limitPerBuyer]!;
-      state.skuSaleStartsAtMs[skuId] = f64[(at + SaleConfigured.startsAtMs) >> 1]!;
-      state.skuSaleEndsAtMs[skuId] = f64[(at + SaleConfigured.endsAtMs) >> 1]!;
+      const skuId = saleConfiguredSkuId(words, at);
+      state.skuLimitPerBuyer[skuId] = saleConfiguredLimitPerBuyer(words, at);
+      state.skuSaleStartsAtMs[skuId] = saleConfiguredStartsAtMs(f64, at);
+      state.skuSaleEndsAtMs[skuId] = saleConfiguredEndsAtMs(f64, at);
       return;
     }
     case EventType.buyerBlocked: {
-      const slot = buyerSlotFor(state, words[at + BuyerBlocked.buyerId]!);
-      state.buyerBlocked[slot] = words[at + BuyerBlocked.blocked]!;
+      const slot = buyerSlotFor(state, buyerBlockedBuyerId(words, at));
+      state.buyerBlocked[slot] = buyerBlockedBlocked(words, at);
       return;
     }
     case EventType.orderRefused: {
-      const code = words[at + OrderRefused.code]!;
+      const code = orderRefusedCode(words, at);
       // A refusal for want of stock is momentary: a retry is judged afresh (as the edge's sold-out answer is).
       if (!isStockRefusal(code)) {
         rememberRequest(
           state,
-          words[at + OrderRefused.buyerId]!,
-          f64[(at + OrderRefused.requestId) >> 1]!,
+          orderRefusedBuyerId(words, at),
+          orderRefusedRequestId(f64, at),
           -code,
           code,
-          words[at + OrderRefused.skuId]!,
+          orderRefusedSkuId(words, at),
         );
       }
       return;
@@ -103,11 +130,11 @@ export function evolve(
       changeStatus(state, atMs, words, f64, at);
       return;
     case EventType.orderForgotten:
-      forgetOrder(state, f64[(at + OrderForgotten.orderId) >> 1]!);
+      forgetOrder(state, orderForgottenOrderId(f64, at));
       return;
     case EventType.paymentReceived:
       // The status changes it caused are their own events; only a reference is state here.
-      if (words[at + PaymentReceived.referenceChars]! > 0) rememberPayment(state, words, f64, at);
+      if (paymentReceivedReferenceChars(words, at) > 0) rememberPayment(state, words, f64, at);
       return;
     default:
       throw new Error(`evolve: unknown event type ${type}`);
@@ -185,14 +212,14 @@ function rememberPayment(state: EngineState, words: Int32Array, f64: Float64Arra
   }
   let entry = head + count;
   if (entry >= capacity) entry -= capacity;
-  const referenceAt = at + PaymentReceived.reference;
-  const referenceWords = (words[at + PaymentReceived.referenceChars]! + 3) >> 2;
+  const referenceAt = paymentReceivedReferenceAt(at);
+  const referenceWords = paymentReceivedReferenceWords(words, at);
   const k = entry * paymentKeyWords;
   for (let i = 0; i < paymentKeyWords; i++)
     key[k + i] = paymentReferenceKey(words, referenceAt, referenceWords, i);
-  state.paymentOrderId[entry] = f64[(at + PaymentReceived.orderId) >> 1]!;
-  state.paymentResult[entry] = words[at + PaymentReceived.result]!;
-  state.paymentStatus[entry] = words[at + PaymentReceived.status]!;
+  state.paymentOrderId[entry] = paymentReceivedOrderId(f64, at);
+  state.paymentResult[entry] = paymentReceivedResult(words, at);
+  state.paymentStatus[entry] = paymentReceivedStatus(words, at);
   state.paymentIndex.set(key[k]!, key[k + 1]!, key[k + 2]!, entry);
   scalars[Scalar.paymentHead] = head;
   scalars[Scalar.paymentCount] = count + 1;
@@ -210,25 +237,24 @@ function createOrder(
   if (freeCount < 0) throw new Error('evolve: orderCreated with no free order slot');
   scalars[Scalar.orderFreeCount] = freeCount;
   const slot = state.orderFreeSlots[freeCount]!;
-  const orderId = f64[(at + OrderCreated.orderId) >> 1]!;
-  const buyerId = words[at + OrderCreated.buyerId]!;
-  const lineCount = words[at + OrderCreated.lineCount]!;
-  const expiresAtMs = f64[(at + OrderCreated.expiresAtMs) >> 1]!;
+  const orderId = orderCreatedOrderId(f64, at);
+  const buyerId = orderCreatedBuyerId(words, at);
+  const lineCount = orderCreatedLineCount(words, at);
+  const expiresAtMs = orderCreatedExpiresAtMs(f64, at);
   state.orderIndex.set(highWord(orderId), lowWord(orderId), 0, slot);
   state.orderId[slot] = orderId;
   state.orderBuyerId[slot] = buyerId;
   state.orderStatus[slot] = OrderStatus.created;
   state.orderLineCount[slot] = lineCount;
-  state.orderTotalMinor[slot] = f64[(at + OrderCreated.totalMinor) >> 1]!;
+  state.orderTotalMinor[slot] = orderCreatedTotalMinor(f64, at);
   state.orderExpiresAtMs[slot] = expiresAtMs;
   const base = slot * state.limits.linesPerOrderMax;
   for (let i = 0; i < lineCount; i++) {
-    const line = at + OrderCreated.lines + i * OrderCreated.lineWords;
-    state.orderLineSkuId[base + i] = words[line + OrderCreated.lineSkuId]!;
-    state.orderLineQuantity[base + i] = words[line + OrderCreated.lineQuantity]!;
+    state.orderLineSkuId[base + i] = orderCreatedLineSkuId(words, at, i);
+    state.orderLineQuantity[base + i] = orderCreatedLineQuantity(words, at, i);
   }
   if (orderId >= scalars[Scalar.orderSerialNext]!) scalars[Scalar.orderSerialNext] = orderId + 1;
-  rememberRequest(state, buyerId, f64[(at + OrderCreated.requestId) >> 1]!, orderId, 0, 0);
+  rememberRequest(state, buyerId, orderCreatedRequestId(f64, at), orderId, 0, 0);
 
   // Velocity: a fixed window per buyer, opened by the first order in it.
   const buyer = buyerSlotFor(state, buyerId);
@@ -248,19 +274,14 @@ function changeStatus(
   f64: Float64Array,
   at: number,
 ): void {
-  const orderId = f64[(at + OrderStatusChanged.orderId) >> 1]!;
+  const orderId = orderStatusChangedOrderId(f64, at);
   const slot = orderSlotOf(state, orderId);
   if (slot < 0) throw new Error(`evolve: status change for unknown order ${orderId}`);
   const previous = state.orderStatus[slot]!;
-  const status = words[at + OrderStatusChanged.status]!;
+  const status = orderStatusChangedStatus(words, at);
   state.orderStatus[slot] = status;
   if (status === OrderStatus.failCheckout) {
-    rememberFailure(
-      state,
-      orderId,
-      words[at + OrderStatusChanged.code]!,
-      words[at + OrderStatusChanged.skuId]!,
-    );
+    rememberFailure(state, orderId, orderStatusChangedCode(words, at), orderStatusChangedSkuId(words, at));
   }
   const buyerId = state.orderBuyerId[slot]!;
   const base = slot * state.limits.linesPerOrderMax;

@@ -4,7 +4,8 @@
  * rings). Every offset is in 32-bit words from the start of a slot; a Float64
  * field sits at an even word offset and is read through the ring's Float64Array
  * view as f64[(slotOffset + field) >> 1]. Nothing else does offset arithmetic
- * with literals: code reads and writes through these names.
+ * with literals: code reads and writes through these names, and reads an
+ * event's payload through event-view.ts's accessors over them.
  *
  * Why fixed words and not protobuf: the hot path must not allocate or parse.
  * Protobuf lives at the edges (proto/); the journal stores the event payload

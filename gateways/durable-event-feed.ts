@@ -20,7 +20,8 @@
 
 import { EventType } from '../engine/codes.ts';
 import type { ControlBlock } from '../engine/control-block.ts';
-import { EventSlot, OrderForgotten } from '../engine/layout.ts';
+import { orderForgottenOrderId } from '../engine/event-view.ts';
+import { EventSlot } from '../engine/layout.ts';
 import type { RingConsumer } from '../engine/ring.ts';
 import type { JournalReader } from '../journal/journal-backend.ts';
 import type { EmbeddedReadModel, OrderChange } from '../projections/embedded/read-model.ts';
@@ -166,8 +167,7 @@ export class DurableEventFeed {
   ): void {
     const change = this.model.apply(type, seq, atMs, words, f64, at);
     if (change !== null) this.options.onChange(change);
-    else if (type === EventType.orderForgotten)
-      this.options.onForgotten(f64[(at + OrderForgotten.orderId) >> 1]!);
+    else if (type === EventType.orderForgotten) this.options.onForgotten(orderForgottenOrderId(f64, at));
   }
 
   /** Starts filling the model from the journal up to at least `toSeq`, unless a fill runs or just failed. */

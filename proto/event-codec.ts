@@ -17,6 +17,52 @@ import type { IConversionOptions } from 'protobufjs';
 import { EventType } from '../engine/codes.ts';
 import { readPaymentReference } from '../engine/commands.ts';
 import {
+  buyerBlockedBlocked,
+  buyerBlockedBuyerId,
+  orderCreatedBuyerId,
+  orderCreatedExpiresAtMs,
+  orderCreatedLineCount,
+  orderCreatedLineQuantity,
+  orderCreatedLineSkuId,
+  orderCreatedLineUnitPriceMinor,
+  orderCreatedOrderId,
+  orderCreatedRequestId,
+  orderCreatedTotalMinor,
+  orderForgottenOrderId,
+  orderRefusedBuyerId,
+  orderRefusedCode,
+  orderRefusedRequestId,
+  orderRefusedSkuId,
+  orderStatusChangedBuyerId,
+  orderStatusChangedCode,
+  orderStatusChangedOrderId,
+  orderStatusChangedPrevious,
+  orderStatusChangedSkuId,
+  orderStatusChangedStatus,
+  PayloadScratch,
+  paymentReceivedAmountMinor,
+  paymentReceivedBuyerId,
+  paymentReceivedOrderId,
+  paymentReceivedOutcome,
+  paymentReceivedPrevious,
+  paymentReceivedReferenceAt,
+  paymentReceivedReferenceChars,
+  paymentReceivedResult,
+  paymentReceivedStatus,
+  priceSetPriceMinor,
+  priceSetSkuId,
+  productAddedCurrency,
+  productAddedPriceMinor,
+  productAddedSkuId,
+  productAddedStock,
+  saleConfiguredEndsAtMs,
+  saleConfiguredLimitPerBuyer,
+  saleConfiguredSkuId,
+  saleConfiguredStartsAtMs,
+  stockRestockedQuantity,
+  stockRestockedSkuId,
+} from '../engine/event-view.ts';
+import {
   BuyerBlocked,
   linesPerOrderMaxLayout,
   OrderCreated,
@@ -43,27 +89,14 @@ export {
   validateCommand,
 } from './command-codec.ts';
 
-/** Reads the payload's words; every offset is a layout.ts name, in words from the payload start. */
-class PayloadReader {
-  private readonly view: DataView;
+/**
+ * The payload's words, aligned for engine/event-view.ts's accessors. One per
+ * module: eventToProto is synchronous and reads everything out before it returns.
+ */
+const payload = new PayloadScratch();
 
-  constructor(bytes: Uint8Array, offset: number, length: number) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset + offset, length);
-  }
-
-  int32(word: number): number {
-    return this.view.getInt32(word * 4, true);
-  }
-
-  /** Ids are uint32 in the schema: read the word unsigned so the object and its encoding agree. */
-  uint32(word: number): number {
-    return this.view.getUint32(word * 4, true);
-  }
-
-  float64(word: number): number {
-    return this.view.getFloat64(word * 4, true);
-  }
-}
+/** Ids are uint32 in the schema: read the word unsigned so the object and its encoding agree. */
+const uint32 = (word: number): number => word >>> 0;
 
 function expectWords(type: number, seq: number, length: number, words: number): void {
   if (length !== words * 4) {
@@ -90,52 +123,58 @@ export function eventToProto(
       `event ${seq}: payload [${offset}, ${offset + length}) is outside ${bytes.length} bytes`,
     );
   }
-  const p = new PayloadReader(bytes, offset, length);
+  // No layout is longer than the slot's payload: the per-type checks below would refuse it anyway.
+  if (!payload.fits(length)) {
+    throw new RangeError(`event ${seq} (type ${type}): payload of ${length} bytes fits no event layout`);
+  }
+  payload.load(bytes, offset, length);
+  const w = payload.words;
+  const f = payload.f64;
   const event: stampede.v1.IEvent = { seq, atMs };
   switch (type) {
     case EventType.productAdded:
       expectWords(type, seq, length, ProductAdded.words);
       event.productAdded = {
-        skuId: p.uint32(ProductAdded.skuId),
-        priceMinor: p.int32(ProductAdded.priceMinor),
-        currency: unpackCurrency(p.int32(ProductAdded.currency)),
-        stock: p.uint32(ProductAdded.stock),
+        skuId: uint32(productAddedSkuId(w, 0)),
+        priceMinor: productAddedPriceMinor(w, 0),
+        currency: unpackCurrency(productAddedCurrency(w, 0)),
+        stock: uint32(productAddedStock(w, 0)),
       };
       return event;
     case EventType.stockRestocked:
       expectWords(type, seq, length, StockRestocked.words);
       event.stockRestocked = {
-        skuId: p.uint32(StockRestocked.skuId),
-        quantity: p.uint32(StockRestocked.quantity),
+        skuId: uint32(stockRestockedSkuId(w, 0)),
+        quantity: uint32(stockRestockedQuantity(w, 0)),
       };
       return event;
     case EventType.priceSet:
       expectWords(type, seq, length, PriceSet.words);
-      event.priceSet = { skuId: p.uint32(PriceSet.skuId), priceMinor: p.int32(PriceSet.priceMinor) };
+      event.priceSet = { skuId: uint32(priceSetSkuId(w, 0)), priceMinor: priceSetPriceMinor(w, 0) };
       return event;
     case EventType.saleConfigured:
       expectWords(type, seq, length, SaleConfigured.words);
       event.saleConfigured = {
-        skuId: p.uint32(SaleConfigured.skuId),
-        limitPerBuyer: p.uint32(SaleConfigured.limitPerBuyer),
-        startsAtMs: p.float64(SaleConfigured.startsAtMs),
-        endsAtMs: p.float64(SaleConfigured.endsAtMs),
+        skuId: uint32(saleConfiguredSkuId(w, 0)),
+        limitPerBuyer: uint32(saleConfiguredLimitPerBuyer(w, 0)),
+        startsAtMs: saleConfiguredStartsAtMs(f, 0),
+        endsAtMs: saleConfiguredEndsAtMs(f, 0),
       };
       return event;
     case EventType.buyerBlocked:
       expectWords(type, seq, length, BuyerBlocked.words);
       event.buyerBlocked = {
-        buyerId: p.uint32(BuyerBlocked.buyerId),
-        blocked: p.int32(BuyerBlocked.blocked) !== 0,
+        buyerId: uint32(buyerBlockedBuyerId(w, 0)),
+        blocked: buyerBlockedBlocked(w, 0) !== 0,
       };
       return event;
     case EventType.orderRefused:
       expectWords(type, seq, length, OrderRefused.words);
       event.orderRefused = {
-        buyerId: p.uint32(OrderRefused.buyerId),
-        code: p.int32(OrderRefused.code),
-        requestId: p.float64(OrderRefused.requestId),
-        skuId: p.uint32(OrderRefused.skuId),
+        buyerId: uint32(orderRefusedBuyerId(w, 0)),
+        code: orderRefusedCode(w, 0),
+        requestId: orderRefusedRequestId(f, 0),
+        skuId: uint32(orderRefusedSkuId(w, 0)),
       };
       return event;
     case EventType.orderCreated: {
@@ -144,26 +183,25 @@ export function eventToProto(
           `event ${seq}: orderCreated payload of ${length} bytes is shorter than its header`,
         );
       }
-      const lineCount = p.int32(OrderCreated.lineCount);
+      const lineCount = orderCreatedLineCount(w, 0);
       if (lineCount < 1 || lineCount > linesPerOrderMaxLayout) {
         throw new RangeError(`event ${seq}: orderCreated with ${lineCount} lines`);
       }
       expectWords(type, seq, length, OrderCreated.wordsFor(lineCount));
       const lines: stampede.v1.IOrderLine[] = [];
       for (let i = 0; i < lineCount; i++) {
-        const line = OrderCreated.lines + i * OrderCreated.lineWords;
         lines.push({
-          skuId: p.uint32(line + OrderCreated.lineSkuId),
-          quantity: p.uint32(line + OrderCreated.lineQuantity),
-          unitPriceMinor: p.int32(line + OrderCreated.lineUnitPriceMinor),
+          skuId: uint32(orderCreatedLineSkuId(w, 0, i)),
+          quantity: uint32(orderCreatedLineQuantity(w, 0, i)),
+          unitPriceMinor: orderCreatedLineUnitPriceMinor(w, 0, i),
         });
       }
       event.orderCreated = {
-        buyerId: p.uint32(OrderCreated.buyerId),
-        orderId: p.float64(OrderCreated.orderId),
-        requestId: p.float64(OrderCreated.requestId),
-        expiresAtMs: p.float64(OrderCreated.expiresAtMs),
-        totalMinor: p.float64(OrderCreated.totalMinor),
+        buyerId: uint32(orderCreatedBuyerId(w, 0)),
+        orderId: orderCreatedOrderId(f, 0),
+        requestId: orderCreatedRequestId(f, 0),
+        expiresAtMs: orderCreatedExpiresAtMs(f, 0),
+        totalMinor: orderCreatedTotalMinor(f, 0),
         lines,
       };
       return event;
@@ -173,18 +211,18 @@ export function eventToProto(
       const hasSkuId = length !== OrderStatusChanged.wordsWithoutSkuId * 4;
       if (hasSkuId) expectWords(type, seq, length, OrderStatusChanged.words);
       event.orderStatusChanged = {
-        orderId: p.float64(OrderStatusChanged.orderId),
-        buyerId: p.uint32(OrderStatusChanged.buyerId),
-        status: p.int32(OrderStatusChanged.status),
-        previous: p.int32(OrderStatusChanged.previous),
-        code: p.int32(OrderStatusChanged.code),
-        skuId: hasSkuId ? p.uint32(OrderStatusChanged.skuId) : 0,
+        orderId: orderStatusChangedOrderId(f, 0),
+        buyerId: uint32(orderStatusChangedBuyerId(w, 0)),
+        status: orderStatusChangedStatus(w, 0),
+        previous: orderStatusChangedPrevious(w, 0),
+        code: orderStatusChangedCode(w, 0),
+        skuId: hasSkuId ? uint32(orderStatusChangedSkuId(w, 0)) : 0,
       };
       return event;
     }
     case EventType.orderForgotten:
       expectWords(type, seq, length, OrderForgotten.words);
-      event.orderForgotten = { orderId: p.float64(OrderForgotten.orderId) };
+      event.orderForgotten = { orderId: orderForgottenOrderId(f, 0) };
       return event;
     case EventType.paymentReceived: {
       if (length < PaymentReceived.wordsFor(0) * 4) {
@@ -192,23 +230,20 @@ export function eventToProto(
           `event ${seq}: paymentReceived payload of ${length} bytes is shorter than its header`,
         );
       }
-      const chars = p.int32(PaymentReceived.referenceChars);
+      const chars = paymentReceivedReferenceChars(w, 0);
       if (chars < 0 || chars > paymentReferenceCharsMax) {
         throw new RangeError(`event ${seq}: paymentReceived with a reference of ${chars} chars`);
       }
       expectWords(type, seq, length, PaymentReceived.wordsFor(chars));
-      const referenceWords = new Int32Array(PaymentReceived.wordsFor(chars) - PaymentReceived.reference);
-      for (let i = 0; i < referenceWords.length; i++)
-        referenceWords[i] = p.int32(PaymentReceived.reference + i);
       event.paymentReceived = {
-        orderId: p.float64(PaymentReceived.orderId),
-        buyerId: p.uint32(PaymentReceived.buyerId),
-        outcome: p.int32(PaymentReceived.outcome),
-        amountMinor: p.float64(PaymentReceived.amountMinor),
-        result: p.int32(PaymentReceived.result),
-        previous: p.int32(PaymentReceived.previous),
-        status: p.int32(PaymentReceived.status),
-        reference: readPaymentReference(referenceWords, 0, chars),
+        orderId: paymentReceivedOrderId(f, 0),
+        buyerId: uint32(paymentReceivedBuyerId(w, 0)),
+        outcome: paymentReceivedOutcome(w, 0),
+        amountMinor: paymentReceivedAmountMinor(f, 0),
+        result: paymentReceivedResult(w, 0),
+        previous: paymentReceivedPrevious(w, 0),
+        status: paymentReceivedStatus(w, 0),
+        reference: readPaymentReference(w, paymentReceivedReferenceAt(0), chars),
       };
       return event;
     }

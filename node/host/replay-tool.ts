@@ -8,8 +8,12 @@
  * data directory's file journal by default, or Kafka's.
  */
 import { EventType, eventName, OrderStatus, statusName } from '../../engine/codes.ts';
+import {
+  orderStatusChangedPrevious,
+  orderStatusChangedStatus,
+  PayloadScratch,
+} from '../../engine/event-view.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
-import { OrderStatusChanged } from '../../engine/layout.ts';
 import { type EngineLimits, engineLimits, engineLimitsRecorded } from '../../engine/limits.ts';
 import { Scalar } from '../../engine/state.ts';
 import { stateHash } from '../../engine/state-hash.ts';
@@ -56,15 +60,18 @@ export async function replayDataDir(
   // What the whole retained journal says (all orders ever, not only those still in memory).
   const eventsByType: Record<string, number> = {};
   const ordersByStatus = new Map<number, number>();
-  const onRecord: OnRecord = (_seq, type, _atMs, bytes, offset) => {
+  const payload = new PayloadScratch();
+  const onRecord: OnRecord = (seq, type, _atMs, bytes, offset, length) => {
     const name = eventName(type);
     eventsByType[name] = (eventsByType[name] ?? 0) + 1;
     if (type === EventType.orderCreated) {
       ordersByStatus.set(OrderStatus.created, (ordersByStatus.get(OrderStatus.created) ?? 0) + 1);
     } else if (type === EventType.orderStatusChanged) {
-      const words = new DataView(bytes.buffer, bytes.byteOffset + offset);
-      const status = words.getInt32(OrderStatusChanged.status * 4, true);
-      const previous = words.getInt32(OrderStatusChanged.previous * 4, true);
+      // The engine wrote it: a payload that does not fit its slot is a damaged journal, not input.
+      if (!payload.fits(length)) throw new Error(`event ${seq}: payload of ${length} bytes does not fit`);
+      payload.load(bytes, offset, length);
+      const status = orderStatusChangedStatus(payload.words, 0);
+      const previous = orderStatusChangedPrevious(payload.words, 0);
       ordersByStatus.set(status, (ordersByStatus.get(status) ?? 0) + 1);
       ordersByStatus.set(previous, (ordersByStatus.get(previous) ?? 0) - 1);
     }

@@ -14,16 +14,39 @@
  */
 import { EventType, OrderStatus } from '../../engine/codes.ts';
 import {
-  BuyerBlocked,
-  OrderCreated,
-  OrderRefused,
-  OrderStatusChanged,
-  PriceSet,
-  ProductAdded,
-  SaleConfigured,
-  StockRestocked,
-  unpackCurrency,
-} from '../../engine/layout.ts';
+  buyerBlockedBlocked,
+  buyerBlockedBuyerId,
+  orderCreatedBuyerId,
+  orderCreatedExpiresAtMs,
+  orderCreatedLineCount,
+  orderCreatedLineQuantity,
+  orderCreatedLineSkuId,
+  orderCreatedLineUnitPriceMinor,
+  orderCreatedOrderId,
+  orderCreatedRequestId,
+  orderCreatedTotalMinor,
+  orderRefusedBuyerId,
+  orderRefusedCode,
+  orderRefusedRequestId,
+  orderStatusChangedBuyerId,
+  orderStatusChangedCode,
+  orderStatusChangedOrderId,
+  orderStatusChangedPrevious,
+  orderStatusChangedStatus,
+  priceSetPriceMinor,
+  priceSetSkuId,
+  productAddedCurrency,
+  productAddedPriceMinor,
+  productAddedSkuId,
+  productAddedStock,
+  saleConfiguredEndsAtMs,
+  saleConfiguredLimitPerBuyer,
+  saleConfiguredSkuId,
+  saleConfiguredStartsAtMs,
+  stockRestockedQuantity,
+  stockRestockedSkuId,
+} from '../../engine/event-view.ts';
+import { unpackCurrency } from '../../engine/layout.ts';
 import { type OrderCreatedFields, OrderTable } from './order-table.ts';
 import { RefusedRequests } from './refused-requests.ts';
 
@@ -93,11 +116,11 @@ export class EmbeddedReadModel {
     this.lastSeq = seq;
     switch (type) {
       case EventType.productAdded: {
-        const stock = words[at + ProductAdded.stock]!;
-        this.products.set(words[at + ProductAdded.skuId]!, {
-          skuId: words[at + ProductAdded.skuId]!,
-          priceMinor: words[at + ProductAdded.priceMinor]!,
-          currency: unpackCurrency(words[at + ProductAdded.currency]!),
+        const stock = productAddedStock(words, at);
+        this.products.set(productAddedSkuId(words, at), {
+          skuId: productAddedSkuId(words, at),
+          priceMinor: productAddedPriceMinor(words, at),
+          currency: unpackCurrency(productAddedCurrency(words, at)),
           stockInitial: stock,
           restocked: 0,
           sold: 0,
@@ -108,27 +131,27 @@ export class EmbeddedReadModel {
         return null;
       }
       case EventType.stockRestocked: {
-        const product = this.products.get(words[at + StockRestocked.skuId]!);
-        if (product) product.restocked += words[at + StockRestocked.quantity]!;
+        const product = this.products.get(stockRestockedSkuId(words, at));
+        if (product) product.restocked += stockRestockedQuantity(words, at);
         return null;
       }
       case EventType.priceSet: {
-        const product = this.products.get(words[at + PriceSet.skuId]!);
-        if (product) product.priceMinor = words[at + PriceSet.priceMinor]!;
+        const product = this.products.get(priceSetSkuId(words, at));
+        if (product) product.priceMinor = priceSetPriceMinor(words, at);
         return null;
       }
       case EventType.saleConfigured: {
-        const product = this.products.get(words[at + SaleConfigured.skuId]!);
+        const product = this.products.get(saleConfiguredSkuId(words, at));
         if (product) {
-          product.limitPerBuyer = words[at + SaleConfigured.limitPerBuyer]!;
-          product.saleStartsAtMs = f64[(at + SaleConfigured.startsAtMs) >> 1]!;
-          product.saleEndsAtMs = f64[(at + SaleConfigured.endsAtMs) >> 1]!;
+          product.limitPerBuyer = saleConfiguredLimitPerBuyer(words, at);
+          product.saleStartsAtMs = saleConfiguredStartsAtMs(f64, at);
+          product.saleEndsAtMs = saleConfiguredEndsAtMs(f64, at);
         }
         return null;
       }
       case EventType.buyerBlocked:
-        if (words[at + BuyerBlocked.blocked] === 1) this.blockedBuyers.add(words[at + BuyerBlocked.buyerId]!);
-        else this.blockedBuyers.delete(words[at + BuyerBlocked.buyerId]!);
+        if (buyerBlockedBlocked(words, at) === 1) this.blockedBuyers.add(buyerBlockedBuyerId(words, at));
+        else this.blockedBuyers.delete(buyerBlockedBuyerId(words, at));
         return null;
       case EventType.orderCreated:
         return this.created(seq, atMs, words, f64, at);
@@ -137,9 +160,9 @@ export class EmbeddedReadModel {
       case EventType.orderRefused:
         // Refusals are answers, not orders; the edge's sold-out check needs to know them (a resend gets them).
         this.refusedRequests.refused(
-          words[at + OrderRefused.buyerId]! >>> 0,
-          f64[(at + OrderRefused.requestId) >> 1]!,
-          words[at + OrderRefused.code]!,
+          orderRefusedBuyerId(words, at) >>> 0,
+          orderRefusedRequestId(f64, at),
+          orderRefusedCode(words, at),
         );
         return null;
       case EventType.orderForgotten:
@@ -151,22 +174,21 @@ export class EmbeddedReadModel {
   }
 
   private created(seq: number, atMs: number, words: Int32Array, f64: Float64Array, at: number): OrderChange {
-    const orderId = f64[(at + OrderCreated.orderId) >> 1]!;
-    const buyerId = words[at + OrderCreated.buyerId]! >>> 0;
+    const orderId = orderCreatedOrderId(f64, at);
+    const buyerId = orderCreatedBuyerId(words, at) >>> 0;
     const fields = this.createdFields;
     fields.orderId = orderId;
     fields.buyerId = buyerId;
-    fields.requestId = f64[(at + OrderCreated.requestId) >> 1]!;
-    fields.totalMinor = f64[(at + OrderCreated.totalMinor) >> 1]!;
-    fields.expiresAtMs = f64[(at + OrderCreated.expiresAtMs) >> 1]!;
+    fields.requestId = orderCreatedRequestId(f64, at);
+    fields.totalMinor = orderCreatedTotalMinor(f64, at);
+    fields.expiresAtMs = orderCreatedExpiresAtMs(f64, at);
     const slot = this.orders.add(fields, atMs);
-    for (let i = 0; i < words[at + OrderCreated.lineCount]!; i++) {
-      const line = at + OrderCreated.lines + i * OrderCreated.lineWords;
+    for (let i = 0; i < orderCreatedLineCount(words, at); i++) {
       this.orders.addLine(
         slot,
-        words[line + OrderCreated.lineSkuId]!,
-        words[line + OrderCreated.lineQuantity]!,
-        words[line + OrderCreated.lineUnitPriceMinor]!,
+        orderCreatedLineSkuId(words, at, i),
+        orderCreatedLineQuantity(words, at, i),
+        orderCreatedLineUnitPriceMinor(words, at, i),
       );
     }
     this.orders.transition(slot, OrderStatus.created, 0, atMs, seq);
@@ -180,14 +202,14 @@ export class EmbeddedReadModel {
     f64: Float64Array,
     at: number,
   ): OrderChange | null {
-    const orderId = f64[(at + OrderStatusChanged.orderId) >> 1]!;
-    const status = words[at + OrderStatusChanged.status]!;
-    const code = words[at + OrderStatusChanged.code]!;
+    const orderId = orderStatusChangedOrderId(f64, at);
+    const status = orderStatusChangedStatus(words, at);
+    const code = orderStatusChangedCode(words, at);
     const change: OrderChange = {
       orderId,
-      buyerId: words[at + OrderStatusChanged.buyerId]! >>> 0,
+      buyerId: orderStatusChangedBuyerId(words, at) >>> 0,
       status,
-      previous: words[at + OrderStatusChanged.previous]!,
+      previous: orderStatusChangedPrevious(words, at),
       code,
       atMs,
       seq,
